@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import type { HostInterface, HostRuntime, LabBackend } from '../backend.js';
+import { ExitCode, UserError } from '../../core/errors.js';
+import type { PlannedHost } from '../../core/model.js';
+import { toolTag } from '../../core/naming.js';
+import { requireTools } from '../../core/run.js';
+import type { LabState } from '../../core/state.js';
+import { control } from './control.js';
+import { listLinks, listNetns } from './ip.js';
+import { buildNetnsLab, teardownNetnsLab } from './lab.js';
+
+async function ifindexOf(name: string): Promise<number | undefined> {
+  try {
+    return Number((await readFile(`/sys/class/net/${name}/ifindex`, 'utf8')).trim());
+  } catch {
+    return undefined;
+  }
+}
+
+async function supervisorCall(state: LabState, req: Parameters<typeof control>[1]) {
+  try {
+    const reply = await control(state.plan.lab, req);
+    if (!reply.ok) throw new Error(reply.error);
+    return reply;
+  } catch (err) {
+    throw new UserError(
+      `The lab's supervisor does not answer (${(err as Error).message}).`,
+      'The lab is broken: remove it with `mystery down` and start it again.',
+      ExitCode.noLab,
+    );
+  }
+}
+
+export const netnsBackend: LabBackend = {
+  name: 'netns',
+
+  async preflight() {
+    await requireTools(['ip', 'nsenter']);
+  },
+
+  build: buildNetnsLab,
+  teardown: teardownNetnsLab,
+
+  async hosts(state): Promise<HostRuntime[]> {
+    let statuses: Awaited<ReturnType<typeof control>>['hosts'];
+    try {
+      statuses = (await control(state.plan.lab, { op: 'status' }, 2000)).hosts;
+    } catch {
+      statuses = undefined;
+    }
+    return state.plan.hosts.map((h) => {
+      const s = statuses?.find((x) => x.name === h.name);
+      return { name: h.name, state: s ? s.state : 'missing', restarts: s?.restarts ?? 0 };
+    });
+  },
+
+  async stopHost(state, host) {
+    await supervisorCall(state, { op: 'stop', host: host.name });
+  },
+
+  async startHost(state, host) {
+    await supervisorCall(state, { op: 'start', host: host.name });
+  },
+
+  exec(_state, host: PlannedHost, argv: string[]): Promise<number> {
+    // `ip netns exec` also mounts the namespace's own /sys, so that
+    // /sys/class/net/eth0/iflink answers as it does inside a container.
+    return new Promise((resolve, reject) => {
+      const child = spawn('ip', ['netns', 'exec', host.netns, ...argv], { stdio: 'inherit' });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber[signal] ?? 1) : 1)));
+    });
+  },
+
+  async interfaces(state) {
+    const out = new Map<string, HostInterface | undefined>();
+    for (const h of state.plan.hosts) {
+      const ifindex = await ifindexOf(h.veth);
+      out.set(h.name, ifindex === undefined ? undefined : { veth: h.veth, ifindex });
+    }
+    return out;
+  },
+
+  async findLabs() {
+    const labs = new Set<string>();
+    for (const l of await listLinks()) {
+      const m = l.ifalias?.match(new RegExp(`^${toolTag}:([a-z][a-z0-9]{0,11})$`));
+      if (m) labs.add(m[1]!);
+    }
+    for (const ns of await listNetns()) {
+      const m = ns.match(/^tmys-([a-z][a-z0-9]{0,11})-[0-9a-f]{8}$/);
+      if (m) labs.add(m[1]!);
+    }
+    return [...labs];
+  },
+};
+
+const signalNumber: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGHUP: 1, SIGQUIT: 3 };

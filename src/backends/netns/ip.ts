@@ -1,0 +1,51 @@
+/** Thin wrappers over iproute2, always with argument arrays. */
+import { run, runOk } from '../../core/run.js';
+
+export const ip = (...args: string[]): Promise<string> => runOk('ip', args);
+
+export interface LinkInfo {
+  ifindex: number;
+  ifname: string;
+  ifalias?: string;
+  link_index?: number;
+  master?: string;
+  operstate?: string;
+}
+
+export async function listLinks(netns?: string): Promise<LinkInfo[]> {
+  const args = netns ? ['-n', netns, '-j', 'link', 'show'] : ['-j', 'link', 'show'];
+  const out = await runOk('ip', args);
+  return out.trim() ? (JSON.parse(out) as LinkInfo[]) : [];
+}
+
+export async function listNetns(): Promise<string[]> {
+  const out = await runOk('ip', ['-j', 'netns', 'list']);
+  if (!out.trim()) return [];
+  return (JSON.parse(out) as Array<{ name: string }>).map((n) => n.name);
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  const r = await run('ip', ['link', 'show', 'dev', name]);
+  return r.code === 0;
+}
+
+export async function netnsPids(netns: string): Promise<number[]> {
+  const r = await run('ip', ['netns', 'pids', netns]);
+  if (r.code !== 0) return [];
+  return r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n));
+}
+
+/** IPv4 routes and addresses on the host, to pick a subnet that overlaps none. */
+export async function usedIpv4Prefixes(): Promise<string[]> {
+  const routes = JSON.parse((await runOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])) || '[]') as Array<{ dst: string }>;
+  const addrs = JSON.parse((await runOk('ip', ['-j', '-4', 'addr', 'show'])) || '[]') as Array<{
+    addr_info: Array<{ local: string; prefixlen: number }>;
+  }>;
+  const out = routes.map((r) => r.dst).filter((d) => d && d !== 'default');
+  for (const a of addrs) for (const i of a.addr_info ?? []) out.push(`${i.local}/${i.prefixlen}`);
+  return out;
+}

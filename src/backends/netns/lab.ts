@@ -1,0 +1,194 @@
+/**
+ * Builds and removes a lab out of network namespaces, veth pairs and a Linux bridge, the
+ * way Docker builds a bridge network. Every step is written to the state's journal before
+ * it is taken, so an interrupted start can be undone, and every link carries the lab's
+ * owner tag, so `down` finds its own even without the state file.
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, open, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ownerTag, netnsPattern } from '../../core/naming.js';
+import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/paths.js';
+import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
+import { run, which } from '../../core/run.js';
+import { writeState, type LabState } from '../../core/state.js';
+import { measureLatency } from '../../core/latency.js';
+import { pidAlive } from '../../core/lock.js';
+import { ip, listLinks, listNetns, netnsPids } from './ip.js';
+import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
+import { control, type HostStatus } from './control.js';
+
+export type StepHook = (step: string) => Promise<void>;
+
+const supervisorScript = fileURLToPath(new URL('./supervisor.js', import.meta.url));
+
+export async function buildNetnsLab(state: LabState, step: StepHook): Promise<void> {
+  const { plan } = state;
+  const tag = ownerTag(plan.lab);
+  const journal = async (change: () => void): Promise<void> => {
+    change();
+    await writeState(state);
+  };
+
+  await step('bridge');
+  await journal(() => (state.created.bridge = plan.bridge));
+  await ip('link', 'add', plan.bridge, 'type', 'bridge');
+  await ip('link', 'set', 'dev', plan.bridge, 'alias', tag);
+  await ip('addr', 'add', `${plan.gateway}/24`, 'dev', plan.bridge);
+  await ip('link', 'set', 'dev', plan.bridge, 'up');
+
+  await step('firewall');
+  if ((await bridgeTrafficIsFiltered()) && (await which('iptables'))) {
+    const rule = acceptRule(plan.lab, plan.bridge);
+    await journal(() => state.created.rules.push(rule));
+    await insertRule(rule);
+  }
+
+  for (const [i, host] of plan.hosts.entries()) {
+    await step(`netns:${i}`);
+    await journal(() => state.created.netns.push(host.netns));
+    await ip('netns', 'add', host.netns);
+    await ip('-n', host.netns, 'link', 'set', 'dev', 'lo', 'alias', tag);
+    await ip('-n', host.netns, 'link', 'set', 'dev', 'lo', 'up');
+
+    await step(`veth:${i}`);
+    await journal(() => state.created.veths.push(host.veth));
+    // Created with its peer already inside the namespace: no veth is ever stranded
+    // between creation and the move. One that fails half way is removed at once.
+    try {
+      await ip('link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns);
+      await ip('link', 'set', 'dev', host.veth, 'alias', tag);
+      await ip('link', 'set', 'dev', host.veth, 'master', plan.bridge);
+      await ip('link', 'set', 'dev', host.veth, 'up');
+      await ip('-n', host.netns, 'link', 'set', 'dev', 'eth0', 'alias', tag);
+      await ip('-n', host.netns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0');
+      await ip('-n', host.netns, 'link', 'set', 'dev', 'eth0', 'up');
+    } catch (err) {
+      await run('ip', ['link', 'del', 'dev', host.veth]);
+      throw err;
+    }
+  }
+
+  await step('services');
+  await copyServices(plan.lab);
+
+  await step('supervisor');
+  const log = await open(logFile(plan.lab), 'a', 0o600);
+  const child = spawn(process.execPath, [supervisorScript, '--lab-dir', labDir(plan.lab)], {
+    detached: true,
+    stdio: ['ignore', log.fd, log.fd],
+    cwd: '/',
+  });
+  child.unref();
+  await log.close();
+  await journal(() => (state.supervisorPid = child.pid));
+
+  await step('ready');
+  await waitUntilReady(state, 20_000);
+}
+
+/** The services run as an unprivileged user, so they run from a copy it can read. */
+async function copyServices(lab: string): Promise<void> {
+  const dir = servicesDir(lab);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const f of await readdir(compiledServicesDir)) {
+    if (f.endsWith('.js')) await copyFile(join(compiledServicesDir, f), join(dir, f));
+  }
+  await writeFile(join(dir, 'package.json'), '{"type":"module"}\n', { mode: 0o644 });
+}
+
+async function waitUntilReady(state: LabState, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'the supervisor is starting';
+  while (Date.now() < deadline) {
+    if (state.supervisorPid && !pidAlive(state.supervisorPid)) {
+      throw new Error(`the lab supervisor exited during start; see ${logFile(state.plan.lab)}`);
+    }
+    try {
+      const reply = await control(state.plan.lab, { op: 'status' }, 1000);
+      const waiting = (reply.hosts ?? []).filter((h) => !h.ready).map((h) => h.name);
+      if (reply.hosts && waiting.length === 0) {
+        if ((await measureLatency(state.plan.port, 3000)) !== null) return;
+        last = `the site on localhost:${state.plan.port} does not answer yet`;
+      } else last = `waiting for ${waiting.join(', ')}`;
+    } catch {
+      /* the socket is not there yet */
+    }
+    await sleep(50);
+  }
+  throw new Error(`the lab did not become ready in ${timeoutMs / 1000} s (${last}); see ${logFile(state.plan.lab)}`);
+}
+
+export async function netnsHostStatus(lab: string): Promise<HostStatus[] | undefined> {
+  try {
+    return (await control(lab, { op: 'status' })).hosts;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes of this lab on the host side: its supervisor and its forwarder, by their paths. */
+async function labProcesses(lab: string): Promise<number[]> {
+  const dir = labDir(lab);
+  return findProcesses((args) => args.some((a, i) => (a === dir && args[i - 1] === '--lab-dir') || a.startsWith(`${dir}/services/`)));
+}
+
+/** Namespaces of this lab: the journal's, and any with the lab's prefix whose lo carries its tag. */
+async function labNamespaces(lab: string, journal: readonly string[]): Promise<string[]> {
+  const existing = await listNetns();
+  const tag = ownerTag(lab);
+  const pattern = netnsPattern(lab);
+  const out = new Set(journal.filter((n) => existing.includes(n)));
+  for (const ns of existing) {
+    if (out.has(ns) || !pattern.test(ns)) continue;
+    const links = await listLinks(ns).catch(() => []);
+    if (links.some((l) => l.ifalias === tag)) out.add(ns);
+  }
+  return [...out];
+}
+
+/**
+ * Removes everything of the lab that exists: processes, namespaces, links and rules.
+ * Idempotent, and complete even when `state` is undefined (lost or corrupt state file).
+ */
+export async function teardownNetnsLab(lab: string, state: LabState | undefined): Promise<void> {
+  const tag = ownerTag(lab);
+  // 1. the supervisor first, so it restarts nothing; then whatever else runs of the lab
+  if (state) {
+    try {
+      await control(lab, { op: 'shutdown' }, 1000);
+    } catch {
+      /* not running */
+    }
+  }
+  const supervisor = state?.supervisorPid && pidAlive(state.supervisorPid) ? [state.supervisorPid] : [];
+  await endProcesses([...new Set([...supervisor, ...(await labProcesses(lab))])]);
+
+  // 2. namespaces: end every process inside, then delete (a namespace with a process left
+  //    in it would stay alive, and its veth with it)
+  for (const ns of await labNamespaces(lab, state?.created.netns ?? [])) {
+    for (let i = 0; i < 3; i++) {
+      const pids = await netnsPids(ns);
+      if (pids.length === 0) break;
+      await endProcesses(pids, 500);
+    }
+    await run('ip', ['netns', 'del', ns]);
+  }
+
+  // 3. links: the journal's and every link carrying the lab's tag
+  const links = await listLinks();
+  const toDelete = new Set(links.filter((l) => l.ifalias === tag).map((l) => l.ifname));
+  for (const name of [state?.created.bridge, ...(state?.created.veths ?? [])]) {
+    // journal names are random and ours, even if the tag was not set yet
+    if (name && links.some((l) => l.ifname === name)) toDelete.add(name);
+  }
+  for (const name of toDelete) await run('ip', ['link', 'del', 'dev', name]);
+
+  // 4. firewall rules: exactly the ones carrying the lab's tag
+  for (const rule of await taggedRules(lab)) {
+    while (await deleteRule(rule)) {
+      /* a rule inserted twice is deleted twice */
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import type { Ctx } from '../cli/context.js';
+import { registerStart } from './start.js';
+import { registerPs } from './ps.js';
+import { registerExec } from './exec.js';
+import { registerStop } from './stop.js';
+import { registerRestart } from './restart.js';
+import { registerStatus } from './status.js';
+import { registerDown } from './down.js';
+
+export type Register = (program: Command, ctx: Ctx) => void;
+
+export const commands: Register[] = [registerStart, registerPs, registerExec, registerStop, registerRestart, registerStatus, registerDown];

@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
+import { loadLab, requireRoot } from '../core/lab.js';
+import { checkLab } from '../core/check.js';
+import { formatMs, measureLatency } from '../core/latency.js';
+import { sparkline } from '../core/sparkline.js';
+import { control } from '../backends/netns/control.js';
+
+export function registerStatus(program: Command, ctx: Ctx): void {
+  withLabOption(
+    program
+      .command('status')
+      .description("the case, each host's state, the site's response time now, solved or not")
+      .option('--json', 'as JSON'),
+  ).action(async (opts: { json?: boolean; name?: string }) => {
+    requireRoot('status');
+    const loaded = await loadLab(labFrom(opts));
+    const { state, backend } = loaded;
+    const [runtime, latencyMs, check, history] = await Promise.all([
+      backend.hosts(state),
+      measureLatency(state.plan.port, 15_000),
+      checkLab(loaded),
+      latencyHistory(state.plan.lab),
+    ]);
+    const elapsedMs = Date.now() - Date.parse(state.readyAt ?? state.startedAt);
+    const hosts = state.plan.hosts.map((h) => ({
+      name: h.name,
+      id: h.id,
+      state: runtime.find((r) => r.name === h.name)?.state ?? 'missing',
+      ip: h.ip,
+    }));
+    const report = {
+      lab: state.plan.lab,
+      case: state.plan.caseId,
+      backend: state.plan.backend,
+      port: state.plan.port,
+      elapsedMs,
+      solved: check.solved,
+      latencyMs: latencyMs === null ? null : Math.round(latencyMs),
+      hosts,
+      arrests: state.arrests.map((a) => ({ host: a.host, correct: a.correct })),
+      hintsUsed: state.hintsUsed,
+      latencyHistory: history,
+    };
+    if (opts.json) return ctx.io.out(JSON.stringify(report, null, 2));
+    const mins = Math.floor(elapsedMs / 60000);
+    const lines = [
+      `case:     ${loaded.case.title} (${state.plan.caseId}), ${state.plan.backend} backend, running for ${mins} min ${Math.round((elapsedMs % 60000) / 1000)} s`,
+      `site:     http://localhost:${state.plan.port} answers in ${formatMs(latencyMs)}`,
+    ];
+    const spark = sparkline(history.map((s) => s.ms));
+    if (spark) lines.push(`history:  ${spark}  (every 2 s, oldest first)`);
+    lines.push(`solved:   ${check.solved ? 'yes' : 'not yet'}`);
+    if (state.arrests.length) lines.push(`arrests:  ${state.arrests.map((a) => `${a.host} (${a.correct ? 'right' : 'wrong'})`).join(', ')}`);
+    lines.push(`hints:    ${state.hintsUsed} used`, '', 'hosts:');
+    for (const h of hosts) lines.push(`  ${h.name.padEnd(14)} ${h.state.padEnd(10)} ${h.ip}`);
+    ctx.io.out(lines.join('\n'));
+  });
+}
+
+/** The last minute of the site's response time, as the lab's supervisor sampled it. */
+async function latencyHistory(lab: string): Promise<Array<{ at: number; ms: number | null }>> {
+  try {
+    const reply = await control(lab, { op: 'status' }, 2000);
+    return (reply.latency ?? []).slice(-30).map((s) => ({ at: s.at, ms: s.ms === null ? null : Math.round(s.ms) }));
+  } catch {
+    return [];
+  }
+}

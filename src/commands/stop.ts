@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
+import { cliPrefix, loadLab, requireHost, requireRoot } from '../core/lab.js';
+import { ExitCode } from '../core/errors.js';
+import { formatMs } from '../core/latency.js';
+import { arrest } from '../core/verdict.js';
+
+export function registerStop(program: Command, ctx: Ctx): void {
+  withLabOption(
+    program
+      .command('stop')
+      .description('stop a host (like docker stop): an arrest, with a verdict')
+      .argument('<host>', 'host name or id'),
+  ).action(async (hostRef: string, opts: { name?: string }) => {
+    requireRoot('stop');
+    const lab = labFrom(opts);
+    const loaded = await loadLab(lab);
+    const host = requireHost(loaded.state, hostRef);
+    const io = ctx.io;
+    const cli = cliPrefix(lab);
+    if (host.role !== 'suspect') {
+      await loaded.backend.stopHost(loaded.state, host);
+      io.out(`Stopped ${host.name}. It is not a suspect: the site is down now. \`${cli} restart ${host.name}\` brings it back.`);
+      return;
+    }
+    io.err(`Stopping ${host.name} and measuring the site before and after ...`);
+    const v = await arrest(loaded, host);
+    if (v.correct) {
+      const mins = Math.floor(v.elapsedMs / 60000);
+      const secs = Math.round((v.elapsedMs % 60000) / 1000);
+      io.out(
+        [
+          `CASE SOLVED: ${host.name} was the culprit.`,
+          `  site response time: ${formatMs(v.latencyBeforeMs)} before the arrest, ${formatMs(v.latencyAfterMs)} after`,
+          `  time taken: ${mins} min ${secs} s, hints used: ${v.hintsUsed}`,
+          `\`${cli} status\` shows the site recovering; \`${cli} down\` removes the lab.`,
+        ].join('\n'),
+      );
+    } else {
+      io.out(
+        [
+          `WRONG ARREST: ${host.name} is innocent.`,
+          `  the site is still slow: ${formatMs(v.latencyAfterMs)} (it was ${formatMs(v.latencyBeforeMs)})`,
+          `  the arrest is on your record. Bring ${host.name} back with \`${cli} restart ${host.name}\`, and look again.`,
+        ].join('\n'),
+      );
+      ctx.exitCode = ExitCode.wrong;
+    }
+  });
+}

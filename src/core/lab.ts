@@ -1,0 +1,277 @@
+/**
+ * The core every command calls: start a lab (transactionally), find the running one,
+ * take it down. The commands stay thin; the backends do the building.
+ */
+import { createServer } from 'node:net';
+import { allBackends, backendFor } from '../backends/index.js';
+import type { LabBackend } from '../backends/backend.js';
+import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
+import { findCase } from '../cases/index.js';
+import { ExitCode, Interrupted, UserError } from './errors.js';
+import { acquireStartLock, clearStaleStartLock } from './lock.js';
+import { findHost, planLab, type PlannedHost } from './model.js';
+import { defaultLabName } from './naming.js';
+import { newSeed, seededRng } from './random.js';
+import { listLabDirs, readState, removeLabDir, writeState, type LabState } from './state.js';
+import { usedIpv4Prefixes } from '../backends/netns/ip.js';
+import { pickSubnet } from './subnet.js';
+
+export interface StartOptions {
+  caseId: string;
+  lab: string;
+  backend: Backend;
+  seed?: string;
+  suspects?: number;
+  port: number;
+}
+
+export function requireRoot(what: string): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new UserError(
+      `\`mystery ${what}\` needs root: the lab is made of network namespaces, veth pairs and a bridge.`,
+      `Run it with sudo, for example: sudo npx mystery ${what}`,
+      ExitCode.notRoot,
+    );
+  }
+}
+
+export function checkSuspects(c: CaseModule, suspects: number | undefined): number {
+  const n = suspects ?? c.suspects.default;
+  if (!Number.isInteger(n) || n < c.suspects.min || n > c.suspects.max) {
+    throw new UserError(
+      `--suspects ${suspects} is out of range for the case ${c.id}.`,
+      `Choose a whole number from ${c.suspects.min} to ${c.suspects.max}.`,
+      ExitCode.usage,
+    );
+  }
+  return n;
+}
+
+export async function checkPortFree(port: number): Promise<void> {
+  const inUse = await new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(true));
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(false)));
+  });
+  if (inUse) {
+    throw new UserError(
+      `Port ${port} on localhost is already in use, so the site cannot be published there.`,
+      `Stop what listens on it (ss -ltnp 'sport = :${port}'), or choose another port: --port ${port === 3000 ? 3001 : port + 1}`,
+      ExitCode.conflict,
+    );
+  }
+}
+
+export type Progress = (message: string) => void;
+
+/** Set by the signal handler while a start is under way: the next step rolls back. */
+let interrupted = false;
+
+/**
+ * Starts a lab. Every failure, and Ctrl-C, rolls back what was made: the host is left
+ * as it was found.
+ */
+export async function startLab(opts: StartOptions, progress: Progress): Promise<LabState> {
+  const c = findCase(opts.caseId);
+  const suspects = checkSuspects(c, opts.suspects);
+  if (!c.backends.includes(opts.backend)) {
+    throw new UserError(
+      `The case ${c.id} cannot be built on the ${opts.backend} backend.`,
+      `Use --backend ${c.backends[0]}.`,
+      ExitCode.usage,
+    );
+  }
+  const backend = backendFor(opts.backend);
+  await backend.preflight();
+
+  const release = await acquireStartLock();
+  interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let state: LabState | undefined;
+  try {
+    await refuseIfExists(opts.lab);
+    await checkPortFree(opts.port);
+    const { base, skipped } = pickSubnet(await usedIpv4Prefixes(), hashLab(opts.lab));
+    if (skipped.length) progress(`subnet ${skipped[0]}: using ${base}.0/24 instead`);
+    const seed = opts.seed ?? newSeed();
+    const draw = c.draw(seededRng(seed), suspects);
+    const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base, draw });
+    state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
+    await writeState(state);
+    const killAt = process.env.MYSTERY_TEST_KILL_AT;
+    const step = async (name: string): Promise<void> => {
+      if (interrupted) throw new Interrupted();
+      if (killAt && name === killAt) process.kill(process.pid, 'SIGKILL'); // test hook: die mid-setup
+      if (!name.includes('poll')) progress(describeStep(name, plan.hosts));
+    };
+    await backend.build(state, step);
+    if (interrupted) throw new Interrupted();
+    state.readyAt = new Date().toISOString();
+    await writeState(state);
+    return state;
+  } catch (err) {
+    if (state) {
+      progress('rolling back');
+      await backend.teardown(opts.lab, state);
+      await removeLabDir(opts.lab);
+    }
+    if (interrupted) throw new Interrupted();
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await release();
+  }
+}
+
+function describeStep(step: string, hosts: readonly PlannedHost[]): string {
+  const [kind, index] = step.split(':');
+  const host = index === undefined ? undefined : hosts[Number(index)]?.name;
+  switch (kind) {
+    case 'bridge':
+      return 'creating the bridge network';
+    case 'firewall':
+      return 'letting traffic through the bridge';
+    case 'netns':
+      return `creating host ${host}`;
+    case 'veth':
+      return `wiring ${host} to the bridge`;
+    case 'services':
+      return 'installing the services';
+    case 'supervisor':
+      return 'starting the services';
+    case 'ready':
+      return 'waiting for the site and every sender';
+    default:
+      return step;
+  }
+}
+
+/** Different labs prefer different subnets, so that two labs rarely meet. */
+function hashLab(lab: string): number {
+  let h = 0;
+  for (const ch of lab) h = (h * 31 + ch.charCodeAt(0)) % 256;
+  return h;
+}
+
+async function refuseIfExists(lab: string): Promise<void> {
+  const r = await readState(lab);
+  if (r.kind === 'ok') {
+    throw new UserError(
+      `A lab named "${lab}" is already running (case ${r.state.plan.caseId}, started ${r.state.startedAt}).`,
+      lab === defaultLabName
+        ? 'Take it down first with `mystery down`, or start another one beside it with --name NAME.'
+        : `Take it down first with \`mystery down --name ${lab}\`, or choose another --name.`,
+      ExitCode.conflict,
+    );
+  }
+  if (r.kind === 'corrupt') {
+    throw new UserError(
+      `The state file of the lab "${lab}" is corrupt (${r.reason}).`,
+      `Run \`mystery down${lab === defaultLabName ? '' : ` --name ${lab}`}\`: it removes the lab's leftovers without it.`,
+      ExitCode.conflict,
+    );
+  }
+  for (const b of allBackends()) {
+    if ((await b.findLabs()).includes(lab)) {
+      throw new UserError(
+        `Leftovers of a lab named "${lab}" are still on this host (${b.name}).`,
+        `Run \`mystery down${lab === defaultLabName ? '' : ` --name ${lab}`}\` to remove them, then start again.`,
+        ExitCode.conflict,
+      );
+    }
+  }
+}
+
+export interface LoadedLab {
+  state: LabState;
+  backend: LabBackend;
+  case: CaseModule;
+  draw: CaseDraw;
+}
+
+/** The running lab, or a UserError that says how to start one. */
+export async function loadLab(lab: string): Promise<LoadedLab> {
+  const r = await readState(lab);
+  const flag = lab === defaultLabName ? '' : ` --name ${lab}`;
+  if (r.kind === 'missing') {
+    throw new UserError(
+      `No lab${lab === defaultLabName ? '' : ` named "${lab}"`} is running.`,
+      `Start one with \`sudo npx mystery start${flag}\` (or \`sudo npm start\`).`,
+      ExitCode.noLab,
+    );
+  }
+  if (r.kind === 'corrupt') {
+    throw new UserError(
+      `The lab's state file is corrupt (${r.reason}).`,
+      `Remove the lab with \`mystery down${flag}\` and start a new one.`,
+      ExitCode.noLab,
+    );
+  }
+  if (!r.state.readyAt) {
+    throw new UserError(
+      `The lab "${lab}" is still starting, or its start was interrupted.`,
+      `Wait a few seconds; if it stays so, run \`mystery down${flag}\` and start again.`,
+      ExitCode.noLab,
+    );
+  }
+  const c = findCase(r.state.plan.caseId);
+  const draw = c.draw(seededRng(r.state.plan.seed), r.state.plan.suspects);
+  return { state: r.state, backend: backendFor(r.state.plan.backend), case: c, draw };
+}
+
+export function requireHost(state: LabState, ref: string): PlannedHost {
+  const h = findHost(state.plan, ref);
+  if (!h) {
+    throw new UserError(
+      `There is no host "${ref}" in this lab.`,
+      `The hosts are: ${state.plan.hosts.map((x) => x.name).sort().join(', ')} (see \`mystery ps\`).`,
+      ExitCode.usage,
+    );
+  }
+  return h;
+}
+
+export function cliPrefix(lab: string): string {
+  return lab === defaultLabName ? 'mystery' : `mystery --name ${lab}`;
+}
+
+export function runView(loaded: LoadedLab): RunView {
+  const { plan } = loaded.state;
+  return {
+    lab: plan.lab,
+    port: plan.port,
+    backend: plan.backend,
+    cli: cliPrefix(plan.lab),
+    bridge: plan.bridge,
+    hosts: plan.hosts.map((h) => ({ name: h.name, id: h.id, ip: h.ip, veth: h.veth })),
+    draw: loaded.draw,
+  };
+}
+
+/** Takes a lab down: with its state if there is one, by its tags if not. Idempotent. */
+export async function downLab(lab: string): Promise<boolean> {
+  const r = await readState(lab);
+  const state = r.kind === 'ok' ? r.state : undefined;
+  let found = r.kind !== 'missing';
+  for (const b of allBackends()) {
+    if (state && state.plan.backend !== b.name) continue;
+    if (!state && !(await b.findLabs()).includes(lab)) continue;
+    found = true;
+    await b.teardown(lab, state);
+  }
+  await removeLabDir(lab);
+  await clearStaleStartLock();
+  return found;
+}
+
+/** Every lab of this tool on the host: by state directories and by tags. */
+export async function allLabs(): Promise<string[]> {
+  const labs = new Set(await listLabDirs());
+  for (const b of allBackends()) for (const l of await b.findLabs()) labs.add(l);
+  return [...labs].sort();
+}

@@ -1,0 +1,106 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { describeExit, ExitCode, UserError } from './errors.js';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Runs a program with an argument array (never a shell string) and collects its output. */
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env };
+    const child = spawn(cmd, args, spawnOpts);
+    let stdout = '';
+    let stderr = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      if (err.code === 'ENOENT') {
+        reject(missingTool(cmd));
+      } else reject(err);
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+/** Like run, but a non-zero exit is an error naming the command and what it printed. */
+export async function runOk(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) {
+    throw new CommandFailed(cmd, args, r);
+  }
+  return r.stdout;
+}
+
+export class CommandFailed extends Error {
+  constructor(
+    readonly cmd: string,
+    readonly args: readonly string[],
+    readonly result: RunResult,
+  ) {
+    super(
+      `\`${[cmd, ...args].join(' ')}\` ${describeExit(result.code, result.signal)}: ${result.stderr.trim() || result.stdout.trim()}`,
+    );
+    this.name = 'CommandFailed';
+  }
+}
+
+const packageOf: Record<string, string> = {
+  ip: 'iproute2',
+  tcpdump: 'tcpdump',
+  iptables: 'iptables',
+  'iptables-save': 'iptables',
+  nsenter: 'util-linux',
+  docker: 'docker.io',
+  'docker-compose': 'docker-compose',
+  tc: 'iproute2',
+};
+
+export function missingTool(cmd: string): UserError {
+  const pkg = packageOf[cmd];
+  return new UserError(
+    `\`${cmd}\` is not installed (or not on PATH).`,
+    pkg ? `Install it: sudo apt-get install ${pkg}` : `Install ${cmd} and try again.`,
+    ExitCode.missingTool,
+  );
+}
+
+/** Finds a program on PATH without running it. */
+export async function which(cmd: string): Promise<string | undefined> {
+  const { access } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  const dirs = (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':');
+  for (const d of [...dirs, '/usr/sbin', '/sbin']) {
+    const p = `${d}/${cmd}`;
+    try {
+      await access(p, constants.X_OK);
+      return p;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return undefined;
+}
+
+export async function requireTools(cmds: readonly string[]): Promise<void> {
+  for (const c of cmds) {
+    if (!(await which(c))) throw missingTool(c);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * What every lab service shares. Services are small programs that use only Node's
+ * built-ins, so that both backends run the very same files (the Docker images copy them).
+ *
+ * A service gets its configuration either as one JSON line on stdin (the namespace
+ * backend: nothing about the run shows in `ps` or the environment) or from the
+ * environment (the Docker backend, as the original's compose file did).
+ */
+import { createInterface } from 'node:readline';
+
+export async function readConfig<T>(fromEnv: (env: NodeJS.ProcessEnv) => T): Promise<T> {
+  if (process.env.MYSTERY_CONFIG_STDIN !== '1') return fromEnv(process.env);
+  const rl = createInterface({ input: process.stdin });
+  const line: string = await new Promise((resolve, reject) => {
+    rl.once('line', resolve);
+    rl.once('close', () => reject(new Error('no configuration on stdin')));
+  });
+  // Supervised: when the supervisor goes away (stdin closes), so do we.
+  rl.on('close', () => process.exit(0));
+  return JSON.parse(line) as T;
+}
+
+/** Tells the supervisor something happened ("listening", "sending"). */
+export function report(event: string): void {
+  process.stdout.write(`${event}\n`);
+}
+
+export function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

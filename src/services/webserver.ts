@@ -1,0 +1,76 @@
+/**
+ * The victim: a small web page served with bounded capacity. A fixed number of workers
+ * each hold a request for a few milliseconds (a timer, standing for real work), and the
+ * rest wait in a bounded queue. Below capacity the page is quick; a flood past capacity
+ * builds a real queue, so the site is slow *because of* the load, not a random sleep.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { envInt, readConfig, report } from './service-io.js';
+
+export interface WebserverConfig {
+  port: number;
+  workers: number;
+  holdMs: number;
+  maxQueue: number;
+}
+
+const config = await readConfig<WebserverConfig>((env) => ({
+  port: envInt(env, 'PORT', 3000),
+  workers: envInt(env, 'WORKERS', 1),
+  holdMs: envInt(env, 'HOLD_MS', 10),
+  maxQueue: envInt(env, 'MAX_QUEUE', 2000),
+}));
+
+let busy = 0;
+const queue: Array<() => void> = [];
+
+function acquire(): Promise<void> | undefined {
+  if (busy < config.workers) {
+    busy++;
+    return Promise.resolve();
+  }
+  if (queue.length >= config.maxQueue) return undefined;
+  return new Promise((resolve) => queue.push(resolve));
+}
+
+function release(): void {
+  const next = queue.shift();
+  if (next) next();
+  else busy--;
+}
+
+function page(): string {
+  const now = new Date();
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Our nice shiny webserver</title>
+<style>
+body{font-family:system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;place-items:center;min-height:100vh;margin:0}
+main{background:#1e293b;padding:2.5rem 3rem;border-radius:1rem;box-shadow:0 10px 30px #0008;text-align:center}
+h1{margin:0 0 .5rem;color:#38bdf8}p{margin:.25rem 0;color:#94a3b8}time{color:#f8fafc;font-weight:600}
+</style></head>
+<body><main><h1>Thanks for loading this page!</h1>
+<p>the time is now <time datetime="${now.toISOString()}">${now.toUTCString()}</time></p></main></body></html>
+`;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req.resume();
+  const slot = acquire();
+  if (!slot) {
+    res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' });
+    res.end('too busy\n');
+    return;
+  }
+  await slot;
+  setTimeout(() => {
+    release();
+    const body = page();
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }, config.holdMs);
+}
+
+const server = createServer((req, res) => void handle(req, res));
+server.keepAliveTimeout = 1000;
+server.listen({ port: config.port, host: '0.0.0.0', backlog: 4096 }, () => report('listening'));
+process.on('SIGTERM', () => process.exit(143));
