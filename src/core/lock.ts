@@ -26,9 +26,14 @@ async function lockHolder(): Promise<number | undefined> {
   }
 }
 
-export async function acquireStartLock(): Promise<() => Promise<void>> {
+/**
+ * Takes the host's start lock. Labs are set up one at a time (they pick subnets and ports
+ * from what is free); a start that meets another waits up to `waitMs` for it, then refuses.
+ */
+export async function acquireStartLock(waitMs = 15_000): Promise<() => Promise<void>> {
   await mkdir(dirname(startLockFile), { recursive: true, mode: 0o755 });
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
     try {
       const fh = await open(startLockFile, 'wx', 0o600);
       await fh.writeFile(`${process.pid}\n`);
@@ -41,6 +46,10 @@ export async function acquireStartLock(): Promise<() => Promise<void>> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = await lockHolder();
       if (holder !== undefined && holder !== process.pid && pidAlive(holder)) {
+        if (Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
         throw new UserError(
           `Another \`mystery start\` is in progress (pid ${holder}).`,
           'Wait for it to finish, then run `mystery status`; only one lab is set up at a time.',
@@ -50,7 +59,6 @@ export async function acquireStartLock(): Promise<() => Promise<void>> {
       await rm(startLockFile, { force: true }); // stale: its starter is gone
     }
   }
-  throw new UserError('Could not take the start lock.', `Remove ${startLockFile} if no mystery command is running.`, ExitCode.conflict);
 }
 
 /** Removes a lock left by a starter that was killed (down leaves the host as it was). */
