@@ -8,7 +8,8 @@ import type { Rng } from '../core/random.js';
 
 export type Backend = 'netns' | 'docker';
 export type Difficulty = 'easy' | 'medium' | 'hard';
-export type ServiceProgram = 'webserver' | 'sender';
+/** A program in src/services (its file name without .js). */
+export type ServiceProgram = string;
 
 /** One host of the lab, as the case asks for it. */
 export interface HostSpec {
@@ -18,6 +19,8 @@ export interface HostSpec {
   program: ServiceProgram;
   /** Secret per-run configuration handed to the program (never shown to the learner). */
   config: Record<string, unknown>;
+  /** Impairments of the host's link (tc netem on its host-side veth), where the case needs them. */
+  link?: { delayMs?: number; lossPercent?: number };
 }
 
 /** What the run's seed decides. Never written to disk in plain text. */
@@ -25,6 +28,26 @@ export interface CaseDraw {
   hosts: HostSpec[];
   /** The host to arrest. */
   culprit: string;
+  /** For cases answered with a value (`mystery answer VALUE`): the secret value. */
+  value?: string;
+}
+
+/** What the lab shows of the learner's work, for hints that see what they are doing. */
+export interface Observations {
+  /** interfaces on which a tcpdump is running now ('any' included) */
+  tcpdumpOn: string[];
+  /** hosts arrested wrongly so far */
+  wrongArrests: string[];
+}
+
+/** This run's real values, for the debrief. */
+export interface Evidence {
+  /** packets each host sent during a short window (host-side veth counters) */
+  packets: Map<string, number>;
+  /** bytes each host sent during the same window */
+  bytes: Map<string, number>;
+  /** each host's host-side interface now */
+  interfaces: Map<string, { veth: string; ifindex: number } | undefined>;
 }
 
 /** What a case may know of the running lab when it speaks to the learner. */
@@ -53,6 +76,21 @@ export interface CaseModule {
   draw(rng: Rng, suspects: number): CaseDraw;
   /** The story and the symptom, never the answer. */
   briefing(view: RunView): string;
+  /**
+   * Progressive hints, at least three, each adding to the last; the last gives the exact
+   * commands with this run's names. `mystery hint` shows one more each time.
+   */
+  hints(view: RunView): string[];
+  /** A hint about what the learner is doing now, where the machine shows it (optional). */
+  situationalHint?(view: RunView, seen: Observations): string | undefined;
+  /** The reference solution with this run's real values. */
+  debrief(view: RunView, evidence: Evidence): string;
+  /**
+   * How the case is solved: 'arrest' (stop the culprit: solved when its traffic stops) or
+   * 'answer' (`mystery answer VALUE`, checked against draw.value by `checkAnswer`).
+   */
+  solvedBy: 'arrest' | 'answer';
+  checkAnswer?(value: string, draw: CaseDraw): boolean;
 }
 
 const difficulties: Difficulty[] = ['easy', 'medium', 'hard'];
@@ -79,5 +117,9 @@ export function validateCase(c: unknown): string[] {
   );
   need(typeof m.draw === 'function', 'draw must be a function');
   need(typeof m.briefing === 'function', 'briefing must be a function');
+  need(typeof m.hints === 'function', 'hints must be a function');
+  need(typeof m.debrief === 'function', 'debrief must be a function');
+  need(m.solvedBy === 'arrest' || m.solvedBy === 'answer', "solvedBy must be 'arrest' or 'answer'");
+  need(m.solvedBy !== 'answer' || typeof m.checkAnswer === 'function', "a case solved by 'answer' needs checkAnswer");
   return problems;
 }

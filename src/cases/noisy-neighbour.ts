@@ -2,7 +2,8 @@
  * The seed's mystery: one of several HTTP senders floods the webserver. The loudest veth
  * (after the webserver's own) is the culprit's; /sys/class/net/eth0/iflink maps it home.
  */
-import type { CaseDraw, CaseModule, HostSpec, RunView } from './case.js';
+import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
+import { bars } from '../core/sparkline.js';
 import type { Rng } from '../core/random.js';
 
 /**
@@ -63,6 +64,74 @@ export const noisyNeighbour: CaseModule = {
       `  ${view.cli} stop HOST   arrest a host (like docker stop)`,
       `  ${view.cli} status      is the site still slow?`,
       'Tip: the interfaces are on this machine: `ip link show`.',
+    ].join('\n');
+  },
+
+  solvedBy: 'arrest',
+
+  hints(view: RunView): string[] {
+    const culprit = view.hosts.find((h) => h.name === view.draw.culprit);
+    const web = view.hosts.find((h) => h.name === 'webserver');
+    return [
+      'A flood is a lot of packets. Each host is wired to the bridge by its own veth interface on this machine: `ip link show | grep veth`. Listen on each one for a few seconds and compare how many packets each captures.',
+      [
+        'Count packets on every veth, 3 seconds each:',
+        `  for i in $(ip link show | grep veth | awk '{print $2}' | cut -d@ -f1); do echo $i; sudo timeout 3 tcpdump -nq -i $i "tcp port ${3000}" 2>&1 >/dev/null | grep captured; done`,
+        "Two are loud: the webserver's own veth (it receives everything) and the culprit's. `ip link show | grep vethXXX` gives the loud veth's number (its ifindex): the number before the colon.",
+      ].join('\n'),
+      [
+        "Inside each host, /sys/class/net/eth0/iflink holds the ifindex of its veth on this machine. Compare it with the loud veth's number:",
+        `  for c in $(${view.cli} ps -q); do echo "$c $(sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink)"; done`,
+        `The host whose iflink matches is the culprit (and the one that matches the other loud veth is the webserver at ${web?.ip ?? 'its IP'}).`,
+      ].join('\n'),
+      [
+        'The exact commands for this run:',
+        `  sudo timeout 3 tcpdump -nq -i ${culprit?.veth ?? 'VETH'} "tcp port 3000"     # the loud one${culprit?.ifindex ? ` (ifindex ${culprit.ifindex})` : ''}`,
+        `  sudo npx ${view.cli} exec ${view.draw.culprit} cat /sys/class/net/eth0/iflink${culprit?.ifindex ? `   # prints ${culprit.ifindex}` : ''}`,
+        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+      ].join('\n'),
+    ];
+  },
+
+  situationalHint(view: RunView, seen: Observations): string | undefined {
+    if (seen.tcpdumpOn.includes(view.bridge) || seen.tcpdumpOn.includes('any')) {
+      return `You are capturing on ${seen.tcpdumpOn.includes('any') ? 'any interface' : `the bridge ${view.bridge}`}: it sees everyone's traffic, so it cannot tell you who is loud. Try the veths, one at a time.`;
+    }
+    const culprit = view.hosts.find((h) => h.name === view.draw.culprit);
+    if (culprit?.veth && seen.tcpdumpOn.includes(culprit.veth)) {
+      return `You are listening on ${culprit.veth}: compare its packet count with the other veths'. If it is one of the two loud ones, find whose it is with /sys/class/net/eth0/iflink.`;
+    }
+    if (seen.wrongArrests.length) {
+      return `You arrested ${seen.wrongArrests.join(', ')}, and the site stayed slow. Bring ${seen.wrongArrests.length > 1 ? 'them' : 'it'} back with \`${view.cli} restart\`, then compare the packet counts of every veth again.`;
+    }
+    if (seen.tcpdumpOn.length === 0) return 'No tcpdump is running yet. Start with `ip link show` and pick an interface to listen on.';
+    return undefined;
+  },
+
+  debrief(view: RunView, evidence: Evidence): string {
+    const rows = view.hosts
+      .map((h) => {
+        const i = evidence.interfaces.get(h.name);
+        return { label: `${(i?.veth ?? '(none)').padEnd(12)} ${String(i?.ifindex ?? '-').padStart(4)}  ${h.name}`, value: evidence.packets.get(h.name) ?? 0, host: h.name };
+      })
+      .sort((a, b) => b.value - a.value);
+    const culprit = view.hosts.find((h) => h.name === view.draw.culprit)!;
+    const ci = evidence.interfaces.get(culprit.name);
+    return [
+      `The culprit was ${culprit.name} (id ${culprit.id}, ${culprit.ip}).`,
+      '',
+      'Packets each host sent in 2 seconds just now (veth, ifindex, host):',
+      bars(rows.map((r) => ({ label: r.label, value: r.value, note: r.host === culprit.name ? '<- the culprit' : r.host === 'webserver' ? '<- the webserver answers everyone' : undefined }))),
+      '',
+      'How to see it:',
+      `  1. sudo timeout 3 tcpdump -nq -i ${ci?.veth ?? 'VETH'} "tcp port 3000"   # one of the two loud veths`,
+      `  2. ip link show | grep ${ci?.veth ?? 'VETH'}                          # "${ci?.ifindex ?? 'N'}: ${ci?.veth ?? 'VETH'}@if..." : its ifindex is ${ci?.ifindex ?? 'N'}`,
+      `  3. for c in $(${view.cli} ps -q); do sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink; done   # ${culprit.name} prints ${ci?.ifindex ?? 'N'}`,
+      `  4. sudo npx ${view.cli} stop ${culprit.name}`,
+      '',
+      'Why it works: a veth pair is one cable with two ends. The end inside the host is eth0; its',
+      "iflink is the ifindex of the other end, on this machine. tcpdump on a veth sees only that host's",
+      "traffic, while the bridge sees everyone's. The webserver's veth is loud too: it answers everyone.",
     ].join('\n');
   },
 };

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:net';
 import { allBackends, backendFor } from '../backends/index.js';
-import type { LabBackend } from '../backends/backend.js';
+import type { HostInterface, LabBackend } from '../backends/backend.js';
 import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
 import { findCase } from '../cases/index.js';
 import { ExitCode, Interrupted, UserError } from './errors.js';
@@ -240,7 +240,8 @@ export function cliPrefix(lab: string): string {
   return lab === defaultLabName ? 'mystery' : `mystery --name ${lab}`;
 }
 
-export function runView(loaded: LoadedLab): RunView {
+/** What a case may see of the running lab; with `interfaces`, each host's veth and ifindex now. */
+export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterface | undefined>): RunView {
   const { plan } = loaded.state;
   return {
     lab: plan.lab,
@@ -248,7 +249,10 @@ export function runView(loaded: LoadedLab): RunView {
     backend: plan.backend,
     cli: cliPrefix(plan.lab),
     bridge: plan.bridge,
-    hosts: plan.hosts.map((h) => ({ name: h.name, id: h.id, ip: h.ip, veth: h.veth })),
+    hosts: plan.hosts.map((h) => {
+      const i = interfaces?.get(h.name);
+      return { name: h.name, id: h.id, ip: h.ip, veth: i?.veth ?? (plan.backend === 'netns' ? h.veth : undefined), ifindex: i?.ifindex };
+    }),
     draw: loaded.draw,
   };
 }
