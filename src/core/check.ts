@@ -19,6 +19,12 @@ export interface CheckResult {
 
 export async function checkLab(loaded: LoadedLab, windowMs = 1000): Promise<CheckResult> {
   const { state, backend, draw } = loaded;
+  if (loaded.case.solvedBy === 'answer') {
+    const answered = (state.answers ?? []).some((a) => a.correct);
+    const ifaces = await backend.interfaces(state);
+    const packets = await packetsSent(ifaces, Math.min(windowMs, 200));
+    return { solved: answered, culpritQuiet: false, innocentsDown: [], packets };
+  }
   const ifaces = await backend.interfaces(state);
   const packets = await packetsSent(ifaces, windowMs);
   const culpritQuiet = (packets.get(draw.culprit) ?? 0) < quietPackets;

@@ -34,6 +34,8 @@ export interface LabState {
   readyAt?: string;
   arrests: Arrest[];
   hintsUsed: number;
+  /** answers given with `mystery answer` (cases solved by a value) */
+  answers?: Array<{ value: string; correct: boolean; at: string }>;
   solvedAt?: string;
   gaveUp?: boolean;
 }
