@@ -40,12 +40,14 @@ export interface Observations {
   wrongArrests: string[];
 }
 
-/** This run's real values, for the debrief. */
+/** This run's real values, for the debrief, read from the host-side veths' counters. */
 export interface Evidence {
-  /** packets each host sent during a short window (host-side veth counters) */
+  /** packets seen on each host's veth (both directions) since the lab started, as tcpdump would see them */
   packets: Map<string, number>;
-  /** bytes each host sent during the same window */
+  /** bytes seen on each host's veth (both directions) since the lab started */
   bytes: Map<string, number>;
+  /** seconds since the lab started, to turn the totals into rates */
+  seconds: number;
   /** each host's host-side interface now */
   interfaces: Map<string, { veth: string; ifindex: number } | undefined>;
 }

@@ -81,7 +81,7 @@ export const noisyNeighbour: CaseModule = {
       ].join('\n'),
       [
         "Inside each host, /sys/class/net/eth0/iflink holds the ifindex of its veth on this machine. Compare it with the loud veth's number:",
-        `  for c in $(${view.cli} ps -q); do echo "$c $(sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink)"; done`,
+        `  for c in $(sudo npx ${view.cli} ps -q); do echo "$c $(sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink)"; done`,
         `The host whose iflink matches is the culprit (and the one that matches the other loud veth is the webserver at ${web?.ip ?? 'its IP'}).`,
       ].join('\n'),
       [
@@ -109,24 +109,29 @@ export const noisyNeighbour: CaseModule = {
   },
 
   debrief(view: RunView, evidence: Evidence): string {
+    const culprit = view.hosts.find((h) => h.name === view.draw.culprit)!;
+    const ci = evidence.interfaces.get(culprit.name);
     const rows = view.hosts
       .map((h) => {
         const i = evidence.interfaces.get(h.name);
-        return { label: `${(i?.veth ?? '(none)').padEnd(12)} ${String(i?.ifindex ?? '-').padStart(4)}  ${h.name}`, value: evidence.packets.get(h.name) ?? 0, host: h.name };
+        const total = evidence.packets.get(h.name) ?? 0;
+        return {
+          label: `${(i?.veth ?? '(gone)').padEnd(12)} ${String(i?.ifindex ?? '-').padStart(4)}  ${h.name.padEnd(13)}`,
+          value: total,
+          note: `(${Math.round(total / evidence.seconds)}/s)${h.name === culprit.name ? ' <- the culprit' : h.name === 'webserver' ? ' <- the webserver answers everyone' : ''}`,
+        };
       })
       .sort((a, b) => b.value - a.value);
-    const culprit = view.hosts.find((h) => h.name === view.draw.culprit)!;
-    const ci = evidence.interfaces.get(culprit.name);
     return [
       `The culprit was ${culprit.name} (id ${culprit.id}, ${culprit.ip}).`,
       '',
-      'Packets each host sent in 2 seconds just now (veth, ifindex, host):',
-      bars(rows.map((r) => ({ label: r.label, value: r.value, note: r.host === culprit.name ? '<- the culprit' : r.host === 'webserver' ? '<- the webserver answers everyone' : undefined }))),
+      `Packets seen on each veth since the lab started, ${Math.round(evidence.seconds)} s ago (veth, ifindex, host):`,
+      bars(rows),
       '',
       'How to see it:',
       `  1. sudo timeout 3 tcpdump -nq -i ${ci?.veth ?? 'VETH'} "tcp port 3000"   # one of the two loud veths`,
       `  2. ip link show | grep ${ci?.veth ?? 'VETH'}                          # "${ci?.ifindex ?? 'N'}: ${ci?.veth ?? 'VETH'}@if..." : its ifindex is ${ci?.ifindex ?? 'N'}`,
-      `  3. for c in $(${view.cli} ps -q); do sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink; done   # ${culprit.name} prints ${ci?.ifindex ?? 'N'}`,
+      `  3. for c in $(sudo npx ${view.cli} ps -q); do sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink; done   # ${culprit.name} prints ${ci?.ifindex ?? 'N'}`,
       `  4. sudo npx ${view.cli} stop ${culprit.name}`,
       '',
       'Why it works: a veth pair is one cable with two ends. The end inside the host is eth0; its',

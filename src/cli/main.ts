@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, Interrupted, UserError } from '../core/errors.js';
 import { CommandFailed } from '../core/run.js';
-import { terminalIo, type Ctx, type Io } from './context.js';
+import { setProgramLab, terminalIo, type Ctx, type Io } from './context.js';
 import { commands } from '../commands/index.js';
 
 export function buildProgram(ctx: Ctx): Command {
@@ -16,12 +16,14 @@ export function buildProgram(ctx: Ctx): Command {
     .description('tcpdump-mystery: learn tcpdump by solving network incidents in a lab on this machine')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    .option('--name <lab>', 'the lab to work on, for every command (default mystery)')
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.io.out(s),
       writeErr: (s) => ctx.io.err(s),
     });
+  program.hook('preAction', (root) => setProgramLab(root.opts<{ name?: string }>().name));
   for (const register of commands) register(program, ctx);
   return program;
 }
@@ -29,6 +31,7 @@ export function buildProgram(ctx: Ctx): Command {
 /** Runs the CLI in-process and resolves with the exit code (the tests call this). */
 export async function main(argv: string[], io: Io = terminalIo): Promise<number> {
   const ctx: Ctx = { io, exitCode: 0 };
+  setProgramLab(undefined);
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });

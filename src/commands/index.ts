@@ -7,7 +7,14 @@ import { registerStop } from './stop.js';
 import { registerRestart } from './restart.js';
 import { registerStatus } from './status.js';
 import { registerDown } from './down.js';
+import { registerHint } from './hint.js';
+import { registerCheck } from './check.js';
+import { registerDebrief } from './debrief.js';
+import { registerGiveUp } from './give-up.js';
+import { registerAnswer } from './answer.js';
+import { registerCases } from './cases.js';
 
 export type Register = (program: Command, ctx: Ctx) => void;
 
-export const commands: Register[] = [registerStart, registerPs, registerExec, registerStop, registerRestart, registerStatus, registerDown];
+export const commands: Register[] = [registerStart, registerPs, registerExec, registerStop, registerRestart, registerStatus, registerDown,
+  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases];

@@ -4,6 +4,8 @@ import { cliPrefix, loadLab, requireHost, requireRoot } from '../core/lab.js';
 import { ExitCode } from '../core/errors.js';
 import { formatMs } from '../core/latency.js';
 import { arrest } from '../core/verdict.js';
+import { recordRun } from '../core/progress.js';
+import { readState } from '../core/state.js';
 
 export function registerStop(program: Command, ctx: Ctx): void {
   withLabOption(
@@ -25,6 +27,8 @@ export function registerStop(program: Command, ctx: Ctx): void {
     }
     io.err(`Stopping ${host.name} and measuring the site before and after ...`);
     const v = await arrest(loaded, host);
+    const updated = await readState(lab);
+    if (updated.kind === 'ok') await recordRun(updated.state, v.correct || !!updated.state.solvedAt);
     if (v.correct) {
       const mins = Math.floor(v.elapsedMs / 60000);
       const secs = Math.round((v.elapsedMs % 60000) / 1000);

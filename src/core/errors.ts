@@ -13,6 +13,7 @@ export const ExitCode = {
   noLab: 6, // the command needs a running lab and there is none
   resources: 7, // no free subnet, name too long for an interface
   wrong: 8, // a wrong arrest or a wrong answer
+  unsolved: 9, // `mystery check`: the case is not solved yet
   interrupted: 130, // Ctrl-C
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -106,7 +106,9 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     const step = async (name: string): Promise<void> => {
       if (interrupted) throw new Interrupted();
       if (killAt && name === killAt) process.kill(process.pid, 'SIGKILL'); // test hook: die mid-setup
-      if (!name.includes('poll')) progress(describeStep(name, plan.hosts));
+      // `poll` (a wait loop checking for Ctrl-C) and `STEP/PART` (a point inside a step, for
+      // the kill hook) are not steps of their own: they print nothing.
+      if (!name.includes('poll') && !name.includes('/')) progress(describeStep(name, plan.hosts));
     };
     await backend.build(state, step);
     if (interrupted) throw new Interrupted();
@@ -201,7 +203,7 @@ export async function loadLab(lab: string): Promise<LoadedLab> {
   if (r.kind === 'missing') {
     throw new UserError(
       `No lab${lab === defaultLabName ? '' : ` named "${lab}"`} is running.`,
-      `Start one with \`sudo npx mystery start${flag}\` (or \`sudo npm start\`).`,
+      flag ? `Start one with \`sudo npx mystery start${flag}\`.` : "Start one with `sudo npm start` (or `sudo npx mystery start -d`).",
       ExitCode.noLab,
     );
   }

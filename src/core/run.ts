@@ -82,12 +82,16 @@ export function missingTool(cmd: string): UserError {
   );
 }
 
-/** Finds a program on PATH without running it. */
+/**
+ * Finds a program on PATH without running it. Only on PATH: that is where spawn looks, so a
+ * tool found here is a tool that runs (a fallback to /usr/sbin made a missing `ip` pass the
+ * check and fail later, half way).
+ */
 export async function which(cmd: string): Promise<string | undefined> {
   const { access } = await import('node:fs/promises');
   const { constants } = await import('node:fs');
-  const dirs = (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':');
-  for (const d of [...dirs, '/usr/sbin', '/sbin']) {
+  const dirs = (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+  for (const d of dirs) {
     const p = `${d}/${cmd}`;
     try {
       await access(p, constants.X_OK);

@@ -26,3 +26,17 @@ export async function packetsSent(ifaces: Map<string, HostInterface | undefined>
   }
   return out;
 }
+
+/** Packets and bytes seen on each host's veth, both directions, since it was created. */
+export async function totals(ifaces: Map<string, HostInterface | undefined>): Promise<{ packets: Map<string, number>; bytes: Map<string, number> }> {
+  const packets = new Map<string, number>();
+  const bytes = new Map<string, number>();
+  for (const [name, i] of ifaces) {
+    if (!i) continue;
+    const [rp, tp, rb, tb] = await Promise.all(['rx_packets', 'tx_packets', 'rx_bytes', 'tx_bytes'].map((c) => counter(i.veth, c)));
+    if (rp === undefined || tp === undefined) continue;
+    packets.set(name, rp + tp);
+    bytes.set(name, (rb ?? 0) + (tb ?? 0));
+  }
+  return { packets, bytes };
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import type { Ctx } from '../cli/context.js';
+import { allCases } from '../cases/index.js';
+import { caseProgress } from '../core/progress.js';
+import { formatMs } from '../core/latency.js';
+
+export function registerCases(program: Command, ctx: Ctx): void {
+  program
+    .command('cases')
+    .description('the catalog of cases: difficulty, the tcpdump skills each teaches, your progress')
+    .option('--json', 'as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const progress = await caseProgress();
+      const rows = allCases().map((c) => {
+        const p = progress.get(c.id);
+        return {
+          id: c.id,
+          title: c.title,
+          difficulty: c.difficulty,
+          skills: c.skills,
+          backends: c.backends,
+          summary: c.summary,
+          solved: p?.solved ?? 0,
+          runs: p?.runs ?? 0,
+          bestTimeMs: p?.bestTimeMs ?? null,
+          hintsUsed: p?.hintsUsed ?? 0,
+          wrongArrests: p?.wrongArrests ?? 0,
+        };
+      });
+      if (opts.json) return ctx.io.out(JSON.stringify(rows, null, 2));
+      const lines: string[] = [];
+      for (const r of rows) {
+        const status = r.solved ? `solved ${r.solved}x, best ${formatMs(r.bestTimeMs)}` : r.runs ? 'tried, not solved yet' : 'not tried';
+        const backends = r.backends.length === 2 ? '' : `  (needs the ${r.backends[0]} backend)`;
+        lines.push(`${r.id.padEnd(22)} ${r.difficulty.padEnd(7)} ${status}${backends}`);
+        lines.push(`  ${r.title}: ${r.summary}`);
+        lines.push(`  skills: ${r.skills.join('; ')}`);
+        if (r.runs) lines.push(`  hints used: ${r.hintsUsed}, wrong arrests: ${r.wrongArrests}`);
+        lines.push('');
+      }
+      lines.push('Start one with: sudo npx mystery start CASE');
+      ctx.io.out(lines.join('\n'));
+    });
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
+import { cliPrefix, loadLab, requireRoot } from '../core/lab.js';
+import { checkLab } from '../core/check.js';
+import { ExitCode } from '../core/errors.js';
+import { formatMs, measureLatency } from '../core/latency.js';
+import { recordRun } from '../core/progress.js';
+import { updateState } from '../core/state.js';
+
+export function registerCheck(program: Command, ctx: Ctx): void {
+  withLabOption(
+    program
+      .command('check')
+      .description("check my solution: judges the lab's real state, however you made the arrest"),
+  ).action(async (opts: { name?: string }) => {
+    requireRoot('check');
+    const lab = labFrom(opts);
+    const loaded = await loadLab(lab);
+    const [result, latency] = await Promise.all([checkLab(loaded), measureLatency(loaded.state.plan.port, 10_000)]);
+    const cli = cliPrefix(lab);
+    if (!result.solved) {
+      ctx.io.out(
+        loaded.case.solvedBy === 'answer'
+          ? `Not solved yet. The site answers in ${formatMs(latency)}. When you know the answer: \`${cli} answer VALUE\`.`
+          : `Not solved yet: the culprit is still at large, and the site answers in ${formatMs(latency)}. \`${cli} hint\` helps.`,
+      );
+      ctx.exitCode = ExitCode.unsolved;
+      return;
+    }
+    const updated = await updateState(lab, (s) => {
+      if (!s.solvedAt) s.solvedAt = new Date().toISOString();
+    });
+    if (updated) await recordRun(updated, true);
+    const lines = [`Solved: the culprit is stopped, and the site answers in ${formatMs(latency)}.`];
+    if (result.innocentsDown.length) {
+      lines.push(`But innocent hosts are down too: ${result.innocentsDown.join(', ')}. Bring them back with \`${cli} restart HOST\`.`);
+    }
+    lines.push(`\`${cli} debrief\` shows how it could be found, with this run's real values.`);
+    ctx.io.out(lines.join('\n'));
+  });
+}

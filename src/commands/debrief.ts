@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
+import { cliPrefix, loadLab, requireRoot, runView, type LoadedLab } from '../core/lab.js';
+import { checkLab } from '../core/check.js';
+import { ExitCode, UserError } from '../core/errors.js';
+import { totals } from '../core/traffic.js';
+
+export function registerDebrief(program: Command, ctx: Ctx): void {
+  withLabOption(program.command('debrief').description("after solving: the reference solution, with this run's real values")).action(
+    async (opts: { name?: string }) => {
+      requireRoot('debrief');
+      const lab = labFrom(opts);
+      const loaded = await loadLab(lab);
+      if (!loaded.state.solvedAt && !loaded.state.gaveUp && !(await checkLab(loaded, 500)).solved) {
+        throw new UserError(
+          'The case is not solved yet: the debrief would give the answer away.',
+          `Keep going (\`${cliPrefix(lab)} hint\` helps), or give up with \`${cliPrefix(lab)} give-up\` to see it.`,
+          ExitCode.unsolved,
+        );
+      }
+      ctx.io.out(await debriefText(loaded));
+    },
+  );
+}
+
+export async function debriefText(loaded: LoadedLab): Promise<string> {
+  const interfaces = await loaded.backend.interfaces(loaded.state);
+  const { packets, bytes } = await totals(interfaces);
+  const seconds = Math.max(1, (Date.now() - Date.parse(loaded.state.readyAt ?? loaded.state.startedAt)) / 1000);
+  return loaded.case.debrief(runView(loaded, interfaces), { packets, bytes, seconds, interfaces });
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
+import { loadLab, requireRoot, runView } from '../core/lab.js';
+import { runningCaptures } from '../core/observe.js';
+import { recordRun } from '../core/progress.js';
+import { updateState } from '../core/state.js';
+
+export function registerHint(program: Command, ctx: Ctx): void {
+  withLabOption(
+    program
+      .command('hint')
+      .description('the next hint: each one adds to the last, the last gives the exact commands')
+      .option('--again', 'show the hints you already have, without taking a new one'),
+  ).action(async (opts: { again?: boolean; name?: string }) => {
+    requireRoot('hint');
+    const loaded = await loadLab(labFrom(opts));
+    const view = runView(loaded, await loaded.backend.interfaces(loaded.state));
+    const hints = loaded.case.hints(view);
+    const used = loaded.state.hintsUsed;
+    const shown = opts.again ? Math.max(1, used) : Math.min(hints.length, used + 1);
+    if (!opts.again && used < hints.length) {
+      const updated = await updateState(loaded.state.plan.lab, (s) => (s.hintsUsed = Math.max(s.hintsUsed, shown)));
+      if (updated) await recordRun(updated, !!updated.solvedAt);
+    }
+    const lines: string[] = [];
+    const from = opts.again ? 1 : shown;
+    for (let i = from; i <= shown; i++) lines.push(`Hint ${i} of ${hints.length}:\n${indent(hints[i - 1]!)}`);
+    if (!opts.again && used >= hints.length) lines.unshift('That was the last hint: it gives the exact commands for this run.');
+    const seen = { tcpdumpOn: await runningCaptures(), wrongArrests: loaded.state.arrests.filter((a) => !a.correct).map((a) => a.host) };
+    const situational = loaded.case.situationalHint?.(view, seen);
+    if (situational) lines.push(`\nWhat you are doing now:\n${indent(situational)}`);
+    ctx.io.out(lines.join('\n'));
+  });
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}

@@ -1,0 +1,27 @@
+/** What the machine shows of the learner's work: the tcpdumps running now, and on what. */
+import { findProcesses, processArgs } from './procs.js';
+
+/** The interface a tcpdump command line captures on ('default' when it names none). */
+export function captureInterface(args: readonly string[]): string {
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-i' || a === '--interface') return args[i + 1] ?? 'default';
+    if (a.startsWith('--interface=')) return a.slice('--interface='.length);
+    // short options may be bundled: -nqi eth0, or attached: -ieth0
+    if (/^-[A-Za-z#]+$/.test(a) && a.includes('i')) {
+      const rest = a.slice(a.indexOf('i') + 1);
+      return rest.length ? rest : (args[i + 1] ?? 'default');
+    }
+  }
+  return 'default';
+}
+
+export async function runningCaptures(): Promise<string[]> {
+  const pids = await findProcesses((args) => /(^|\/)tcpdump$/.test(args[0] ?? ''));
+  const out = new Set<string>();
+  for (const pid of pids) {
+    const args = await processArgs(pid);
+    if (args && !args.includes('-d') && !args.includes('-r')) out.add(captureInterface(args));
+  }
+  return [...out];
+}
