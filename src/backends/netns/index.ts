@@ -9,6 +9,7 @@ import type { LabState } from '../../core/state.js';
 import { control } from './control.js';
 import { listLinks, listNetns } from './ip.js';
 import { buildNetnsLab, teardownNetnsLab } from './lab.js';
+import { bridgeTrafficIsFiltered } from './firewall.js';
 
 async function ifindexOf(name: string): Promise<number | undefined> {
   try {
@@ -36,7 +37,10 @@ export const netnsBackend: LabBackend = {
   name: 'netns',
 
   async preflight() {
-    await requireTools(['ip', 'nsenter']);
+    // tcpdump is what the learner works with; iptables is needed where bridged traffic meets
+    // the firewall (br_netfilter loaded, as on a Docker host), to let the lab's traffic through.
+    await requireTools(['ip', 'nsenter', 'tcpdump']);
+    if (await bridgeTrafficIsFiltered()) await requireTools(['iptables']);
   },
 
   build: buildNetnsLab,

@@ -34,6 +34,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
   await step('bridge');
   await journal(() => (state.created.bridge = plan.bridge));
   await ip('link', 'add', plan.bridge, 'type', 'bridge');
+  await step('bridge/added'); // made but not yet tagged: only the journal knows it
   await ip('link', 'set', 'dev', plan.bridge, 'alias', tag);
   await ip('addr', 'add', `${plan.gateway}/24`, 'dev', plan.bridge);
   await ip('link', 'set', 'dev', plan.bridge, 'up');
@@ -49,6 +50,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     await step(`netns:${i}`);
     await journal(() => state.created.netns.push(host.netns));
     await ip('netns', 'add', host.netns);
+    await step(`netns:${i}/added`); // made but not yet tagged: only the journal knows it
     await ip('-n', host.netns, 'link', 'set', 'dev', 'lo', 'alias', tag);
     await ip('-n', host.netns, 'link', 'set', 'dev', 'lo', 'up');
 
@@ -58,6 +60,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     // between creation and the move. One that fails half way is removed at once.
     try {
       await ip('link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns);
+      await step(`veth:${i}/added`); // made, not yet tagged (its peer is in a tagged namespace)
       await ip('link', 'set', 'dev', host.veth, 'alias', tag);
       await ip('link', 'set', 'dev', host.veth, 'master', plan.bridge);
       await ip('link', 'set', 'dev', host.veth, 'up');
@@ -82,10 +85,11 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
   });
   child.unref();
   await log.close();
+  await step('supervisor/spawned'); // running, its pid not yet in the journal
   await journal(() => (state.supervisorPid = child.pid));
 
   await step('ready');
-  await waitUntilReady(state, 20_000);
+  await waitUntilReady(state, 20_000, step);
 }
 
 /** The services run as an unprivileged user, so they run from a copy it can read. */
@@ -98,10 +102,11 @@ async function copyServices(lab: string): Promise<void> {
   await writeFile(join(dir, 'package.json'), '{"type":"module"}\n', { mode: 0o644 });
 }
 
-async function waitUntilReady(state: LabState, timeoutMs: number): Promise<void> {
+async function waitUntilReady(state: LabState, timeoutMs: number, step: StepHook): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'the supervisor is starting';
   while (Date.now() < deadline) {
+    await step('poll'); // Ctrl-C while waiting rolls back now, not once the lab is ready
     if (state.supervisorPid && !pidAlive(state.supervisorPid)) {
       throw new Error(`the lab supervisor exited during start; see ${logFile(state.plan.lab)}`);
     }
