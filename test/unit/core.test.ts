@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cryptoRng, newSeed, seededRng } from '../../src/core/random.js';
+import { bridgeName, checkInterfaceName, netnsName, netnsPattern, validateLabName, vethName, hostId } from '../../src/core/naming.js';
+import { findHost, planLab, resolveConfig } from '../../src/core/model.js';
+import { overlaps, pickSubnet } from '../../src/core/subnet.js';
+import { UserError, describeExit } from '../../src/core/errors.js';
+import { splitRuleLine, acceptRule } from '../../src/backends/netns/firewall.js';
+import { captureInterface } from '../../src/core/observe.js';
+import { bars, sparkline } from '../../src/core/sparkline.js';
+import { median } from '../../src/core/latency.js';
+import { noisyNeighbour } from '../../src/cases/noisy-neighbour.js';
+
+test('names look like Docker\'s and fit Linux limits', () => {
+  for (let i = 0; i < 50; i++) {
+    const v = vethName();
+    assert.match(v, /^veth[0-9a-f]{7}$/);
+    assert.equal(checkInterfaceName(v), v);
+    assert.match(bridgeName(), /^br-[0-9a-f]{12}$/);
+    assert.match(hostId(), /^[0-9a-f]{12}$/);
+  }
+  assert.throws(() => checkInterfaceName('veth-much-too-long-name'), UserError);
+});
+
+test('namespace names carry the lab, not the host, and match only their own lab', () => {
+  const ns = netnsName('team2');
+  assert.match(ns, netnsPattern('team2'));
+  assert.doesNotMatch(ns, netnsPattern('team'));
+  assert.doesNotMatch('tmys-team2-deadbeef-x', netnsPattern('team2'));
+  assert.doesNotMatch(netnsName('a1'), netnsPattern('a'));
+});
+
+test('lab names are validated with a message saying what to do', () => {
+  assert.equal(validateLabName('mystery'), 'mystery');
+  assert.throws(() => validateLabName('Bad_Name'), /not valid/);
+  assert.throws(() => validateLabName('abcdefghijklmn'), (e: unknown) => e instanceof UserError && /too long/.test(e.message) && e.exitCode === 7);
+});
+
+test('the seeded draw is reproducible and the crypto one is not', () => {
+  const a = seededRng('s1');
+  const b = seededRng('s1');
+  const seqA = Array.from({ length: 20 }, () => a.int(1000));
+  const seqB = Array.from({ length: 20 }, () => b.int(1000));
+  assert.deepEqual(seqA, seqB);
+  const c = seededRng('s2');
+  assert.notDeepEqual(seqA, Array.from({ length: 20 }, () => c.int(1000)));
+  assert.notEqual(newSeed(), newSeed());
+  const shuffled = cryptoRng.shuffle([1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual([...shuffled].sort(), [1, 2, 3, 4, 5, 6, 7, 8]);
+});
+
+test('int() is uniform enough: every value of a small range comes up', () => {
+  const r = seededRng('uniform');
+  const counts = new Array(6).fill(0);
+  for (let i = 0; i < 6000; i++) counts[r.int(6)]++;
+  for (const c of counts) assert.ok(c > 850 && c < 1150, `counts ${counts}`);
+});
+
+test('noisy-neighbour: one culprit with the big loop count, drawn from the seed', () => {
+  const culprits = new Set<string>();
+  for (let i = 0; i < 60; i++) {
+    const d = noisyNeighbour.draw(seededRng(`seed-${i}`), 5);
+    assert.equal(d.hosts.length, 6);
+    const senders = d.hosts.filter((h) => h.role === 'suspect');
+    const loud = senders.filter((h) => (h.config.loops as number) >= 100);
+    assert.equal(loud.length, 1);
+    assert.equal(loud[0]!.name, d.culprit);
+    culprits.add(d.culprit);
+    assert.deepEqual(noisyNeighbour.draw(seededRng(`seed-${i}`), 5), d, 'same seed, same draw');
+  }
+  assert.equal(culprits.size, 5, 'every sender is the culprit for some seed');
+});
+
+test('noisy-neighbour: innocents stay well under the webserver capacity for 2 to 12 suspects', () => {
+  for (let n = 2; n <= 12; n++) {
+    const d = noisyNeighbour.draw(seededRng('x'), n);
+    const innocentLoops = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit).reduce((s, h) => s + (h.config.loops as number), 0);
+    // ~1 request per loop every 300 ms; the webserver serves ~100 a second
+    assert.ok(innocentLoops / 0.3 <= 70, `${n} suspects: innocents send ${innocentLoops / 0.3}/s`);
+    assert.equal(d.hosts.filter((h) => h.role === 'suspect').length, n);
+  }
+});
+
+test('the plan lists hosts out of name order, with unique addresses and names', () => {
+  let inNameOrder = 0;
+  for (let i = 0; i < 20; i++) {
+    const draw = noisyNeighbour.draw(seededRng(`p${i}`), 5);
+    const plan = planLab({ lab: 'mystery', caseId: 'noisy-neighbour', seed: 'x', suspects: 5, backend: 'netns', port: 3000, subnetBase: '10.200.1', draw });
+    const names = plan.hosts.map((h) => h.name);
+    if (names.join() === [...names].sort().join()) inNameOrder++;
+    assert.equal(new Set(plan.hosts.map((h) => h.ip)).size, 6);
+    assert.equal(new Set(plan.hosts.map((h) => h.veth)).size, 6);
+    assert.ok(plan.hosts.every((h) => h.ip.startsWith('10.200.1.') && h.ip !== plan.gateway));
+    assert.ok(!JSON.stringify(plan).includes('loops'), 'the plan holds no secret configuration');
+  }
+  assert.ok(inNameOrder < 3);
+});
+
+test('service targets are resolved to lab addresses; hosts are found by name, id or id prefix', () => {
+  const draw = noisyNeighbour.draw(seededRng('r'), 3);
+  const plan = planLab({ lab: 'mystery', caseId: 'noisy-neighbour', seed: 'r', suspects: 3, backend: 'netns', port: 3000, subnetBase: '10.200.9', draw });
+  const web = plan.hosts.find((h) => h.name === 'webserver')!;
+  assert.deepEqual(resolveConfig({ target: 'http://webserver:3000/', loops: 3 }, plan), { target: `http://${web.ip}:3000/`, loops: 3 });
+  assert.equal(findHost(plan, 'webserver'), web);
+  assert.equal(findHost(plan, web.id), web);
+  assert.equal(findHost(plan, web.id.slice(0, 6)), web);
+  assert.equal(findHost(plan, 'nobody'), undefined);
+});
+
+test('the subnet overlaps no route; a clash is skipped and said', () => {
+  assert.ok(overlaps('10.0.0.0/8', '10.200.3.0/24'));
+  assert.ok(!overlaps('192.168.1.0/24', '10.200.3.0/24'));
+  assert.ok(overlaps('10.200.3.7/32', '10.200.3.0/24'));
+  const r = pickSubnet(['10.200.3.0/24', '192.0.2.0/24'], 3);
+  assert.equal(r.base, '10.200.4');
+  assert.match(r.skipped[0]!, /10\.200\.3\.0\/24 \(overlaps 10\.200\.3\.0\/24\)/);
+  assert.throws(() => pickSubnet(['10.200.0.0/16']), (e: unknown) => e instanceof UserError && e.exitCode === 7);
+});
+
+test('iptables -S lines are split like a shell would, quotes included', () => {
+  assert.deepEqual(splitRuleLine('-A FORWARD -i br-1 -o br-1 -m comment --comment "tcpdump-mystery:lab a" -j ACCEPT'), [
+    '-A', 'FORWARD', '-i', 'br-1', '-o', 'br-1', '-m', 'comment', '--comment', 'tcpdump-mystery:lab a', '-j', 'ACCEPT',
+  ]);
+  assert.deepEqual(acceptRule('lab', 'br-x').slice(0, 5), ['FORWARD', '-i', 'br-x', '-o', 'br-x']);
+});
+
+test('the interface a running tcpdump captures on is read from its arguments', () => {
+  assert.equal(captureInterface(['tcpdump', '-i', 'veth1234567', 'port', '3000']), 'veth1234567');
+  assert.equal(captureInterface(['tcpdump', '-nqi', 'br-0123']), 'br-0123');
+  assert.equal(captureInterface(['tcpdump', '-ieth0']), 'eth0');
+  assert.equal(captureInterface(['tcpdump', '--interface=any']), 'any');
+  assert.equal(captureInterface(['tcpdump', '-n', 'port', '80']), 'default');
+});
+
+test('pictures: sparkline and bars', () => {
+  assert.equal(sparkline([10, 100, 1000]), '▁▅█');
+  assert.equal(sparkline([null, 5]), ' ▁');
+  const b = bars([{ label: 'a', value: 10 }, { label: 'bb', value: 5 }], 10).split('\n');
+  assert.equal(b[0], 'a  ██████████ 10');
+  assert.equal(b[1], 'bb █████ 5');
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([]), null);
+});
+
+test('exit codes are spelled out in words', () => {
+  assert.match(describeExit(137, null), /SIGKILL/);
+  assert.match(describeExit(null, 'SIGTERM'), /killed by SIGTERM/);
+});
