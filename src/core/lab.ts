@@ -103,9 +103,16 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
     await writeState(state);
     const killAt = process.env.MYSTERY_TEST_KILL_AT;
+    const pauseAt = process.env.MYSTERY_TEST_PAUSE_AT;
     const step = async (name: string): Promise<void> => {
       if (interrupted) throw new Interrupted();
       if (killAt && name === killAt) process.kill(process.pid, 'SIGKILL'); // test hook: die mid-setup
+      if (pauseAt && name === pauseAt) {
+        // test hook: wait here (up to 60 s) for a signal, so a test can Ctrl-C a given step
+        progress(`test hook: paused at ${name}`);
+        for (let i = 0; i < 1200 && !interrupted; i++) await new Promise((r) => setTimeout(r, 50));
+        if (interrupted) throw new Interrupted();
+      }
       // `poll` (a wait loop checking for Ctrl-C) and `STEP/PART` (a point inside a step, for
       // the kill hook) are not steps of their own: they print nothing.
       if (!name.includes('poll') && !name.includes('/')) progress(describeStep(name, plan.hosts));
