@@ -1,5 +1,5 @@
 /** What every backend offers, so that each command works the same on namespaces and on Docker. */
-import type { Backend } from '../cases/case.js';
+import type { Backend, CaseDraw } from '../cases/case.js';
 import type { PlannedHost } from '../core/model.js';
 import type { LabState } from '../core/state.js';
 
@@ -36,4 +36,9 @@ export interface LabBackend {
   interfaces(state: LabState): Promise<Map<string, HostInterface | undefined>>;
   /** Labs of this backend that exist on the host, found by their tags. */
   findLabs(): Promise<string[]>;
+  /**
+   * Optional: a lab of this backend started outside the tool (the docker backend: the
+   * seed's `docker-compose up` by hand), read back from the host, with its draw.
+   */
+  adopt?(lab: string): Promise<{ state: LabState; draw: CaseDraw } | undefined>;
 }

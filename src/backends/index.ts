@@ -1,8 +1,9 @@
 import type { Backend } from '../cases/case.js';
 import type { LabBackend } from './backend.js';
 import { netnsBackend } from './netns/index.js';
+import { dockerBackend } from './docker/index.js';
 
-const backends: Partial<Record<Backend, LabBackend>> = { netns: netnsBackend };
+const backends: Partial<Record<Backend, LabBackend>> = { netns: netnsBackend, docker: dockerBackend };
 
 export function registerBackend(b: LabBackend): void {
   backends[b.name] = b;

@@ -208,6 +208,11 @@ export async function loadLab(lab: string): Promise<LoadedLab> {
   const r = await readState(lab);
   const flag = lab === defaultLabName ? '' : ` --name ${lab}`;
   if (r.kind === 'missing') {
+    // a lab started outside the tool (the seed's `docker-compose up`), read back by its backend
+    for (const b of allBackends()) {
+      const adopted = await b.adopt?.(lab);
+      if (adopted) return { state: adopted.state, backend: b, case: findCase(adopted.state.plan.caseId), draw: adopted.draw };
+    }
     throw new UserError(
       `No lab${lab === defaultLabName ? '' : ` named "${lab}"`} is running.`,
       flag ? `Start one with \`sudo npx mystery start${flag}\`.` : "Start one with `sudo npm start` (or `sudo npx mystery start -d`).",

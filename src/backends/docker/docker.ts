@@ -1,0 +1,136 @@
+/**
+ * The Docker side of the docker backend: names, the compose command, and finding what
+ * belongs to a lab by its labels. Argument arrays only, never a shell string.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ExitCode, UserError } from '../../core/errors.js';
+import { defaultLabName } from '../../core/naming.js';
+import { projectRoot } from '../../core/paths.js';
+import { run, runOk, which, type RunOptions } from '../../core/run.js';
+
+/** The label every container, network and image of a lab carries: its lab's name. */
+export const labLabel = 'tcpdump-mystery.lab';
+/** The base image built by .ci/docker-setup.sh on machines without Docker Hub. */
+export const localBaseImage = 'tcpdump-mystery/node-base:local';
+export const defaultBaseImage = 'node:20-alpine';
+/** The senders docker-compose.yml defines. */
+export const composeSenders = 5;
+
+export const composeFile = (): string => process.env.MYSTERY_COMPOSE_FILE ?? join(projectRoot, 'docker-compose.yml');
+
+/** The default lab has the original's names (project and network tcpdump-mystery, containers webserver ...). */
+export function composeNames(lab: string): { project: string; network: string; prefix: string } {
+  if (lab === defaultLabName) return { project: 'tcpdump-mystery', network: 'tcpdump-mystery', prefix: '' };
+  return { project: `tcpdump-mystery-${lab}`, network: `tcpdump-mystery-${lab}`, prefix: `${lab}-` };
+}
+
+export async function docker(args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  return runOk('docker', args, { timeoutMs: 120_000, ...opts });
+}
+
+/** `docker ...` that may fail (no daemon, nothing to remove): undefined then. */
+export async function dockerMaybe(args: readonly string[], timeoutMs = 15_000): Promise<string | undefined> {
+  try {
+    const r = await run('docker', args, { timeoutMs });
+    return r.code === 0 ? r.stdout : undefined;
+  } catch {
+    return undefined; // docker is not installed
+  }
+}
+
+export function lines(text: string | undefined): string[] {
+  return (text ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** Compose v1 (`docker-compose`, as in the walkthrough) where installed, else `docker compose` (v2). */
+export async function composeCommand(): Promise<string[]> {
+  if (await which('docker-compose')) return ['docker-compose'];
+  const v2 = await dockerMaybe(['compose', 'version']);
+  if (v2 !== undefined) return ['docker', 'compose'];
+  throw new UserError(
+    'Docker Compose is not installed: neither `docker-compose` nor `docker compose` works.',
+    'Install it: sudo apt-get install docker-compose',
+    ExitCode.missingTool,
+  );
+}
+
+export async function engineAnswers(): Promise<boolean> {
+  return (await dockerMaybe(['info', '--format', '{{.ServerVersion}}'], 15_000)) !== undefined;
+}
+
+export async function imageExists(ref: string): Promise<boolean> {
+  return (await dockerMaybe(['image', 'inspect', '--format', '{{.Id}}', ref])) !== undefined;
+}
+
+/**
+ * The base image: NODE_IMAGE if set; else node:20-alpine, or, where that is not on this
+ * machine and cannot be pulled (no Docker Hub), the local one .ci/docker-setup.sh builds.
+ */
+export async function baseImage(): Promise<string> {
+  if (process.env.NODE_IMAGE) return process.env.NODE_IMAGE;
+  if (await imageExists(defaultBaseImage)) return defaultBaseImage;
+  if (await imageExists(localBaseImage)) return localBaseImage;
+  return defaultBaseImage;
+}
+
+export interface ContainerInfo {
+  Id: string;
+  Name: string;
+  Created: string;
+  RestartCount: number;
+  State: { Status: string; Running: boolean; Restarting: boolean; Pid: number; StartedAt: string };
+  Config: { Env: string[] | null; Labels: Record<string, string> | null };
+  NetworkSettings: {
+    Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null>;
+    Networks: Record<string, { NetworkID: string; IPAddress: string; Gateway: string }>;
+  };
+  HostConfig?: { PortBindings?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> };
+}
+
+/** Every container carrying the lab's label (or the compose project's), inspected. */
+export async function labContainers(lab: string, project?: string): Promise<ContainerInfo[]> {
+  const ids = new Set(lines(await dockerMaybe(['ps', '-aq', '--no-trunc', '--filter', `label=${labLabel}=${lab}`])));
+  if (project) for (const id of lines(await dockerMaybe(['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`]))) ids.add(id);
+  if (ids.size === 0) return [];
+  const out = await dockerMaybe(['inspect', ...ids]);
+  if (out === undefined) return []; // one went away in between: ask again
+  return JSON.parse(out) as ContainerInfo[];
+}
+
+export const serviceOf = (c: ContainerInfo): string | undefined => c.Config.Labels?.['com.docker.compose.service'];
+
+export function envOf(c: ContainerInfo, name: string): string | undefined {
+  const e = (c.Config.Env ?? []).find((x) => x.startsWith(`${name}=`));
+  return e?.slice(name.length + 1);
+}
+
+/** The host's interfaces by ifindex, read from /sys. */
+export async function hostLinksByIndex(): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const name of await readdir('/sys/class/net')) {
+    try {
+      out.set(Number((await readFile(`/sys/class/net/${name}/ifindex`, 'utf8')).trim()), name);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/**
+ * The container's /sys/class/net/eth0/iflink: the ifindex, on the host, of its veth's other
+ * end. Read through /proc/PID/root (the container's own /sys), or with `docker exec`.
+ */
+export async function containerIflink(c: ContainerInfo): Promise<number | undefined> {
+  if (!c.State.Running || !c.State.Pid) return undefined;
+  try {
+    const n = Number((await readFile(`/proc/${c.State.Pid}/root/sys/class/net/eth0/iflink`, 'utf8')).trim());
+    if (Number.isInteger(n) && n > 0) return n;
+  } catch {
+    /* try docker exec */
+  }
+  const out = await dockerMaybe(['exec', c.Id, 'cat', '/sys/class/net/eth0/iflink'], 10_000);
+  const n = Number(out?.trim());
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}

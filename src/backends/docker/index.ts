@@ -1,0 +1,365 @@
+/**
+ * The docker backend: the original's lab, built by Docker Compose from the repository's
+ * docker-compose.yml, on the very services the namespace backend runs. The run's draw
+ * (who floods) comes from the seed and reaches Compose only through its environment;
+ * everything Compose makes carries the label tcpdump-mystery.lab=<lab>, so that `down`
+ * finds exactly its own, with or without the state file. A lab started by hand with
+ * `docker-compose --env-file .env.suspects up` is adopted: its draw is read back from the
+ * containers (the tool may dig; the learner should not need to).
+ */
+import { spawn } from 'node:child_process';
+import type { HostInterface, HostRunState, HostRuntime, LabBackend } from '../backend.js';
+import type { CaseDraw, HostSpec } from '../../cases/case.js';
+import { findCase } from '../../cases/index.js';
+import { ExitCode, UserError } from '../../core/errors.js';
+import { measureLatency } from '../../core/latency.js';
+import type { LabPlan, PlannedHost } from '../../core/model.js';
+import { projectRoot } from '../../core/paths.js';
+import { sleep } from '../../core/procs.js';
+import { seededRng } from '../../core/random.js';
+import { CommandFailed, requireTools, run, which } from '../../core/run.js';
+import { writeState, type LabState } from '../../core/state.js';
+import {
+  baseImage,
+  composeCommand,
+  composeFile,
+  composeNames,
+  composeSenders,
+  containerIflink,
+  docker,
+  dockerMaybe,
+  engineAnswers,
+  envOf,
+  hostLinksByIndex,
+  imageExists,
+  labContainers,
+  labLabel,
+  lines,
+  serviceOf,
+  type ContainerInfo,
+} from './docker.js';
+
+const senderPattern = /^http-sender(\d+)$/;
+
+/** The environment of the docker-compose process: the draw, the lab's names, the base image. */
+export async function composeEnv(plan: Pick<LabPlan, 'lab' | 'port'>, draw: CaseDraw): Promise<NodeJS.ProcessEnv> {
+  const web = draw.hosts.find((h) => h.name === 'webserver' && h.program === 'webserver');
+  const senders = draw.hosts.filter((h) => h.program === 'sender');
+  const shapeOk =
+    !!web &&
+    senders.length + 1 === draw.hosts.length &&
+    senders.every((s) => {
+      const m = senderPattern.exec(s.name);
+      return !!m && Number(m[1]) >= 1 && Number(m[1]) <= composeSenders && !s.link;
+    });
+  if (!shapeOk) {
+    throw new UserError(
+      `This case cannot be built from docker-compose.yml (a webserver and up to ${composeSenders} http-senders).`,
+      'Use --backend netns, or --suspects 5 or fewer.',
+      ExitCode.usage,
+    );
+  }
+  const names = composeNames(plan.lab);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(SUSPECT\d+|MYSTERY_(?!COMPOSE_FILE)\w*|COMPOSE_\w+)$/.test(k)) continue; // only this run's values
+    env[k] = v;
+  }
+  const wc = web!.config as { workers?: number; holdMs?: number; maxQueue?: number };
+  Object.assign(env, {
+    COMPOSE_PROJECT_NAME: names.project,
+    MYSTERY_LAB: plan.lab,
+    MYSTERY_PORT: String(plan.port),
+    MYSTERY_PREFIX: names.prefix,
+    MYSTERY_NETWORK: names.network,
+    MYSTERY_WORKERS: String(wc.workers ?? 1),
+    MYSTERY_HOLD_MS: String(wc.holdMs ?? 10),
+    MYSTERY_MAX_QUEUE: String(wc.maxQueue ?? 2000),
+    NODE_IMAGE: await baseImage(),
+  });
+  for (let i = 1; i <= composeSenders; i++) {
+    const s = senders.find((x) => x.name === `http-sender${i}`);
+    env[`SUSPECT${i}`] = String((s?.config as { loops?: number } | undefined)?.loops ?? 0);
+  }
+  const sleepMs = (senders[0]?.config as { sleepMs?: number } | undefined)?.sleepMs;
+  if (sleepMs) env.MYSTERY_SLEEP_MS = String(sleepMs);
+  return env;
+}
+
+/** Senders of docker-compose.yml that this run does not have (fewer suspects): scaled to 0. */
+function scaleArgs(draw: CaseDraw): string[] {
+  const out: string[] = [];
+  for (let i = 1; i <= composeSenders; i++) {
+    if (!draw.hosts.some((h) => h.name === `http-sender${i}`)) out.push('--scale', `http-sender${i}=0`);
+  }
+  return out;
+}
+
+async function compose(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
+  const [cmd, ...pre] = await composeCommand();
+  const r = await run(cmd!, [...pre, ...args], { env, timeoutMs });
+  if (r.code !== 0) throw new CommandFailed(cmd!, [...pre, ...args], r);
+  return r.stdout + r.stderr;
+}
+
+function composeArgs(lab: string): string[] {
+  return ['-p', composeNames(lab).project, '-f', composeFile(), '--project-directory', projectRoot];
+}
+
+function runState(c: ContainerInfo | undefined): HostRunState {
+  if (!c) return 'missing';
+  if (c.State.Restarting || c.State.Status === 'restarting') return 'restarting';
+  if (c.State.Running) return 'running';
+  if (c.State.Status === 'created') return 'starting';
+  return 'stopped';
+}
+
+async function containerOf(state: LabState, host: PlannedHost): Promise<ContainerInfo> {
+  const c = (await labContainers(state.plan.lab, state.created.composeProject)).find((x) => serviceOf(x) === host.name);
+  if (!c) {
+    throw new UserError(
+      `The container of ${host.name} is gone (removed outside the lab?).`,
+      `Remove the lab with \`mystery down${state.plan.lab === 'mystery' ? '' : ` --name ${state.plan.lab}`}\` and start it again.`,
+      ExitCode.noLab,
+    );
+  }
+  return c;
+}
+
+/** Waits until every container runs, every sender has sent, and the site answers on the port. */
+async function waitUntilReady(state: LabState, draw: CaseDraw, timeoutMs: number, step: (s: string) => Promise<void>): Promise<ContainerInfo[]> {
+  const deadline = Date.now() + timeoutMs;
+  const sending = new Set<string>();
+  let last = 'the containers are starting';
+  while (Date.now() < deadline) {
+    await step('ready poll');
+    const cs = await labContainers(state.plan.lab, state.created.composeProject);
+    const notRunning = draw.hosts.filter((h) => !cs.find((c) => serviceOf(c) === h.name && c.State.Running)).map((h) => h.name);
+    if (notRunning.length) last = `waiting for ${notRunning.join(', ')}`;
+    else {
+      for (const h of draw.hosts.filter((x) => x.program === 'sender' && !sending.has(x.name))) {
+        const c = cs.find((x) => serviceOf(x) === h.name)!;
+        const r = await run('docker', ['logs', c.Id], { timeoutMs: 10_000 });
+        if (/^sending$/m.test(r.stdout)) sending.add(h.name);
+      }
+      const quiet = draw.hosts.filter((h) => h.program === 'sender' && !sending.has(h.name)).map((h) => h.name);
+      if (quiet.length) last = `waiting for ${quiet.join(', ')} to send`;
+      else if ((await measureLatency(state.plan.port, 5000)) !== null) return cs;
+      else last = `the site on localhost:${state.plan.port} does not answer yet`;
+    }
+    await sleep(200);
+  }
+  throw new Error(`the docker lab did not become ready in ${timeoutMs / 1000} s (${last}); see \`docker logs\` of its containers`);
+}
+
+/** Fills the plan with what Docker made: container ids (as `docker ps` shows them), addresses, the bridge. */
+async function describeFromDocker(plan: LabPlan, cs: ContainerInfo[]): Promise<void> {
+  let networkId = '';
+  for (const h of plan.hosts) {
+    const c = cs.find((x) => serviceOf(x) === h.name);
+    if (!c) continue;
+    const net = Object.values(c.NetworkSettings.Networks)[0];
+    h.id = c.Id.slice(0, 12);
+    h.ip = net?.IPAddress || h.ip;
+    h.netns = '';
+    h.veth = '';
+    networkId ||= net?.NetworkID ?? '';
+  }
+  if (!networkId) return;
+  plan.bridge = `br-${networkId.slice(0, 12)}`;
+  const info = await dockerMaybe(['network', 'inspect', '--format', '{{json .IPAM.Config}}', networkId]);
+  try {
+    const cfg = (JSON.parse(info ?? '[]') as Array<{ Subnet?: string; Gateway?: string }>)[0];
+    if (cfg?.Subnet) plan.subnet = cfg.Subnet;
+    if (cfg?.Gateway) plan.gateway = cfg.Gateway;
+  } catch {
+    /* keep the plan's */
+  }
+}
+
+/** Finds a seed whose draw gives every sender the loops it runs, so that the rest of the tool re-draws the same. */
+function seedFor(loops: Map<string, number>): { seed: string; draw: CaseDraw } | undefined {
+  const c = findCase('noisy-neighbour');
+  for (let i = 0; i < 20_000; i++) {
+    const seed = `compose-${i}`;
+    const draw = c.draw(seededRng(seed), loops.size);
+    const senders = draw.hosts.filter((h) => h.program === 'sender');
+    if (senders.length === loops.size && senders.every((h) => (h.config as { loops?: number }).loops === loops.get(h.name))) return { seed, draw };
+  }
+  return undefined;
+}
+
+function drawFrom(loops: Map<string, number>): CaseDraw {
+  const hosts: HostSpec[] = [{ name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000 } }];
+  let culprit = '';
+  let most = -1;
+  for (const [name, n] of [...loops].sort()) {
+    hosts.push({ name, role: 'suspect', program: 'sender', config: { target: 'http://webserver:3000/', loops: n, sleepMs: 300 } });
+    if (n > most) [culprit, most] = [name, n];
+  }
+  return { hosts, culprit };
+}
+
+const signalNumber: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGHUP: 1, SIGQUIT: 3 };
+
+export const dockerBackend: LabBackend & {
+  adopt(lab: string): Promise<{ state: LabState; draw: CaseDraw } | undefined>;
+} = {
+  name: 'docker',
+
+  async preflight() {
+    await requireTools(['docker']);
+    await composeCommand();
+    if (!(await engineAnswers())) {
+      throw new UserError(
+        'The Docker engine does not answer (`docker info` fails).',
+        'Start it: sudo systemctl start docker (or, without systemd: sudo dockerd &). On this project, `sudo bash .ci/docker-setup.sh` does it all.',
+        ExitCode.missingTool,
+      );
+    }
+  },
+
+  async build(state, step) {
+    const { plan } = state;
+    const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
+    const env = await composeEnv(plan, draw);
+    const args = composeArgs(plan.lab);
+    state.created.composeProject = composeNames(plan.lab).project;
+    await writeState(state);
+
+    await step('building the images (docker-compose build)');
+    try {
+      await compose([...args, 'build'], env, 600_000);
+    } catch (err) {
+      if (err instanceof CommandFailed && !(await imageExists(env.NODE_IMAGE!))) {
+        throw new UserError(
+          `The images cannot be built: their base image ${env.NODE_IMAGE} is not on this machine and could not be pulled.`,
+          `Name a local Node 20 image with NODE_IMAGE=..., or build one from this machine's node: sudo bash .ci/docker-setup.sh (it prints the NODE_IMAGE to use).`,
+          ExitCode.missingTool,
+        );
+      }
+      throw err;
+    }
+
+    await step('starting the containers (docker-compose up)');
+    await compose([...args, 'up', '-d', '--no-build', ...scaleArgs(draw)], env, 180_000);
+
+    await step('ready');
+    const cs = await waitUntilReady(state, draw, 60_000, step);
+    await describeFromDocker(plan, cs);
+    await writeState(state);
+  },
+
+  async teardown(lab, state) {
+    if (!(await which('docker')) || !(await engineAnswers())) return;
+    const project = state?.created.composeProject;
+    const containers = (await labContainers(lab, project)).map((c) => c.Id);
+    if (containers.length) await dockerMaybe(['rm', '-f', '-v', ...containers], 120_000);
+    const networks = new Set(lines(await dockerMaybe(['network', 'ls', '-q', '--filter', `label=${labLabel}=${lab}`])));
+    if (project) for (const n of lines(await dockerMaybe(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]))) networks.add(n);
+    for (const n of networks) await dockerMaybe(['network', 'rm', n], 60_000);
+    const images = new Set(lines(await dockerMaybe(['image', 'ls', '-q', '--filter', `label=${labLabel}=${lab}`])));
+    if (images.size) await dockerMaybe(['rmi', '-f', ...images], 120_000);
+  },
+
+  async hosts(state): Promise<HostRuntime[]> {
+    const cs = await labContainers(state.plan.lab, state.created.composeProject);
+    return state.plan.hosts.map((h) => {
+      const c = cs.find((x) => serviceOf(x) === h.name);
+      return { name: h.name, state: runState(c), restarts: c?.RestartCount ?? 0 };
+    });
+  },
+
+  async stopHost(state, host) {
+    const c = await containerOf(state, host);
+    await docker(['stop', '-t', '5', c.Id]);
+  },
+
+  async startHost(state, host) {
+    const c = await containerOf(state, host);
+    await docker(['start', c.Id]);
+  },
+
+  async exec(state, host, argv) {
+    const c = await containerOf(state, host);
+    const tty = !!process.stdin.isTTY && !!process.stdout.isTTY;
+    return new Promise((resolve, reject) => {
+      const child = spawn('docker', ['exec', '-i', ...(tty ? ['-t'] : []), c.Id, ...argv], { stdio: 'inherit' });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber[signal] ?? 1) : 1)));
+    });
+  },
+
+  async interfaces(state) {
+    const cs = await labContainers(state.plan.lab, state.created.composeProject);
+    const links = await hostLinksByIndex();
+    const out = new Map<string, HostInterface | undefined>();
+    for (const h of state.plan.hosts) {
+      const c = cs.find((x) => serviceOf(x) === h.name);
+      const ifindex = c ? await containerIflink(c) : undefined;
+      const veth = ifindex === undefined ? undefined : links.get(ifindex);
+      out.set(h.name, ifindex !== undefined && veth ? { veth, ifindex } : undefined);
+    }
+    return out;
+  },
+
+  async findLabs() {
+    if (!(await which('docker'))) return [];
+    const fmt = `{{.Label "${labLabel}"}}`;
+    const found = [
+      ...lines(await dockerMaybe(['ps', '-a', '--filter', `label=${labLabel}`, '--format', fmt])),
+      ...lines(await dockerMaybe(['network', 'ls', '--filter', `label=${labLabel}`, '--format', fmt])),
+    ];
+    return [...new Set(found)].filter((l) => /^[a-z][a-z0-9]{0,11}$/.test(l));
+  },
+
+  /**
+   * A lab started by hand (`docker-compose --env-file .env.suspects up`): read back from
+   * its containers, so that status, stop and the check work on it too.
+   */
+  async adopt(lab) {
+    if (!(await which('docker'))) return undefined;
+    const cs = await labContainers(lab);
+    const web = cs.find((c) => serviceOf(c) === 'webserver');
+    const senders = cs.filter((c) => senderPattern.test(serviceOf(c) ?? ''));
+    if (!web || senders.length === 0) return undefined;
+    const loops = new Map(senders.map((c) => [serviceOf(c)!, Number(envOf(c, 'LOOPS') ?? 0)]));
+    const found = seedFor(loops);
+    const draw = found?.draw ?? drawFrom(loops);
+    const binding = (web.HostConfig?.PortBindings?.['3000/tcp'] ?? web.NetworkSettings.Ports?.['3000/tcp'] ?? [])[0];
+    const plan: LabPlan = {
+      lab,
+      caseId: 'noisy-neighbour',
+      seed: found?.seed ?? '',
+      suspects: senders.length,
+      backend: 'docker',
+      port: Number(binding?.HostPort ?? 3000),
+      subnet: '',
+      gateway: '',
+      bridge: '',
+      // as `docker ps -a` lists them: never name order
+      hosts: [web, ...senders]
+        .sort((a, b) => cs.indexOf(a) - cs.indexOf(b))
+        .map((c) => ({
+          name: serviceOf(c)!,
+          id: c.Id.slice(0, 12),
+          role: serviceOf(c) === 'webserver' ? 'server' : 'suspect',
+          program: serviceOf(c) === 'webserver' ? 'webserver' : 'sender',
+          ip: '',
+          netns: '',
+          veth: '',
+        })),
+    };
+    await describeFromDocker(plan, cs);
+    const state: LabState = {
+      version: 1,
+      plan,
+      created: { netns: [], veths: [], rules: [], composeProject: web.Config.Labels?.['com.docker.compose.project'] },
+      startedAt: web.Created,
+      readyAt: web.State.StartedAt || web.Created,
+      arrests: [],
+      hintsUsed: 0,
+    };
+    return { state, draw };
+  },
+};
