@@ -1,0 +1,159 @@
+/**
+ * `npm run bench`: the figures of the issue, measured on this machine and printed as JSON.
+ * Nothing here asserts a time: these machines are noisy; the figures are for reading.
+ *
+ *   npm run bench                      namespace backend (and Docker where an engine runs)
+ *   npm run bench -- --soak MINUTES    the endurance run
+ *   npm run bench -- --no-docker       skip the Docker backend
+ */
+import { readFile } from 'node:fs/promises';
+import { countPackets, mystery, sh } from '../test/helpers/cli.js';
+import { measureLatency, median } from '../src/core/latency.js';
+import { noisyNeighbour } from '../src/cases/noisy-neighbour.js';
+import { seededRng } from '../src/core/random.js';
+import { findBridge, ifindexFromIpLink, iflinks, ps, vethsOf } from '../test/helpers/learner.js';
+import { findProcesses } from '../src/core/procs.js';
+
+const lab = 'bench';
+const port = 3900;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Math.round(Number(process.hrtime.bigint() - t0) / 1e6), value };
+}
+
+async function latencies(n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const ms = await measureLatency(port, 20_000);
+    if (ms !== null) out.push(Math.round(ms * 10) / 10);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return out;
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory of the whole lab: its supervisor, every service and the forwarder. */
+async function labMemoryKiB(): Promise<number> {
+  const dir = `/run/tcpdump-mystery/${lab}`;
+  const pids = await findProcesses((args) => args.some((a) => a === dir || a.startsWith(`${dir}/`)));
+  let total = 0;
+  for (const p of pids) total += await rssKiB(p);
+  return total;
+}
+
+async function startDown(rounds: number): Promise<{ startMs: number[]; downMs: number[] }> {
+  const startMs: number[] = [];
+  const downMs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const s = await timed(() => mystery(['start', '-d', '--name', lab, '--port', String(port)]));
+    if (s.value.code !== 0) throw new Error(`start failed: ${s.value.stderr}`);
+    startMs.push(s.ms);
+    const d = await timed(() => mystery(['down', '--name', lab]));
+    if (d.value.code !== 0) throw new Error(`down failed: ${d.value.stderr}`);
+    downMs.push(d.ms);
+  }
+  return { startMs, downMs };
+}
+
+async function benchNetns(): Promise<Record<string, unknown>> {
+  const cycles = await startDown(3);
+  const seed = 'bench-seed-1';
+  const culprit = noisyNeighbour.draw(seededRng(seed), 5).culprit;
+  const start = await timed(() => mystery(['start', '-d', '--name', lab, '--port', String(port), '--seed', seed]));
+  if (start.value.code !== 0) throw new Error(start.value.stderr);
+  try {
+    await new Promise((r) => setTimeout(r, 3000)); // let the queue build, as a learner would find it
+    const memoryKiB = await labMemoryKiB();
+    const during = await latencies(10);
+
+    // 5-second captures on every veth at once, as the issue's figure asks
+    const hosts = await ps(lab);
+    const veths = await vethsOf(await findBridge(hosts[0]!.ip));
+    const links = await iflinks(lab);
+    const ownerOf = new Map<string, string>();
+    for (const h of hosts) {
+      const v = veths.find((x) => x.ifindex === links.get(h.id));
+      if (v) ownerOf.set(v.name, h.name);
+    }
+    const captures = await Promise.all(veths.map(async (v) => ({ veth: v.name, host: ownerOf.get(v.name)!, ifindex: await ifindexFromIpLink(v.name), ...(await countPackets(v.name, 'tcp port 3000', 5)) })));
+    const culpritPackets = captures.find((c) => c.host === culprit)!.captured;
+    const innocentMax = Math.max(...captures.filter((c) => c.host !== culprit && c.host !== 'webserver').map((c) => c.captured));
+    const captured = captures.reduce((s, c) => s + c.captured, 0);
+    const dropped = captures.reduce((s, c) => s + c.dropped, 0);
+
+    const stop = await mystery(['stop', '--name', lab, culprit]);
+    if (stop.code !== 0) throw new Error(`stop of the culprit failed: ${stop.stdout}${stop.stderr}`);
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await latencies(10);
+    const medDuring = median(during)!;
+    const medAfter = median(after)!;
+    return {
+      startToReadyMs: cycles.startMs,
+      startToReadyMedianMs: median(cycles.startMs),
+      downMs: cycles.downMs,
+      downMedianMs: median(cycles.downMs),
+      labMemoryMiB: Math.round(memoryKiB / 102.4) / 10,
+      latencyWhileCulpritRunsMs: { median: medDuring, samples: during },
+      latencyAfterArrestMs: { median: medAfter, samples: after },
+      latencyRatio: Math.round((medDuring / medAfter) * 10) / 10,
+      capture5s: {
+        perVeth: captures.map(({ veth, host, captured, dropped: d }) => ({ veth, host, captured, dropped: d })),
+        culpritPackets,
+        busiestInnocentPackets: innocentMax,
+        culpritToInnocentRatio: Math.round((culpritPackets / Math.max(1, innocentMax)) * 10) / 10,
+        droppedPercent: Math.round((dropped / Math.max(1, captured + dropped)) * 10000) / 100,
+      },
+    };
+  } finally {
+    await mystery(['down', '--name', lab]);
+  }
+}
+
+async function dockerAvailable(): Promise<boolean> {
+  const r = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
+  return !!r && r.code === 0;
+}
+
+/** Modules written beside this one, loaded only for the runs that need them. */
+function optional(path: string): string {
+  return new URL(path, import.meta.url).href;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (process.getuid?.() !== 0) {
+    console.error('the benchmark builds real labs: run it as root (sudo npm run bench)');
+    process.exit(3);
+  }
+  const soakAt = args.indexOf('--soak');
+  if (soakAt >= 0) {
+    const minutes = Number(args[soakAt + 1]);
+    if (!(minutes > 0)) {
+      console.error('--soak takes a number of minutes, e.g. npm run bench -- --soak 30');
+      process.exit(2);
+    }
+    const { runSoak } = (await import(optional('./soak.js'))) as { runSoak(minutes: number): Promise<Record<string, unknown>> };
+    console.log(JSON.stringify({ soak: await runSoak(minutes) }, null, 2));
+    return;
+  }
+  const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, netns: await benchNetns() };
+  if (!args.includes('--no-docker')) {
+    if (await dockerAvailable()) {
+      const { benchDocker } = (await import(optional('./docker.js'))) as { benchDocker(): Promise<Record<string, unknown>> };
+      result.docker = await benchDocker();
+    } else result.docker = { skipped: 'no Docker engine is running (start dockerd, or see docs/docker.md)' };
+  }
+  console.log(JSON.stringify(result, null, 2));
+}
+
+await main();
