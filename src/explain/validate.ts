@@ -1,0 +1,321 @@
+/**
+ * The checks libpcap makes while it compiles a parsed filter (gencode.c): which qualifiers
+ * fit which values, port and VLAN ranges, masks, field sizes. Walked left to right, like
+ * libpcap, so the first problem is the one reported. Pure: names come from `Lookups`.
+ */
+import { isIPv6 } from 'node:net';
+import type { Arith, FilterNode, Qualifiers, Span, Value } from './ast.js';
+import type { FilterError } from './parser.js';
+
+export interface ServicePorts {
+  tcp?: number;
+  udp?: number;
+  sctp?: number;
+}
+
+/** Name lookups tcpdump makes in /etc/services and /etc/protocols. */
+export interface Lookups {
+  service(name: string): ServicePorts | undefined;
+  ipProtocol(name: string): number | undefined;
+}
+
+/** A few well-known names, for when the system's files are not read (tests, other hosts). */
+export const builtinLookups: Lookups = {
+  service: (name) => BUILTIN_SERVICES[name],
+  ipProtocol: (name) => BUILTIN_PROTOCOLS[name],
+};
+
+const BUILTIN_SERVICES: Record<string, ServicePorts> = {
+  ftp: { tcp: 21 }, ssh: { tcp: 22 }, telnet: { tcp: 23 }, smtp: { tcp: 25 }, domain: { tcp: 53, udp: 53 },
+  bootps: { udp: 67 }, bootpc: { udp: 68 }, http: { tcp: 80 }, www: { tcp: 80 }, pop3: { tcp: 110 },
+  ntp: { udp: 123 }, imap2: { tcp: 143 }, snmp: { tcp: 161, udp: 161 }, https: { tcp: 443, udp: 443 },
+  syslog: { udp: 514 },
+};
+
+const BUILTIN_PROTOCOLS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, sctp: 132 };
+
+/** Names `ether proto \NAME` knows without any file (libpcap's eproto_db and LLC names). */
+const ETHER_PROTOCOL_NAMES = new Set(['ip', 'ip6', 'arp', 'rarp', 'atalk', 'aarp', 'decnet', 'sca', 'lat', 'mopdl', 'moprc', 'loopback', 'iso', 'stp', 'ipx', 'netbeui']);
+
+/** Protocols whose headers `proto[offset]` can address on an Ethernet capture. */
+const LOADABLE = new Set(['link', 'ip', 'arp', 'rarp', 'tcp', 'udp', 'icmp', 'igmp', 'igrp', 'pim', 'vrrp', 'carp', 'sctp', 'ip6', 'icmp6', 'atalk', 'decnet', 'lat', 'sca', 'moprc', 'mopdl']);
+
+class Invalid extends Error {
+  constructor(
+    message: string,
+    readonly span: Span,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function validate(ast: FilterNode, lookups: Lookups = builtinLookups): { error?: FilterError; notes: string[] } {
+  const notes: string[] = [];
+  try {
+    walk(ast, lookups, notes);
+    return { notes };
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    const error: FilterError = { kind: 'semantic', message: err.message, column: err.span.start + 1, start: err.span.start, end: err.span.end };
+    if (err.hint) error.hint = err.hint;
+    return { error, notes };
+  }
+}
+
+function walk(node: FilterNode, lookups: Lookups, notes: string[]): void {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      walk(node.left, lookups, notes);
+      walk(node.right, lookups, notes);
+      return;
+    case 'not':
+      walk(node.operand, lookups, notes);
+      return;
+    case 'primitive':
+      checkPrimitive(node, lookups, notes);
+      return;
+    case 'relation':
+      checkArith(node.left);
+      checkArith(node.right);
+      return;
+    case 'cast': {
+      const allowed = node.cast === 'broadcast' ? [undefined, 'link', 'ip'] : [undefined, 'link', 'ip', 'ip6'];
+      if (!allowed.includes(node.proto)) {
+        throw new Invalid(
+          node.cast === 'broadcast' ? 'only link-layer (ether) and IP broadcast filters exist' : 'multicast filters exist only for ether, ip and ip6',
+          node.span,
+        );
+      }
+      return;
+    }
+    case 'encap': {
+      const max = { vlan: 4095, mpls: 1048575, pppoes: 65535, geneve: 16777215, pppoed: Infinity, llc: Infinity }[node.encap];
+      if (node.id !== undefined && node.id > max) throw new Invalid(`${node.encap} ${node.id} is greater than the maximum, ${max}`, node.span);
+      return;
+    }
+    case 'protocol':
+      if (node.proto === 'radio') throw new Invalid("'radio' is not a valid protocol type here (no radio headers on Ethernet)", node.span);
+      return;
+    default:
+      return;
+  }
+}
+
+type Primitive = Extract<FilterNode, { kind: 'primitive' }>;
+
+function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): void {
+  // errors point at the value; a qualifier that does not fit points at the whole primitive
+  const { value, valueSpan: span } = node;
+  if (node.context === 'none') {
+    if (value.kind === 'mac') throw new Invalid('an Ethernet address needs `ether host`', span);
+    if (value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') throw new Invalid('a mask or /prefix is only for `net`', span, `write \`net ${value.text}\`.`);
+    throw new Invalid(
+      `\`${value.text}\` has no qualifier to borrow: the primitive before it (a bare protocol, a comparison, \`less\`/\`greater\`...) is not a host, net or port`,
+      span,
+      `say what it is: \`host ${value.text}\`, \`port ${value.text}\` or \`net ${value.text}\`.`,
+    );
+  }
+  const q = node.context;
+  const type = q.type;
+  switch (value.kind) {
+    case 'mac':
+      if (q.proto !== 'link' || (type && type !== 'host')) throw new Invalid('an Ethernet (MAC) address is only allowed after `ether host`, `ether src` or `ether dst`', span, `write \`ether host ${value.text}\`.`);
+      return;
+    case 'arcnet':
+      return;
+    case 'ipv4':
+    case 'ipv4-prefix':
+    case 'ipv4-mask':
+      checkNotPortOrProto(q, value, span);
+      if (value.kind !== 'ipv4' && type !== 'net') throw new Invalid('a mask or /prefix is only for `net`', span, `write \`net ${value.text}\`.`);
+      checkIPv4(value, span);
+      checkHostProtocol(q, 'ip', node.span);
+      return;
+    case 'ipv6':
+    case 'ipv6-prefix': {
+      checkNotPortOrProto(q, value, span);
+      const address = value.kind === 'ipv6' ? value.text : value.address;
+      if (!isIPv6(address)) throw new Invalid(`bogus IPv6 address ${address}`, span);
+      if (value.kind === 'ipv6-prefix') checkIPv6Prefix(value.address, value.prefix, value.text, span);
+      checkHostProtocol(q, 'ip6', node.span);
+      return;
+    }
+    case 'number':
+      checkNumber(q, value.value, value.text, span);
+      return;
+    case 'name':
+      checkName(q, value.text, span, lookups, notes);
+      return;
+  }
+}
+
+function checkNotPortOrProto(q: Qualifiers, value: Value, span: Span): void {
+  if (q.type === 'port' || q.type === 'portrange') throw new Invalid(`'${q.type}' applied to an IP address (\`${value.text}\`)`, span, 'a port is a number like 80; for an address use `host`.');
+  if (q.type === 'proto' || q.type === 'protochain') throw new Invalid(`'${q.type}' applied to an IP address (\`${value.text}\`)`, span);
+  if (q.type === 'gateway') throw new Invalid("'gateway' needs a host name, not an address", span);
+}
+
+/** Which protocol qualifiers an address (host or net) accepts. */
+function checkHostProtocol(q: Qualifiers, family: 'ip' | 'ip6', span: Span): void {
+  const proto = q.proto;
+  const what = q.type === 'net' ? 'net' : 'host';
+  if (proto === undefined) return;
+  if (proto === 'link') throw new Invalid(`\`${q.protoText} ${what}\` needs an Ethernet (MAC) address, not an IP address`, span, `drop \`${q.protoText}\`: \`${what} ...\`.`);
+  if (family === 'ip' && ['ip', 'arp', 'rarp'].includes(proto)) return;
+  if (family === 'ip6' && proto === 'ip6') return;
+  if (proto === 'ip' || proto === 'ip6') throw new Invalid(`'${q.protoText}' applied to an ${family === 'ip' ? 'IPv4' : 'IPv6'} address`, span);
+  throw new Invalid(`'${q.protoText}' cannot qualify a ${what}: hosts and nets belong to ip, ip6, arp or rarp, not to ${q.protoText}`, span, `combine them instead: \`${q.protoText} and ${what} ...\`.`);
+}
+
+function checkIPv4(value: Extract<Value, { kind: 'ipv4' | 'ipv4-prefix' | 'ipv4-mask' }>, span: Span): void {
+  const address = value.kind === 'ipv4' ? value.text : value.address;
+  const parts = ipv4Parts(address);
+  if (parts.some((p) => p > 255)) throw new Invalid(`invalid IPv4 address '${address}'`, span);
+  if (value.kind === 'ipv4') return;
+  const addr = ipv4Number(parts);
+  let mask: number;
+  if (value.kind === 'ipv4-prefix') {
+    if (value.prefix > 32) throw new Invalid('a prefix length must be at most 32', span);
+    mask = value.prefix === 0 ? 0 : (0xffffffff << (32 - value.prefix)) >>> 0;
+  } else {
+    const maskParts = ipv4Parts(value.mask);
+    if (maskParts.some((p) => p > 255)) throw new Invalid(`invalid IPv4 netmask '${value.mask}'`, span);
+    mask = ipv4Number(maskParts);
+  }
+  if ((addr & ~mask) >>> 0 !== 0) throw new Invalid(`non-network bits set in "${value.text}"`, span, 'the host part must be zero, e.g. `net 10.0.0.0/8`.');
+}
+
+function ipv4Parts(text: string): number[] {
+  return text.split('.').map((p) => (/^0[xX]/.test(p) ? parseInt(p.slice(2), 16) : p.length > 1 && p.startsWith('0') ? parseInt(p, 8) : parseInt(p, 10)));
+}
+
+/** libpcap's atoin: `10.1` is 10.1.0.0 for a net. */
+function ipv4Number(parts: number[]): number {
+  const padded = [...parts, 0, 0, 0].slice(0, 4);
+  return ((padded[0]! << 24) | (padded[1]! << 16) | (padded[2]! << 8) | padded[3]!) >>> 0;
+}
+
+function checkIPv6Prefix(address: string, prefix: number, text: string, span: Span): void {
+  if (prefix > 128) throw new Invalid('an IPv6 prefix length must be at most 128', span);
+  const value = ipv6BigInt(address);
+  const hostBits = (1n << BigInt(128 - prefix)) - 1n;
+  if ((value & hostBits) !== 0n) throw new Invalid(`non-network bits set in "${text}"`, span);
+}
+
+function ipv6BigInt(address: string): bigint {
+  let text = address;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) text = text.replace(v4[0], `${((+v4[1]! << 8) | +v4[2]!).toString(16)}:${((+v4[3]! << 8) | +v4[4]!).toString(16)}`);
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
+}
+
+function checkPortProtocol(q: Qualifiers, span: Span): void {
+  if (q.proto !== undefined && !['tcp', 'udp', 'sctp'].includes(q.proto)) {
+    throw new Invalid(`'${q.protoText}' cannot qualify a port: ports belong to tcp, udp or sctp`, span, `write \`tcp port ...\` or \`udp port ...\`, or \`${q.protoText} and port ...\`.`);
+  }
+}
+
+function checkNumber(q: Qualifiers, value: number, text: string, span: Span): void {
+  switch (q.type) {
+    case 'port':
+    case 'portrange':
+      checkPortProtocol(q, span);
+      if (value > 65535) throw new Invalid(`illegal port number ${text} > 65535`, span);
+      return;
+    case 'proto':
+      if (q.proto !== undefined && !['link', 'ip', 'ip6', 'iso', 'isis'].includes(q.proto)) throw new Invalid(`'${q.protoText} proto' makes no sense: only ether, ip and ip6 carry a protocol number`, span);
+      return;
+    case 'protochain':
+      if (q.proto !== undefined && !['ip', 'ip6'].includes(q.proto)) throw new Invalid(`'${q.protoText} protochain' makes no sense: only ip and ip6 have a protocol chain`, span);
+      return;
+    case 'gateway':
+      throw new Invalid("'gateway' needs a host name, not a number", span);
+    default:
+      if (q.proto === 'link') throw new Invalid(`\`${q.protoText} host\` needs an Ethernet (MAC) address, not a number`, span);
+      checkHostProtocol(q, 'ip', span);
+  }
+}
+
+function checkName(q: Qualifiers, name: string, span: Span, lookups: Lookups, notes: string[]): void {
+  switch (q.type) {
+    case 'port': {
+      checkPortProtocol(q, span);
+      checkServiceName(q, name, span, lookups, `unknown port '${name}'`);
+      return;
+    }
+    case 'portrange': {
+      checkPortProtocol(q, span);
+      const m = /^([^-]+)-(.+)$/.exec(name);
+      if (!m) throw new Invalid(`unknown port in range '${name}'`, span, 'a port range is two ports joined by a dash: `portrange 8000-8080`.');
+      for (const side of [m[1]!, m[2]!]) {
+        if (/^\d+$/.test(side)) {
+          if (Number(side) > 65535) throw new Invalid(`illegal port number ${side} > 65535`, span);
+        } else checkServiceName(q, side, span, lookups, `unknown port in range '${name}'`);
+      }
+      return;
+    }
+    case 'proto':
+    case 'protochain':
+      if (q.proto === 'link') {
+        if (!ETHER_PROTOCOL_NAMES.has(name)) throw new Invalid(`unknown ether proto '${name}'`, span);
+      } else if (lookups.ipProtocol(name) === undefined) {
+        throw new Invalid(`unknown ip proto '${name}'`, span, 'use a number (`ip proto 6`) or a name from /etc/protocols, escaped: `ip proto \\tcp`.');
+      }
+      return;
+    case 'gateway':
+      notes.push(`\`gateway ${name}\` needs the host in /etc/hosts and /etc/ethers; tcpdump decides.`);
+      return;
+    case 'net':
+      notes.push(`\`${name}\` is a network name: tcpdump looks it up in /etc/networks.`);
+      checkHostProtocol({ ...q, type: 'net' }, 'ip', span);
+      return;
+    default:
+      if (q.proto === 'link') notes.push(`\`${name}\` is a host name: tcpdump looks up its MAC address in /etc/ethers.`);
+      else {
+        notes.push(`\`${name}\` is a host name: tcpdump resolves it (DNS or /etc/hosts) when it compiles the filter; with -n it still resolves it, only the output stays numeric.`);
+        if (q.proto !== 'ip6') checkHostProtocol(q, 'ip', span);
+      }
+  }
+}
+
+function checkServiceName(q: Qualifiers, name: string, span: Span, lookups: Lookups, unknownMessage: string): void {
+  const ports = lookups.service(name);
+  if (!ports || (ports.tcp === undefined && ports.udp === undefined && ports.sctp === undefined)) {
+    const hint = /^\d+-\d+$/.test(name) ? `for a range of ports use \`portrange ${name}\`.` : 'use a number, or a service name from /etc/services.';
+    throw new Invalid(unknownMessage, span, hint);
+  }
+  if (q.proto === 'tcp' || q.proto === 'udp' || q.proto === 'sctp') {
+    if (ports[q.proto] === undefined) {
+      const has = (['tcp', 'udp', 'sctp'] as const).filter((p) => ports[p] !== undefined).join('/');
+      throw new Invalid(`port '${name}' is ${has}, not ${q.proto}`, span);
+    }
+  }
+}
+
+function checkArith(a: Arith): void {
+  switch (a.kind) {
+    case 'load':
+      if (![1, 2, 4].includes(a.size)) throw new Invalid('a field size must be 1, 2 or 4 bytes', a.span, `write \`${a.protoText}[offset:2]\` or \`:4\`.`);
+      if (a.proto === 'radio') throw new Invalid('radio information is not present in an Ethernet capture', a.span);
+      if (!LOADABLE.has(a.proto)) throw new Invalid(`\`${a.protoText}[...]\` cannot be read from an Ethernet capture`, a.span);
+      checkArith(a.offset);
+      return;
+    case 'binary':
+      checkArith(a.left);
+      checkArith(a.right);
+      if ((a.op === '/' || a.op === '%') && a.right.kind === 'num' && a.right.value === 0) throw new Invalid(a.op === '/' ? 'division by zero' : 'modulus by zero', a.span);
+      if ((a.op === '<<' || a.op === '>>') && a.right.kind === 'num' && a.right.value > 31) throw new Invalid('shift by more than 31 bits', a.span);
+      return;
+    case 'neg':
+      checkArith(a.operand);
+      return;
+    default:
+      return;
+  }
+}
