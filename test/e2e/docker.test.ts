@@ -1,0 +1,317 @@
+/**
+ * The Docker Compose path on a real Docker engine: the seed's two commands word for word,
+ * then its walkthrough with the docker commands (tcpdump on every veth, the iflink loop
+ * with docker exec, docker stop of the container found), and the product on top of it
+ * (`mystery status` adopts the hand-started lab). Then `mystery start --backend docker`
+ * with ps / exec / stop / restart / status / down. Each test compares the host before and
+ * after. Never skipped in CI: with CI=true and no Docker engine, the tests fail.
+ * Labs: the seed's (project tcpdump-mystery, port 3000) and `dock` (port 3300).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { countPackets, mystery, sh } from '../helpers/cli.js';
+import { takeSnapshot } from '../helpers/snapshot.js';
+import { assertHostAsBefore, sleep } from '../helpers/robust.js';
+import { countEach, ifindexFromIpLink, iflinks, ps, vethsOf } from '../helpers/learner.js';
+import { measureLatency, median, sampleLatency } from '../../src/core/latency.js';
+import { noisyNeighbour, loopCounts } from '../../src/cases/noisy-neighbour.js';
+import { seededRng } from '../../src/core/random.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const evidence = join(root, '.env.suspects');
+
+/** Docker and Compose must be there in CI; elsewhere the tests skip, saying why. */
+async function requireDocker(t: TestContext): Promise<string[] | undefined> {
+  const info = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 20_000).catch((e: Error) => ({ code: -1, stderr: e.message, stdout: '' }));
+  let composeCmd: string[] | undefined;
+  if ((await sh('docker-compose', ['version'], 20_000).catch(() => ({ code: -1 }))).code === 0) composeCmd = ['docker-compose'];
+  else if ((await sh('docker', ['compose', 'version'], 20_000).catch(() => ({ code: -1 }))).code === 0) composeCmd = ['docker', 'compose'];
+  const problem = info.code !== 0 ? `no Docker engine answers (${info.stderr.trim()})` : !composeCmd ? 'neither docker-compose nor docker compose is installed' : undefined;
+  if (!problem) return composeCmd;
+  if (process.env.CI) assert.fail(`CI must run the Docker tests: ${problem}. Run .ci/docker-setup.sh first.`);
+  t.skip(`${problem}; run: sudo bash .ci/docker-setup.sh`);
+  return undefined;
+}
+
+async function docker(args: string[], timeoutMs = 60_000): Promise<string> {
+  const r = await sh('docker', args, timeoutMs);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function dockerImagesOfTheTool(): Promise<string[]> {
+  return (await docker(['image', 'ls', '--filter', 'label=tcpdump-mystery.lab', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean).sort();
+}
+
+async function loopsOf(container: string): Promise<number> {
+  const env = JSON.parse(await docker(['inspect', '--format', '{{json .Config.Env}}', container])) as string[];
+  return Number(env.find((e) => e.startsWith('LOOPS='))?.slice(6));
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last !== undefined) return last;
+    await sleep(250);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Median of a few GETs once the queue has drained (the seed: "fast again"). */
+async function settledMedian(port: number): Promise<number | null> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const ms = await measureLatency(port, 5000);
+    if (ms !== null && ms < 50) break;
+    await sleep(250);
+  }
+  return median(await sampleLatency(port, 9, 150, 5000));
+}
+
+function endChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+test("the seed's Compose path, word for word: randomize, compose up, tcpdump, iflink, docker stop", { timeout: 300_000 }, async (t) => {
+  const composeCmd = await requireDocker(t);
+  if (!composeCmd) return;
+  const before = await takeSnapshot();
+  const imagesBefore = await dockerImagesOfTheTool();
+  let composeUp: ChildProcess | undefined;
+  let composeOut = '';
+  t.after(async () => {
+    await mystery(['down'], { timeoutMs: 120_000 });
+    await endChild(composeUp);
+    await rm(evidence, { force: true });
+  });
+
+  // 1. ./randomize_suspects.sh
+  const started = Date.now();
+  const rnd = await sh(join(root, 'randomize_suspects.sh'), [], 120_000);
+  assert.equal(rnd.code, 0, rnd.stderr);
+  const env = await readFile(evidence, 'utf8');
+  const suspects = [...env.matchAll(/^SUSPECT(\d+)=(\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const);
+  assert.deepEqual(suspects.map(([i]) => i), [1, 2, 3, 4, 5]);
+  assert.deepEqual(suspects.map(([, n]) => n).sort((a, b) => a - b), [...loopCounts(5)].sort((a, b) => a - b), 'the case profile, shuffled');
+  const culpritByFile = `http-sender${suspects.find(([, n]) => n === Math.max(...suspects.map(([, x]) => x)))![0]}`;
+
+  // 2. docker-compose --env-file .env.suspects up --build   (in the foreground, as in the seed)
+  composeUp = spawn(composeCmd[0]!, [...composeCmd.slice(1), '--env-file', '.env.suspects', 'up', '--build'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  composeUp.stdout!.setEncoding('utf8').on('data', (d: string) => (composeOut += d));
+  composeUp.stderr!.setEncoding('utf8').on('data', (d: string) => (composeOut += d));
+  const names = ['webserver', 'http-sender1', 'http-sender2', 'http-sender3', 'http-sender4', 'http-sender5'];
+  await waitFor('the six containers to run', 240_000, async () => {
+    if (composeUp!.exitCode !== null) throw new Error(`docker-compose up exited (${composeUp!.exitCode}):\n${composeOut}`);
+    const running = (await sh('docker', ['ps', '--filter', 'status=running', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean);
+    return names.every((n) => running.includes(n)) ? true : undefined;
+  });
+  const readyMs = Date.now() - started;
+  await waitFor('the site on port 3000', 60_000, async () => ((await measureLatency(3000, 10_000)) !== null ? true : undefined));
+
+  // the compose file's promises: one bridge network named tcpdump-mystery, restart: always, port 3000
+  for (const n of names) {
+    const c = JSON.parse(await docker(['inspect', n]))[0] as {
+      HostConfig: { RestartPolicy: { Name: string } };
+      NetworkSettings: { Networks: Record<string, unknown>; Ports: Record<string, Array<{ HostPort: string }> | null> };
+    };
+    assert.equal(c.HostConfig.RestartPolicy.Name, 'always', `${n} restarts always`);
+    assert.deepEqual(Object.keys(c.NetworkSettings.Networks), ['tcpdump-mystery'], `${n} is on the tcpdump-mystery network`);
+    if (n === 'webserver') assert.equal(c.NetworkSettings.Ports['3000/tcp']?.[0]?.HostPort, '3000');
+  }
+  assert.equal((await docker(['network', 'inspect', '--format', '{{.Driver}}', 'tcpdump-mystery'])).trim(), 'bridge');
+
+  // the evidence is deleted once the containers are up
+  await waitFor('.env.suspects to be deleted', 30_000, async () => (await access(evidence).then(() => undefined, () => true)));
+
+  // the site is sluggish while the culprit runs
+  const slow = median(await sampleLatency(3000, 5, 200, 20_000));
+  assert.ok(slow !== null && slow >= 1000, `median response time while the culprit runs: ${slow} ms (want >= 1000)`);
+
+  // 3. for interface in $(ip link show | grep veth | awk '{print $2}' | awk -F@ '{print $1}'); do timeout 3 tcpdump -nq -i $interface "tcp port 3000"; done
+  const netId = (await docker(['network', 'inspect', '--format', '{{.Id}}', 'tcpdump-mystery'])).trim().slice(0, 12);
+  const vethLines = (await sh('ip', ['link', 'show'])).stdout.split('\n').filter((l) => l.includes('veth'));
+  // (other labs' veths may be on this host too: the seed's loop would show them quiet)
+  const veths = vethLines.filter((l) => l.includes(`master br-${netId}`)).map((l) => l.split(' ')[1]!.split('@')[0]!);
+  assert.equal(veths.length, 6, `six veths on br-${netId}: ${vethLines.join('\n')}`);
+  const counts = await countEach(veths, 'tcp port 3000', 3);
+  for (const [v, c] of counts) assert.ok(Number.isFinite(c.captured), `tcpdump on ${v} printed its summary`);
+  const ranked = [...counts.entries()].sort((a, b) => b[1].captured - a[1].captured);
+
+  // 4. ip link show | grep vethX  ->  "N: vethX@ifM": the host-side ifindex N
+  const loud = await Promise.all(ranked.slice(0, 2).map(([v]) => ifindexFromIpLink(v)));
+
+  // 5. for container in $(docker ps -aq); do docker exec $container cat /sys/class/net/eth0/iflink; done
+  const ids = (await docker(['ps', '-aq'])).split('\n').filter(Boolean);
+  const iflinkOf = new Map<string, number>();
+  for (const id of ids) {
+    const r = await sh('docker', ['exec', id, 'cat', '/sys/class/net/eth0/iflink']);
+    if (r.code === 0) iflinkOf.set(id, Number(r.stdout.trim()));
+  }
+  const loudIds = [...iflinkOf].filter(([, ifl]) => loud.includes(ifl)).map(([id]) => id);
+  assert.equal(loudIds.length, 2, `the two loud veths ${loud} belong to two containers: ${JSON.stringify([...iflinkOf])}`);
+  const loudNames = await Promise.all(loudIds.map(async (id) => (await docker(['inspect', '--format', '{{.Name}}', id])).trim().replace(/^\//, '')));
+  assert.ok(loudNames.includes('webserver'), `one loud veth is the webserver's: ${loudNames}`);
+  const suspect = loudNames.find((n) => n !== 'webserver')!;
+  assert.equal(suspect, culpritByFile, 'the walkthrough finds the sender .env.suspects made the culprit');
+  assert.equal(await loopsOf(suspect), Math.max(...loopCounts(5)));
+
+  // the product sees the hand-started lab: not solved yet
+  const st0 = await mystery(['status', '--json'], { timeoutMs: 60_000 });
+  assert.equal(st0.code, 0, st0.stderr);
+  const s0 = JSON.parse(st0.stdout) as { solved: boolean; backend: string; port: number; hosts: Array<{ name: string; state: string }> };
+  assert.equal(s0.backend, 'docker');
+  assert.equal(s0.port, 3000);
+  assert.equal(s0.solved, false);
+  assert.equal(s0.hosts.length, 6);
+
+  // 6. docker stop http-senderN   ->   the site is fast again
+  await docker(['stop', suspect]);
+  const fast = await settledMedian(3000);
+  assert.ok(fast !== null && fast <= 50, `median response time after docker stop ${suspect}: ${fast} ms (want <= 50)`);
+  const st1 = await mystery(['status', '--json'], { timeoutMs: 60_000 });
+  assert.equal(st1.code, 0, st1.stderr);
+  const s1 = JSON.parse(st1.stdout) as { solved: boolean; hosts: Array<{ name: string; state: string }> };
+  assert.equal(s1.solved, true, 'mystery status says solved');
+  assert.equal(s1.hosts.find((h) => h.name === suspect)?.state, 'stopped');
+  t.diagnostic(`compose path: ready in ${readyMs} ms, median ${Math.round(slow)} ms slow, ${Math.round(fast)} ms after docker stop ${suspect}`);
+
+  // mystery down removes the hand-started lab: containers, network, images; compose up ends
+  const down = await mystery(['down'], { timeoutMs: 120_000 });
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /Removed the lab "mystery"/);
+  await waitFor('docker-compose up to end', 30_000, async () => (composeUp!.exitCode !== null || composeUp!.signalCode !== null ? true : undefined));
+  assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore, 'the images it built are removed');
+  const watchers = (await sh('pgrep', ['-f', 'evidence-watcher'])).stdout.trim();
+  assert.equal(watchers, '', 'the evidence watcher has ended');
+  await assertHostAsBefore(before, 'compose path, then mystery down');
+});
+
+test('mystery start --backend docker: ps, exec, status, stop, restart, down', { timeout: 300_000 }, async (t) => {
+  if (!(await requireDocker(t))) return;
+  const lab = 'dock';
+  const port = 3300;
+  const seed = 'docker-e2e-1';
+  const before = await takeSnapshot();
+  const imagesBefore = await dockerImagesOfTheTool();
+  t.after(async () => {
+    await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+  });
+  const envFiles = async (): Promise<string[]> => (await readdir(root)).filter((f) => f.startsWith('.env')).sort();
+  const envBefore = await envFiles();
+
+  const t0 = Date.now();
+  const start = await mystery(['start', '-d', '--backend', 'docker', '--name', lab, '--port', String(port), '--seed', seed], { timeoutMs: 240_000 });
+  assert.equal(start.code, 0, start.stderr);
+  const startMs = Date.now() - t0;
+  assert.match(start.stdout, /The lab is ready/);
+  assert.deepEqual(await envFiles(), envBefore, 'the draw reached Compose through its environment: no .env file left in the project');
+
+  // ps: the hosts with the container ids docker ps shows
+  const hosts = await ps(lab);
+  assert.equal(hosts.length, 6);
+  assert.ok(hosts.every((h) => h.state === 'running'));
+  const dockerIds = (await docker(['ps', '--filter', `label=tcpdump-mystery.lab=${lab}`, '--format', '{{.ID}} {{.Names}}'])).split('\n').filter(Boolean);
+  for (const h of hosts) assert.ok(dockerIds.includes(`${h.id} ${lab}-${h.name}`), `${h.name} is container ${h.id}: ${dockerIds}`);
+
+  // the culprit is the seed's
+  const culprit = noisyNeighbour.draw(seededRng(seed), 5).culprit;
+  assert.equal(await loopsOf(`${lab}-${culprit}`), Math.max(...loopCounts(5)));
+
+  // the labels make it ours: containers, network, images
+  const net = `tcpdump-mystery-${lab}`;
+  assert.equal((await docker(['network', 'inspect', '--format', '{{index .Labels "tcpdump-mystery.lab"}}', net])).trim(), lab);
+  assert.deepEqual(await dockerImagesOfTheTool(), [...imagesBefore, `tcpdump-mystery/http-sender:${lab}`, `tcpdump-mystery/webserver:${lab}`].sort());
+
+  // exec: each host's eth0 iflink is the ifindex of a veth on the lab's bridge
+  const netId = (await docker(['network', 'inspect', '--format', '{{.Id}}', net])).trim().slice(0, 12);
+  const veths = await vethsOf(`br-${netId}`);
+  assert.equal(veths.length, 6);
+  const links = await iflinks(lab);
+  assert.deepEqual([...links.values()].sort(), veths.map((v) => v.ifindex).sort());
+
+  // the culprit's veth is the loudest but the webserver's
+  const culpritId = hosts.find((h) => h.name === culprit)!.id;
+  const culpritVeth = veths.find((v) => v.ifindex === links.get(culpritId))!.name;
+  const innocent = hosts.find((h) => h.name !== culprit && h.name !== 'webserver')!;
+  const innocentVeth = veths.find((v) => v.ifindex === links.get(innocent.id))!.name;
+  const [loudCount, quietCount] = await Promise.all([countPackets(culpritVeth, 'tcp port 3000', 3), countPackets(innocentVeth, 'tcp port 3000', 3)]);
+  assert.ok(loudCount.captured > 5 * quietCount.captured, `culprit ${loudCount.captured} packets vs innocent ${quietCount.captured}`);
+
+  const st0 = JSON.parse((await mystery(['status', '--json', '--name', lab], { timeoutMs: 60_000 })).stdout) as { solved: boolean; latencyMs: number; backend: string };
+  assert.equal(st0.backend, 'docker');
+  assert.equal(st0.solved, false);
+  const slow = median(await sampleLatency(port, 5, 200, 20_000));
+  assert.ok(slow !== null && slow >= 1000, `median while the culprit runs: ${slow} ms`);
+
+  // stop: the arrest, with its verdict
+  const stop = await mystery(['stop', '--name', lab, culprit], { timeoutMs: 60_000 });
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stdout, /CASE SOLVED/);
+  assert.equal((await docker(['inspect', '--format', '{{.State.Status}}', `${lab}-${culprit}`])).trim(), 'exited');
+  const fast = await settledMedian(port);
+  assert.ok(fast !== null && fast <= 50, `median after the arrest: ${fast} ms`);
+  const st1 = JSON.parse((await mystery(['status', '--json', '--name', lab], { timeoutMs: 60_000 })).stdout) as { solved: boolean; hosts: Array<{ name: string; state: string }> };
+  assert.equal(st1.solved, true);
+  assert.equal(st1.hosts.find((h) => h.name === culprit)?.state, 'stopped');
+
+  // restart brings it back (and the site slows down again)
+  const restart = await mystery(['restart', '--name', lab, culprit], { timeoutMs: 60_000 });
+  assert.equal(restart.code, 0, restart.stderr);
+  assert.equal((await ps(lab)).find((h) => h.name === culprit)?.state, 'running');
+
+  // exec passes the exit code through
+  const ex = await mystery(['exec', '--name', lab, 'webserver', 'sh', '-c', 'exit 7']);
+  assert.equal(ex.code, 7);
+  t.diagnostic(`docker backend: start ${startMs} ms, median ${Math.round(slow)} ms slow, ${Math.round(fast)} ms after the arrest`);
+
+  const t1 = Date.now();
+  const down = await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+  assert.equal(down.code, 0, down.stderr);
+  t.diagnostic(`docker backend: down ${Date.now() - t1} ms`);
+  assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore);
+  const again = await mystery(['down', '--name', lab]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /Nothing to remove/);
+  await assertHostAsBefore(before, 'docker lab, then down');
+});
+
+test('docker lab: down without its state file still finds everything by its labels', { timeout: 240_000 }, async (t) => {
+  if (!(await requireDocker(t))) return;
+  const lab = 'dock';
+  const before = await takeSnapshot();
+  const imagesBefore = await dockerImagesOfTheTool();
+  t.after(async () => {
+    await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+  });
+  const start = await mystery(['start', '-d', '--backend', 'docker', '--name', lab, '--port', '3300', '--suspects', '3'], { timeoutMs: 240_000 });
+  assert.equal(start.code, 0, start.stderr);
+  // fewer suspects: the compose file's extra senders are not there
+  assert.deepEqual((await ps(lab)).map((h) => h.name).sort(), ['http-sender1', 'http-sender2', 'http-sender3', 'webserver']);
+  await rm(`/run/tcpdump-mystery/${lab}`, { recursive: true, force: true });
+
+  // a new start refuses the leftovers it finds by label, and names the fix
+  const refused = await mystery(['start', '-d', '--backend', 'docker', '--name', lab, '--port', '3300'], { timeoutMs: 60_000 });
+  assert.equal(refused.code, 5, refused.stderr);
+  assert.match(refused.stderr, /mystery down --name dock/);
+
+  const down = await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /Removed the lab "dock"/);
+  assert.equal((await docker(['ps', '-aq', '--filter', `label=tcpdump-mystery.lab=${lab}`])).trim(), '');
+  assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore);
+  await assertHostAsBefore(before, 'docker lab without its state, then down');
+});
