@@ -13,8 +13,9 @@ import { registerDebrief } from './debrief.js';
 import { registerGiveUp } from './give-up.js';
 import { registerAnswer } from './answer.js';
 import { registerCases } from './cases.js';
+import { registerExplain } from './explain.js';
 
 export type Register = (program: Command, ctx: Ctx) => void;
 
 export const commands: Register[] = [registerStart, registerPs, registerExec, registerStop, registerRestart, registerStatus, registerDown,
-  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases];
+  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases, registerExplain];

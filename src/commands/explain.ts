@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import type { Ctx } from '../cli/context.js';
+import { ExitCode, UserError } from '../core/errors.js';
+import { CommandLineError, explainCommand, formatReport, invalidFilterMessage } from '../explain/index.js';
+import { systemLookups } from '../explain/system.js';
+
+export function registerExplain(program: Command, ctx: Ctx): void {
+  program
+    .command('explain')
+    .description("explain a tcpdump command in plain words: its options, its filter (checked with tcpdump -d) and its risks")
+    .argument('<command...>', "the tcpdump command, quoted as one string (\"tcpdump -i eth0 'tcp port 80'\") or as the words after --")
+    .option('--json', 'as JSON')
+    // everything after the first word is tcpdump's, not ours: `mystery explain tcpdump -nn ...`
+    .passThroughOptions()
+    .allowUnknownOption()
+    .addHelpText('after', "\nExamples:\n  mystery explain \"tcpdump -nn -i eth0 -c 100 'tcp port 3000'\"\n  mystery explain -- tcpdump -A -i any port 80")
+    .action(async (words: string[], opts: { json?: boolean }) => {
+      let report;
+      try {
+        report = await explainCommand(words, { lookups: systemLookups(), overSsh: !!process.env.SSH_CONNECTION });
+      } catch (err) {
+        if (err instanceof CommandLineError) throw new UserError(`cannot read the command: ${err.message}`, 'Quote the whole tcpdump command once, e.g. mystery explain "tcpdump -i eth0 \'tcp port 80\'".');
+        throw err;
+      }
+      ctx.io.out(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+      if (!report.filter.valid) {
+        const { message, fix } = invalidFilterMessage(report.filter);
+        throw new UserError(message, fix, ExitCode.usage);
+      }
+    });
+}

@@ -1,0 +1,75 @@
+/**
+ * The impure edges of `explain`: the system's name files, and the real `tcpdump -d` check
+ * (tcpdump is the authority on what it accepts; our parser only explains).
+ */
+import { readFileSync } from 'node:fs';
+import { run } from '../core/run.js';
+import { UserError } from '../core/errors.js';
+import { builtinLookups, type Lookups, type ServicePorts } from './validate.js';
+
+/** Lookups from /etc/services and /etc/protocols, falling back to the built-in names. */
+export function systemLookups(servicesPath = '/etc/services', protocolsPath = '/etc/protocols'): Lookups {
+  const services = new Map<string, ServicePorts>();
+  const protocols = new Map<string, number>();
+  try {
+    for (const line of readFileSync(servicesPath, 'utf8').split('\n')) {
+      const [name, portProto, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
+      const m = /^(\d+)\/(tcp|udp|sctp)$/.exec(portProto ?? '');
+      if (!name || !m) continue;
+      for (const n of [name, ...aliases]) {
+        const entry = services.get(n) ?? {};
+        entry[m[2] as keyof ServicePorts] ??= Number(m[1]);
+        services.set(n, entry);
+      }
+    }
+  } catch {
+    /* no /etc/services: the built-in names only */
+  }
+  try {
+    for (const line of readFileSync(protocolsPath, 'utf8').split('\n')) {
+      const [name, number, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
+      if (!name || !/^\d+$/.test(number ?? '')) continue;
+      for (const n of [name, ...aliases]) protocols.set(n, Number(number));
+    }
+  } catch {
+    /* no /etc/protocols */
+  }
+  return {
+    service: (name) => services.get(name) ?? builtinLookups.service(name),
+    ipProtocol: (name) => protocols.get(name) ?? builtinLookups.ipProtocol(name),
+  };
+}
+
+export interface TcpdumpVerdict {
+  /** false when tcpdump could not be run (not installed) */
+  ran: boolean;
+  accepted?: boolean;
+  /** tcpdump's own message when it rejects the expression */
+  message?: string;
+  /** the number of BPF instructions it compiled to */
+  instructions?: number;
+}
+
+/**
+ * `tcpdump -d -- EXPR`: compiles the filter for an Ethernet link without opening an
+ * interface (no root needed). `--` keeps an expression starting with `-` from being an option.
+ */
+export async function checkWithTcpdump(expression: string): Promise<TcpdumpVerdict> {
+  try {
+    const r = await run('tcpdump', ['-d', '--', expression], { timeoutMs: 15_000 });
+    if (r.code === 0) {
+      const instructions = r.stdout.split('\n').filter((l) => /^\(\d+\)/.test(l)).length;
+      return { ran: true, accepted: true, instructions };
+    }
+    const message = r.stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('Warning: assuming Ethernet'))
+      .pop()
+      ?.replace(/^tcpdump: /, '');
+    return { ran: true, accepted: false, message: message ?? `tcpdump exited with code ${r.code}` };
+  } catch (err) {
+    if (err instanceof UserError) return { ran: false, message: err.message };
+    throw err;
+  }
+}
