@@ -2,18 +2,26 @@
  * One start at a time on a host: the lock file holds the starter's pid. A lock whose
  * process is gone (the starter was killed) is stale and is taken over.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ExitCode, UserError } from './errors.js';
 import { startLockFile } from './paths.js';
 import { removeRunRootIfEmpty } from './state.js';
 
+/** A process that exists and has not exited (a zombie waiting for its parent to reap it is gone). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the state letter follows the command name in parentheses
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -43,6 +51,11 @@ export async function acquireStartLock(waitMs = 15_000): Promise<() => Promise<v
         await removeRunRootIfEmpty();
       };
     } catch (err) {
+      // another lab's down may remove the (empty) runtime root between mkdir and open
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        await mkdir(dirname(startLockFile), { recursive: true, mode: 0o755 });
+        continue;
+      }
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = await lockHolder();
       if (holder !== undefined && holder !== process.pid && pidAlive(holder)) {

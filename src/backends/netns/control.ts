@@ -29,6 +29,8 @@ export interface ControlReply {
   hosts?: HostStatus[];
   latency?: LatencySample[];
   pid?: number;
+  /** the site answered through the forwarder before the suspects were started */
+  siteOk?: boolean;
 }
 
 export function control(lab: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlReply> {

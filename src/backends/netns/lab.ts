@@ -11,9 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { ownerTag, netnsPattern } from '../../core/naming.js';
 import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
-import { run, which } from '../../core/run.js';
+import { run, runOk, which } from '../../core/run.js';
+import { findCase } from '../../cases/index.js';
+import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
-import { measureLatency } from '../../core/latency.js';
 import { pidAlive } from '../../core/lock.js';
 import { ip, listLinks, listNetns, netnsPids } from './ip.js';
 import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
@@ -73,6 +74,8 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     }
   }
 
+  await impairLinks(plan);
+
   await step('services');
   await copyServices(plan.lab);
 
@@ -90,6 +93,44 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
 
   await step('ready');
   await waitUntilReady(state, 20_000, step);
+}
+
+/**
+ * The links a case impairs (HostSpec.link): tc netem on the host-side veth, so what the host
+ * receives is delayed or lost. The draw is made again from the seed (the plan holds no
+ * secrets); the qdisc goes away with the veth.
+ */
+async function impairLinks(plan: LabState['plan']): Promise<void> {
+  const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
+  for (const spec of draw.hosts) {
+    const host = plan.hosts.find((h) => h.name === spec.name);
+    if (host && spec.link) await impairLink(host, spec.link);
+  }
+}
+
+/**
+ * Kernels built without sch_netem ("Specified qdisc kind is unknown") cannot delay; loss
+ * alone is then made with a random DROP rule on the INPUT chain inside the host's
+ * namespace: the same packets are lost, and the rule goes away with the namespace.
+ */
+export async function impairLink(host: { veth: string; netns: string }, link: { delayMs?: number; lossPercent?: number }): Promise<void> {
+  const args = netemArgs(link);
+  if (!args.length) return;
+  const r = await run('tc', ['qdisc', 'add', 'dev', host.veth, 'root', 'netem', ...args]);
+  if (r.code === 0) return;
+  if (/qdisc kind is unknown/i.test(r.stderr) && !link.delayMs && link.lossPercent) {
+    const p = String(link.lossPercent / 100);
+    await runOk('ip', ['netns', 'exec', host.netns, 'iptables', '-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP']);
+    return;
+  }
+  throw new Error(`cannot impair the link of ${host.veth} (tc netem ${args.join(' ')}): ${r.stderr.trim()}`);
+}
+
+export function netemArgs(link: { delayMs?: number; lossPercent?: number } | undefined): string[] {
+  const args: string[] = [];
+  if (link?.delayMs) args.push('delay', `${link.delayMs}ms`);
+  if (link?.lossPercent) args.push('loss', `${link.lossPercent}%`);
+  return args;
 }
 
 /** The services run as an unprivileged user, so they run from a copy it can read. */
@@ -113,10 +154,8 @@ async function waitUntilReady(state: LabState, timeoutMs: number, step: StepHook
     try {
       const reply = await control(state.plan.lab, { op: 'status' }, 1000);
       const waiting = (reply.hosts ?? []).filter((h) => !h.ready).map((h) => h.name);
-      if (reply.hosts && waiting.length === 0) {
-        if ((await measureLatency(state.plan.port, 3000)) !== null) return;
-        last = `the site on localhost:${state.plan.port} does not answer yet`;
-      } else last = `waiting for ${waiting.join(', ')}`;
+      if (reply.hosts && waiting.length === 0 && reply.siteOk) return;
+      last = reply.siteOk ? `waiting for ${waiting.join(', ')}` : `the site on localhost:${state.plan.port} does not answer yet`;
     } catch {
       /* the socket is not there yet */
     }

@@ -153,7 +153,7 @@ function status(): HostStatus[] {
 async function handle(req: ControlRequest): Promise<ControlReply> {
   switch (req.op) {
     case 'status':
-      return { ok: true, hosts: status(), latency, pid: process.pid };
+      return { ok: true, hosts: status(), latency, pid: process.pid, siteOk };
     case 'stop':
     case 'start': {
       const m = managed.find((x) => x.name === req.host && x.name !== forwarderName);
@@ -207,6 +207,24 @@ process.on('SIGHUP', () => {}); // the terminal that started the lab may go away
 rmSync(socketFile(lab), { force: true });
 server.listen(socketFile(lab), () => {
   chmodSync(socketFile(lab), 0o600);
-  for (const m of managed) launch(m);
-  log(`supervisor ${process.pid} running ${managed.length} services`);
+  void launchAll();
 });
+
+/**
+ * The site first (webserver and forwarder), checked with one GET while it is still quiet,
+ * then the suspects: so `start -d` can tell the site answers without queueing behind a flood.
+ */
+let siteOk = false;
+async function launchAll(): Promise<void> {
+  const site = managed.filter((m) => m.name === forwarderName || plan.hosts.find((h) => h.name === m.name)?.role === 'server');
+  for (const m of site) launch(m);
+  const deadline = Date.now() + 15_000;
+  while (!shuttingDown && Date.now() < deadline && !siteOk) {
+    if (site.every((m) => m.ready)) siteOk = (await measureLatency(plan.port, 2000)) !== null;
+    if (!siteOk) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (shuttingDown) return;
+  if (!siteOk) log('the site did not answer within 15 s; starting the other hosts anyway');
+  for (const m of managed) if (!site.includes(m)) launch(m);
+  log(`supervisor ${process.pid} running ${managed.length} services`);
+}
