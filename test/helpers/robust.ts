@@ -1,0 +1,163 @@
+/**
+ * Shared by the robustness and bad-input end-to-end tests: snapshots compared around a
+ * test, the CLI spawned so that a test can signal it, and a look at a lab's state file.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { cliPath, mystery, sh, type CliResult } from './cli.js';
+import { diffSnapshots, takeSnapshot, type Snapshot } from './snapshot.js';
+
+export const runRoot = '/run/tcpdump-mystery';
+
+/**
+ * Asserts the host is as `before`; a short retry lets a process that was just killed vanish.
+ *
+ * In CI the tests run alone and the comparison is strict. On a machine shared with other
+ * developers' labs, MYSTERY_TEST_SHARED_HOST=1 leaves out differences that name their
+ * resources (labs whose names do not start with `r`, Docker networks): a development aid,
+ * never set in CI.
+ */
+export async function assertHostAsBefore(before: Snapshot, what: string): Promise<void> {
+  let diff: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    diff = diffSnapshots(before, await takeSnapshot());
+    if (process.env.MYSTERY_TEST_SHARED_HOST === '1') diff = await withoutForeign(before, diff);
+    if (diff.length === 0) return;
+    await sleep(250);
+  }
+  assert.deepEqual(diff, [], `${what}: the host changed:\n  ${diff.join('\n  ')}`);
+}
+
+const foreign = new Set<string>();
+
+async function learnForeign(): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  for (const lab of await readdir(runRoot).catch(() => [] as string[])) {
+    if (lab.startsWith('r') || lab.endsWith('.lock')) continue;
+    foreign.add(`${runRoot}/${lab}`);
+    foreign.add(`tcpdump-mystery:${lab}`);
+    foreign.add(`tmys-${lab}-`);
+    try {
+      const st = JSON.parse(await readFile(`${runRoot}/${lab}/state.json`, 'utf8')) as Partial<StateLike>;
+      if (st.plan?.bridge) foreign.add(st.plan.bridge);
+      if (st.plan?.subnet) foreign.add(st.plan.subnet.replace(/0\/24$/, ''));
+      for (const h of st.plan?.hosts ?? []) foreign.add(h.veth);
+    } catch {
+      /* docker lab, or gone */
+    }
+  }
+  const links = JSON.parse((await sh('ip', ['-j', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; ifalias?: string; master?: string }>;
+  const nets = (await sh('docker', ['network', 'ls', '-q']).catch(() => undefined))?.stdout.split('\n').filter(Boolean) ?? [];
+  for (const id of nets) foreign.add(`br-${id}`);
+  for (const l of links) {
+    const m = /^tcpdump-mystery:(.+)$/.exec(l.ifalias ?? '');
+    if ((m && !m[1]!.startsWith('r')) || (l.master && (foreign.has(l.master) || l.master === 'docker0'))) foreign.add(l.ifname);
+  }
+}
+
+async function withoutForeign(before: Snapshot, diff: string[]): Promise<string[]> {
+  await learnForeign();
+  const keep: string[] = [];
+  for (const line of diff) {
+    const m = /^(\w+): added (\[.*\]), removed (\[.*\])$/.exec(line);
+    if (!m) {
+      keep.push(line);
+      continue;
+    }
+    const key = m[1]!;
+    const mine = (items: string[]): string[] =>
+      items.filter((x) => {
+        if (key.startsWith('docker')) return x.includes(' r'); // the other developers' Docker labs
+        if (key === 'foreignNetnsProcesses' && !x.includes('/tcpdump-mystery/r') && !x.includes('sleep')) return false; // their containers
+        if (x.endsWith('/start.lock')) return false; // their starts
+        return ![...foreign].some((t) => x.includes(t)) && !/docker|DOCKER|172\.1[6-9]\.|172\.2\d\./.test(x) && !/@veth/.test(x);
+      });
+    const added = mine(JSON.parse(m[2]!) as string[]);
+    const removed = mine(JSON.parse(m[3]!) as string[]);
+    if (added.length || removed.length) keep.push(`${m[1]}: added ${JSON.stringify(added)}, removed ${JSON.stringify(removed)}`);
+  }
+  void before;
+  return keep;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  done: Promise<CliResult>;
+  /** resolves when stderr contains `text` (rejects after timeoutMs) */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+}
+
+/** Starts the CLI and returns at once, so that the test can signal it while it works. */
+export function spawnMystery(args: string[], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err })),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    done,
+    async waitFor(text, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!err.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`no "${text}" from mystery ${args.join(' ')} in ${timeoutMs} ms; stderr:\n${err}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mystery ${args.join(' ')} ended before "${text}"; stderr:\n${err}`);
+        await sleep(20);
+      }
+    },
+  };
+}
+
+export interface StateLike {
+  plan: { lab: string; port: number; subnet: string; bridge: string; hosts: Array<{ name: string; program: string; netns: string; veth: string; ip: string }> };
+  supervisorPid?: number;
+}
+
+export async function readLabState(lab: string): Promise<StateLike> {
+  return JSON.parse(await readFile(`${runRoot}/${lab}/state.json`, 'utf8')) as StateLike;
+}
+
+/** `mystery down --name LAB`, asserting it succeeds. */
+export async function down(lab: string): Promise<CliResult> {
+  const r = await mystery(['down', '--name', lab]);
+  assert.equal(r.code, 0, `down --name ${lab} failed: ${r.stderr}`);
+  return r;
+}
+
+/** A detached lab, asserting it started. */
+export async function startLab(lab: string, port: number, extra: string[] = []): Promise<StateLike> {
+  const r = await mystery(['start', '-d', '--name', lab, '--port', String(port), ...extra], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `start --name ${lab} failed (${r.code}): ${r.stderr}`);
+  return readLabState(lab);
+}
+
+/** Names of the host's network namespaces. */
+export async function netnsNames(): Promise<string[]> {
+  const r = await sh('ip', ['-j', 'netns', 'list']);
+  return r.stdout.trim() ? (JSON.parse(r.stdout) as Array<{ name: string }>).map((n) => n.name) : [];
+}
+
+/** GET / on localhost:port; the status code, or undefined when nothing answers in time. */
+export async function httpStatus(port: number, timeoutMs = 15_000): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
+
+// On a shared host, keep learning other labs' resources while the tests run: a lab may come
+// and go between two snapshots.
+if (process.env.MYSTERY_TEST_SHARED_HOST === '1') setInterval(() => void learnForeign().catch(() => {}), 700).unref();
