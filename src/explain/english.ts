@@ -345,3 +345,26 @@ function arithPhrase(a: Arith): string {
     }
   }
 }
+
+/**
+ * pcap-filter gives `and` and `or` the same precedence, read left to right, unlike most
+ * languages: `a or b and c` is `(a or b) and c`. Says so where the expression relies on it.
+ */
+export function precedenceNotes(ast: FilterNode | null, expression: string): string[] {
+  const notes: string[] = [];
+  const visit = (node: FilterNode): void => {
+    if (node.kind === 'not') return visit(node.operand);
+    if (node.kind !== 'and' && node.kind !== 'or') return;
+    const other = node.kind === 'and' ? 'or' : 'and';
+    const inner = node.left;
+    if (inner.kind === other && !expression.slice(inner.span.start, inner.span.end).startsWith('(')) {
+      const group = expression.slice(inner.span.start, inner.span.end);
+      const rest = expression.slice(node.right.span.start, node.right.span.end);
+      notes.push(`\`and\` and \`or\` have the same precedence in pcap-filter and are read left to right: this is \`(${group}) ${node.kind} ${rest}\`. Add parentheses to say what you mean.`);
+    }
+    visit(node.left);
+    visit(node.right);
+  };
+  if (ast) visit(ast);
+  return notes;
+}

@@ -3,7 +3,7 @@
  * the explanation, real `tcpdump -d` for the verdict) and the risks the seed warns about.
  */
 import type { FilterNode } from './ast.js';
-import { describeFilter, describeParts } from './english.js';
+import { describeFilter, describeParts, precedenceNotes } from './english.js';
 import { CommandLineError, parseCommand, shellSplit, type OptionUse } from './options.js';
 import { parseFilter, type FilterError } from './parser.js';
 import { checkWithTcpdump, type TcpdumpVerdict } from './system.js';
@@ -107,7 +107,7 @@ export async function explainFilter(
     expression,
     parser,
     parts: parsed.ok ? describeParts(parsed.ast, expression, { lookups }) : [],
-    notes: parsed.ok ? parsed.notes : [],
+    notes: parsed.ok ? [...precedenceNotes(parsed.ast, expression), ...parsed.notes] : [],
     tcpdump: verdict,
     agreement: !verdict.ran || parser === 'unsupported' ? 'unchecked' : (parser === 'valid') === verdict.accepted ? 'agree' : 'disagree',
     valid: verdict.ran ? verdict.accepted === true : parser !== 'invalid',

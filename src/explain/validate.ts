@@ -143,10 +143,10 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
       return;
     }
     case 'number':
-      checkNumber(q, value.value, value.text, span);
+      checkNumber(q, value.value, value.text, span, node.span);
       return;
     case 'name':
-      checkName(q, value.text, span, lookups, notes);
+      checkName(q, value.text, span, node.span, lookups, notes);
       return;
   }
 }
@@ -221,36 +221,36 @@ function checkPortProtocol(q: Qualifiers, span: Span): void {
   }
 }
 
-function checkNumber(q: Qualifiers, value: number, text: string, span: Span): void {
+function checkNumber(q: Qualifiers, value: number, text: string, span: Span, qualifierSpan: Span): void {
   switch (q.type) {
     case 'port':
     case 'portrange':
-      checkPortProtocol(q, span);
+      checkPortProtocol(q, qualifierSpan);
       if (value > 65535) throw new Invalid(`illegal port number ${text} > 65535`, span);
       return;
     case 'proto':
-      if (q.proto !== undefined && !['link', 'ip', 'ip6', 'iso', 'isis'].includes(q.proto)) throw new Invalid(`'${q.protoText} proto' makes no sense: only ether, ip and ip6 carry a protocol number`, span);
+      if (q.proto !== undefined && !['link', 'ip', 'ip6', 'iso', 'isis'].includes(q.proto)) throw new Invalid(`'${q.protoText} proto' makes no sense: only ether, ip and ip6 carry a protocol number`, qualifierSpan);
       return;
     case 'protochain':
-      if (q.proto !== undefined && !['ip', 'ip6'].includes(q.proto)) throw new Invalid(`'${q.protoText} protochain' makes no sense: only ip and ip6 have a protocol chain`, span);
+      if (q.proto !== undefined && !['ip', 'ip6'].includes(q.proto)) throw new Invalid(`'${q.protoText} protochain' makes no sense: only ip and ip6 have a protocol chain`, qualifierSpan);
       return;
     case 'gateway':
       throw new Invalid("'gateway' needs a host name, not a number", span);
     default:
-      if (q.proto === 'link') throw new Invalid(`\`${q.protoText} host\` needs an Ethernet (MAC) address, not a number`, span);
-      checkHostProtocol(q, 'ip', span);
+      if (q.proto === 'link') throw new Invalid(`\`${q.protoText} host\` needs an Ethernet (MAC) address, not a number`, qualifierSpan);
+      checkHostProtocol(q, 'ip', qualifierSpan);
   }
 }
 
-function checkName(q: Qualifiers, name: string, span: Span, lookups: Lookups, notes: string[]): void {
+function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span, lookups: Lookups, notes: string[]): void {
   switch (q.type) {
     case 'port': {
-      checkPortProtocol(q, span);
+      checkPortProtocol(q, qualifierSpan);
       checkServiceName(q, name, span, lookups, `unknown port '${name}'`);
       return;
     }
     case 'portrange': {
-      checkPortProtocol(q, span);
+      checkPortProtocol(q, qualifierSpan);
       const m = /^([^-]+)-(.+)$/.exec(name);
       if (!m) throw new Invalid(`unknown port in range '${name}'`, span, 'a port range is two ports joined by a dash: `portrange 8000-8080`.');
       for (const side of [m[1]!, m[2]!]) {
@@ -273,13 +273,13 @@ function checkName(q: Qualifiers, name: string, span: Span, lookups: Lookups, no
       return;
     case 'net':
       notes.push(`\`${name}\` is a network name: tcpdump looks it up in /etc/networks.`);
-      checkHostProtocol({ ...q, type: 'net' }, 'ip', span);
+      checkHostProtocol({ ...q, type: 'net' }, 'ip', qualifierSpan);
       return;
     default:
       if (q.proto === 'link') notes.push(`\`${name}\` is a host name: tcpdump looks up its MAC address in /etc/ethers.`);
       else {
         notes.push(`\`${name}\` is a host name: tcpdump resolves it (DNS or /etc/hosts) when it compiles the filter; with -n it still resolves it, only the output stays numeric.`);
-        if (q.proto !== 'ip6') checkHostProtocol(q, 'ip', span);
+        if (q.proto !== 'ip6') checkHostProtocol(q, 'ip', qualifierSpan);
       }
   }
 }
