@@ -26,7 +26,10 @@ export function registerHint(program: Command, ctx: Ctx): void {
     const from = opts.again ? 1 : shown;
     for (let i = from; i <= shown; i++) lines.push(`Hint ${i} of ${hints.length}:\n${indent(hints[i - 1]!)}`);
     if (!opts.again && used >= hints.length) lines.unshift('That was the last hint: it gives the exact commands for this run.');
-    const seen = { tcpdumpOn: await runningCaptures(), wrongArrests: loaded.state.arrests.filter((a) => !a.correct).map((a) => a.host) };
+    // only captures that concern this lab: its bridge, its veths, or every interface
+    const ours = new Set([view.bridge, 'any', ...view.hosts.map((h) => h.veth).filter((v): v is string => !!v)]);
+    const captures = (await runningCaptures()).filter((i) => ours.has(i));
+    const seen = { tcpdumpOn: captures, wrongArrests: loaded.state.arrests.filter((a) => !a.correct).map((a) => a.host) };
     const situational = loaded.case.situationalHint?.(view, seen);
     if (situational) lines.push(`\nWhat you are doing now:\n${indent(situational)}`);
     ctx.io.out(lines.join('\n'));

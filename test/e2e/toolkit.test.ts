@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,18 @@ test('hints, verdicts, debrief and progress on a real lab', { timeout: 240_000 }
   assert.match(extra.stdout, /That was the last hint/);
   // no tcpdump is running: the situational hint says so
   assert.match(hints[0]!, /No tcpdump is running yet/);
+
+  // a tcpdump on the bridge: the hint sees it and says why the bridge cannot tell who is loud
+  const bridgeName = await findBridge((await ps(lab))[0]!.ip);
+  const capture = spawn('tcpdump', ['-nq', '-i', bridgeName, 'tcp port 3000'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const seen = await run(['hint', '--again']);
+    assert.match(seen.stdout, new RegExp(`capturing on the bridge ${bridgeName}: it sees everyone's traffic`));
+    assert.match(seen.stdout, /Hint 1 of 4[\s\S]*Hint 4 of 4/);
+  } finally {
+    capture.kill('SIGTERM');
+  }
 
   // a wrong arrest: says so, the site stays slow, exit 8; restart brings the innocent back
   const innocent = ['http-sender1', 'http-sender2', 'http-sender3', 'http-sender4', 'http-sender5'].find((h) => h !== culprit)!;
