@@ -181,6 +181,9 @@ function tcpdumpLine(f: FilterReport): string {
   const t = f.tcpdump;
   if (!t.ran) return `not checked (${t.message ?? 'tcpdump was not run'})`;
   const verdict = t.accepted ? `accepts it${t.instructions ? ` (${t.instructions} BPF instructions, for an Ethernet link)` : ''}` : `rejects it: ${t.message}`;
+  if (!t.accepted && t.message?.includes('rejects all packets')) {
+    return `${verdict}. Its optimizer proved that no packet can ever match (a comparison that is always false, or conditions that exclude each other, like \`tcp and udp\`).`;
+  }
   if (f.agreement !== 'disagree') return verdict;
   return f.parser === 'valid'
     ? `${verdict}. Our parser found no error: tcpdump is the authority (it also resolves names and checks the compiled program).`

@@ -8,11 +8,11 @@ import { UserError } from '../core/errors.js';
 import { builtinLookups, type Lookups, type ServicePorts } from './validate.js';
 
 /** Lookups from /etc/services and /etc/protocols, falling back to the built-in names. */
-export function systemLookups(servicesPath = '/etc/services', protocolsPath = '/etc/protocols'): Lookups {
+export function systemLookups(etc = '/etc'): Lookups {
   const services = new Map<string, ServicePorts>();
   const protocols = new Map<string, number>();
   try {
-    for (const line of readFileSync(servicesPath, 'utf8').split('\n')) {
+    for (const line of readFileSync(`${etc}/services`, 'utf8').split('\n')) {
       const [name, portProto, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
       const m = /^(\d+)\/(tcp|udp|sctp)$/.exec(portProto ?? '');
       if (!name || !m) continue;
@@ -26,7 +26,7 @@ export function systemLookups(servicesPath = '/etc/services', protocolsPath = '/
     /* no /etc/services: the built-in names only */
   }
   try {
-    for (const line of readFileSync(protocolsPath, 'utf8').split('\n')) {
+    for (const line of readFileSync(`${etc}/protocols`, 'utf8').split('\n')) {
       const [name, number, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
       if (!name || !/^\d+$/.test(number ?? '')) continue;
       for (const n of [name, ...aliases]) protocols.set(n, Number(number));
@@ -34,10 +34,28 @@ export function systemLookups(servicesPath = '/etc/services', protocolsPath = '/
   } catch {
     /* no /etc/protocols */
   }
+  const networks = namesIn(`${etc}/networks`, 0);
+  const ethers = namesIn(`${etc}/ethers`, 1);
   return {
     service: (name) => services.get(name) ?? builtinLookups.service(name),
     ipProtocol: (name) => protocols.get(name) ?? builtinLookups.ipProtocol(name),
+    network: (name) => networks.has(name),
+    etherHost: (name) => ethers.has(name),
   };
+}
+
+/** The names in column `column` of a file like /etc/networks (none if it does not exist). */
+function namesIn(path: string, column: number): Set<string> {
+  try {
+    return new Set(
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .map((l) => l.replace(/#.*/, '').trim().split(/\s+/)[column])
+        .filter((n): n is string => !!n),
+    );
+  } catch {
+    return new Set();
+  }
 }
 
 export interface TcpdumpVerdict {

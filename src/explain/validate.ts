@@ -17,12 +17,18 @@ export interface ServicePorts {
 export interface Lookups {
   service(name: string): ServicePorts | undefined;
   ipProtocol(name: string): number | undefined;
+  /** /etc/networks: is this a network name? */
+  network(name: string): boolean;
+  /** /etc/ethers: does this host name have a MAC address? */
+  etherHost(name: string): boolean;
 }
 
 /** A few well-known names, for when the system's files are not read (tests, other hosts). */
 export const builtinLookups: Lookups = {
   service: (name) => BUILTIN_SERVICES[name],
   ipProtocol: (name) => BUILTIN_PROTOCOLS[name],
+  network: (name) => ['default', 'loopback', 'link-local'].includes(name),
+  etherHost: () => false,
 };
 
 const BUILTIN_SERVICES: Record<string, ServicePorts> = {
@@ -96,6 +102,7 @@ function walk(node: FilterNode, lookups: Lookups, notes: string[]): void {
       return;
     }
     case 'protocol':
+      if (node.proto === 'link') throw new Invalid(`\`${node.protoText}\` alone means nothing: the link layer qualifies something`, node.span, `write \`${node.protoText} host MAC\`, \`${node.protoText} proto 0x0800\`, \`${node.protoText} broadcast\` or \`${node.protoText}[0] = 1\`.`);
       if (node.proto === 'radio') throw new Invalid("'radio' is not a valid protocol type here (no radio headers on Ethernet)", node.span);
       return;
     default:
@@ -138,7 +145,11 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
       checkNotPortOrProto(q, value, span);
       const address = value.kind === 'ipv6' ? value.text : value.address;
       if (!isIPv6(address)) throw new Invalid(`bogus IPv6 address ${address}`, span);
-      if (value.kind === 'ipv6-prefix') checkIPv6Prefix(value.address, value.prefix, value.text, span);
+      if (value.kind === 'ipv6-prefix') {
+        // libpcap lets a host carry only a full /128
+        if (type !== 'net' && value.prefix !== 128) throw new Invalid('a /prefix shorter than 128 is only for `net`', span, `write \`net ${value.text}\`.`);
+        checkIPv6Prefix(value.address, value.prefix, value.text, span);
+      }
       checkHostProtocol(q, 'ip6', node.span);
       return;
     }
@@ -269,15 +280,17 @@ function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span,
       }
       return;
     case 'gateway':
-      notes.push(`\`gateway ${name}\` needs the host in /etc/hosts and /etc/ethers; tcpdump decides.`);
-      return;
+      // libpcap 1.10 built with IPv6 (every distribution's) refuses `gateway`
+      throw new Invalid("'gateway' is not supported by this libpcap", qualifierSpan, 'match the gateway\'s MAC address instead: `ether host MAC and not host IP`.');
     case 'net':
-      notes.push(`\`${name}\` is a network name: tcpdump looks it up in /etc/networks.`);
       checkHostProtocol({ ...q, type: 'net' }, 'ip', qualifierSpan);
+      if (!lookups.network(name)) throw new Invalid(`unknown network '${name}'`, span, 'a network is an address like `net 10.0.0.0/8`; names come from /etc/networks.');
+      notes.push(`\`${name}\` is a network name from /etc/networks.`);
       return;
     default:
-      if (q.proto === 'link') notes.push(`\`${name}\` is a host name: tcpdump looks up its MAC address in /etc/ethers.`);
-      else {
+      if (q.proto === 'link') {
+        if (!lookups.etherHost(name)) throw new Invalid(`unknown ether host '${name}'`, span, 'use a MAC address, e.g. `ether host aa:bb:cc:dd:ee:ff` (names come from /etc/ethers).');
+      } else {
         notes.push(`\`${name}\` is a host name: tcpdump resolves it (DNS or /etc/hosts) when it compiles the filter; with -n it still resolves it, only the output stays numeric.`);
         if (q.proto !== 'ip6') checkHostProtocol(q, 'ip', qualifierSpan);
       }
@@ -303,7 +316,7 @@ function checkArith(a: Arith): void {
     case 'load':
       if (![1, 2, 4].includes(a.size)) throw new Invalid('a field size must be 1, 2 or 4 bytes', a.span, `write \`${a.protoText}[offset:2]\` or \`:4\`.`);
       if (a.proto === 'radio') throw new Invalid('radio information is not present in an Ethernet capture', a.span);
-      if (!LOADABLE.has(a.proto)) throw new Invalid(`\`${a.protoText}[...]\` cannot be read from an Ethernet capture`, a.span);
+      if (!LOADABLE.has(a.proto)) throw new Invalid(`\`${a.protoText}[...]\` is not supported: tcpdump cannot index into ${a.protoText} headers`, a.span);
       checkArith(a.offset);
       return;
     case 'binary':
