@@ -97,6 +97,7 @@ function phrase(node: FilterNode, lookups: Lookups): string {
       return items.join(node.kind === 'and' ? ' and ' : ' or ');
     }
     case 'not': {
+      if (node.operand.kind === 'protocol') return phrase(node.operand, lookups).replace(/^that are /, 'that are not ');
       const inner = phrase(node.operand, lookups);
       return node.operand.kind === 'and' || node.operand.kind === 'or' ? `not (${inner})` : `not ${inner}`;
     }
@@ -274,7 +275,7 @@ function tcpFlagsPhrase(op: string, left: Arith, right: Arith): string | undefin
   if ((op === '!=' && constant === 0) || (op === '>' && constant === 0)) {
     return names.length === 1 ? `with the TCP ${list} flag set` : `with any of the TCP flags ${list} set`;
   }
-  if (op === '=' && constant === 0) return `with none of the TCP flags ${list} set`;
+  if (op === '=' && constant === 0) return names.length === 1 ? `with the TCP ${list} flag not set` : `with none of the TCP flags ${list} set`;
   if (op === '=' && constant === mask) return names.length === 1 ? `with the TCP ${list} flag set` : `with all of the TCP flags ${list} set`;
   if (op === '=' && (constant & ~mask) === 0) {
     const on = flagNames(constant);
@@ -319,10 +320,21 @@ function evaluate(a: Arith): number | undefined {
 
 const NUMBER_NAMES = Object.fromEntries(Object.entries(NAMED_NUMBERS).map(([k, v]) => [k, v]));
 
+/** 0x47455420 is "GET ": payload matches are easier to read as text. */
+function asciiOf(value: number): string | undefined {
+  if (value < 0x2000) return undefined;
+  const bytes: number[] = [];
+  for (let v = value; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
+  return bytes.every((b) => b >= 0x20 && b < 0x7f) ? String.fromCharCode(...bytes) : undefined;
+}
+
 function arithPhrase(a: Arith): string {
   switch (a.kind) {
-    case 'num':
-      return a.text in NUMBER_NAMES ? `${a.text} (${a.value})` : a.text;
+    case 'num': {
+      if (a.text in NUMBER_NAMES) return `${a.text} (${a.value})`;
+      const ascii = /^0x/i.test(a.text) ? asciiOf(a.value) : undefined;
+      return ascii ? `${a.text} (the text "${ascii}")` : a.text;
+    }
     case 'len':
       return 'the packet length';
     case 'load': {

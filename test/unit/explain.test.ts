@@ -135,6 +135,9 @@ test('English: whole filters in one sentence', () => {
   assert.equal(english('greater 1000'), 'packets at least 1000 bytes long');
   assert.equal(english('not port 22 and tcp'), 'packets not to or from port 22 (TCP, UDP or SCTP) and that are TCP');
   assert.equal(english('port 80 or 443'), 'packets to or from port 80 (TCP, UDP or SCTP) or to or from port 443 (TCP, UDP or SCTP)');
+  assert.equal(english('tcp[20:4] = 0x47455420'), 'packets where the 4 bytes at offset 20 of the TCP header equals 0x47455420 (the text "GET ")');
+  assert.equal(english('not tcp and tcp[13] & 4 = 0'), 'packets that are not TCP and with the TCP RST flag not set');
+  assert.equal(english('src and dst net 10.1'), 'packets both from and to network 10.1 (10.1.0.0 to 10.1.255.255)');
   assert.equal(describeFilter(null), 'every packet (there is no filter)');
 });
 
