@@ -14,7 +14,10 @@ export function registerExplain(program: Command, ctx: Ctx): void {
     .passThroughOptions()
     .allowUnknownOption()
     .addHelpText('after', "\nExamples:\n  mystery explain \"tcpdump -nn -i eth0 -c 100 'tcp port 3000'\"\n  mystery explain -- tcpdump -A -i any port 80")
-    .action(async (words: string[], opts: { json?: boolean }) => {
+    .action(async (args: string[], opts: { json?: boolean }) => {
+      // passed through with tcpdump's words, but tcpdump has no --json: it is ours
+      const json = opts.json || (args.length > 1 && args.includes('--json'));
+      const words = args.length > 1 ? args.filter((a) => a !== '--json') : args;
       let report;
       try {
         report = await explainCommand(words, { lookups: systemLookups(), overSsh: !!process.env.SSH_CONNECTION });
@@ -22,7 +25,7 @@ export function registerExplain(program: Command, ctx: Ctx): void {
         if (err instanceof CommandLineError) throw new UserError(`cannot read the command: ${err.message}`, 'Quote the whole tcpdump command once, e.g. mystery explain "tcpdump -i eth0 \'tcp port 80\'".');
         throw err;
       }
-      ctx.io.out(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+      ctx.io.out(json ? JSON.stringify(report, null, 2) : formatReport(report));
       if (!report.filter.valid) {
         const { message, fix } = invalidFilterMessage(report.filter);
         throw new UserError(message, fix, ExitCode.usage);

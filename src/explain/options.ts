@@ -258,6 +258,13 @@ export function parseCommand(input: string[]): ParsedCommand {
     // GNU getopt lets options follow the expression; everything else is the expression
     filterWords.push(w);
   }
+  for (const o of options) {
+    // tcpdump refuses to start on these
+    if (['c', 'C', 'G', 'W', 's', 'B'].includes(o.name) && o.value !== undefined && !/^\d+[kmg]?$/i.test(o.value)) {
+      notes.push(`${o.text}: tcpdump expects a number there and would refuse to start.`);
+    }
+    if (o.name === 'Q' && o.value !== undefined && !['in', 'out', 'inout'].includes(o.value)) notes.push(`${o.text}: the direction must be in, out or inout.`);
+  }
   return { prefix, ...(timeout ? { timeout } : {}), options, unknownOptions, filter: filterWords.join(' '), filterWords, notes };
 }
 
