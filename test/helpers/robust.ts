@@ -30,29 +30,32 @@ export async function assertHostAsBefore(before: Snapshot, what: string): Promis
 }
 
 const foreign = new Set<string>();
+const addForeign = (token: string | undefined): void => {
+  if (token && token.length >= 4) foreign.add(token); // an empty token would match everything
+};
 
 async function learnForeign(): Promise<void> {
   const { readdir } = await import('node:fs/promises');
   for (const lab of await readdir(runRoot).catch(() => [] as string[])) {
     if (lab.startsWith('r') || lab.endsWith('.lock')) continue;
-    foreign.add(`${runRoot}/${lab}`);
-    foreign.add(`tcpdump-mystery:${lab}`);
-    foreign.add(`tmys-${lab}-`);
+    addForeign(`${runRoot}/${lab}`);
+    addForeign(`tcpdump-mystery:${lab}`);
+    addForeign(`tmys-${lab}-`);
     try {
       const st = JSON.parse(await readFile(`${runRoot}/${lab}/state.json`, 'utf8')) as Partial<StateLike>;
-      if (st.plan?.bridge) foreign.add(st.plan.bridge);
-      if (st.plan?.subnet) foreign.add(st.plan.subnet.replace(/0\/24$/, ''));
-      for (const h of st.plan?.hosts ?? []) foreign.add(h.veth);
+      addForeign(st.plan?.bridge);
+      addForeign(st.plan?.subnet?.replace(/0\/24$/, ''));
+      for (const h of st.plan?.hosts ?? []) addForeign(h.veth);
     } catch {
       /* docker lab, or gone */
     }
   }
   const links = JSON.parse((await sh('ip', ['-j', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; ifalias?: string; master?: string }>;
   const nets = (await sh('docker', ['network', 'ls', '-q']).catch(() => undefined))?.stdout.split('\n').filter(Boolean) ?? [];
-  for (const id of nets) foreign.add(`br-${id}`);
+  for (const id of nets) addForeign(`br-${id}`);
   for (const l of links) {
     const m = /^tcpdump-mystery:(.+)$/.exec(l.ifalias ?? '');
-    if ((m && !m[1]!.startsWith('r')) || (l.master && (foreign.has(l.master) || l.master === 'docker0'))) foreign.add(l.ifname);
+    if ((m && !m[1]!.startsWith('r')) || (l.master && (foreign.has(l.master) || l.master === 'docker0'))) addForeign(l.ifname);
   }
 }
 
