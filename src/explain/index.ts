@@ -7,6 +7,7 @@ import { describeFilter, describeParts, precedenceNotes } from './english.js';
 import { CommandLineError, parseCommand, shellSplit, type OptionUse } from './options.js';
 import { parseFilter, type FilterError } from './parser.js';
 import { checkWithTcpdump, type TcpdumpVerdict } from './system.js';
+import { tokenize, type Token } from './tokens.js';
 import { builtinLookups, type Lookups } from './validate.js';
 import { warningsFor, type Warning } from './warnings.js';
 
@@ -127,10 +128,27 @@ export function invalidFilterMessage(filter: FilterReport): { message: string; f
       fix: filter.error.hint ? `Hint: ${filter.error.hint}` : 'Fix the expression there; `man pcap-filter` has the grammar.',
     };
   }
+  // tcpdump names the culprit ("unknown host 'x'"): find its token, to give a column all the same
+  const culprit = /'([^']+)'/.exec(filter.tcpdump.message ?? '')?.[1];
+  const token = culprit ? tokensOf(filter.expression).find((t) => t.text === culprit) : undefined;
+  if (token) {
+    return {
+      message: `tcpdump rejects the filter at column ${token.start + 1}: ${filter.tcpdump.message}`,
+      fix: 'Our parser accepts the grammar there; tcpdump also looks names up (DNS, /etc/hosts) when it compiles the filter.',
+    };
+  }
   return {
     message: `tcpdump rejects the filter: ${filter.tcpdump.message ?? 'syntax error'}`,
     fix: 'Our parser found no error at a given column: tcpdump also looks up names (hosts, networks) and checks the compiled program.',
   };
+}
+
+function tokensOf(expression: string): Token[] {
+  try {
+    return tokenize(expression);
+  } catch {
+    return [];
+  }
 }
 
 function shellQuote(word: string): string {

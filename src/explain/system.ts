@@ -75,6 +75,8 @@ export interface TcpdumpVerdict {
 export async function checkWithTcpdump(expression: string): Promise<TcpdumpVerdict> {
   try {
     const r = await run('tcpdump', ['-d', '--', expression], { timeoutMs: 15_000 });
+    // killed by our timeout: most likely a host name that DNS never answers
+    if (r.signal) return { ran: false, message: 'tcpdump -d did not finish in 15 s (a host name DNS does not answer?)' };
     if (r.code === 0) {
       const instructions = r.stdout.split('\n').filter((l) => /^\(\d+\)/.test(l)).length;
       return { ran: true, accepted: true, instructions };

@@ -271,6 +271,13 @@ test('mystery explain: an invalid filter exits 2 and names the column', async ()
   assert.match(io.stderr, /tcpdump: can't parse filter expression: syntax error/);
 });
 
+test('mystery explain: a name tcpdump cannot resolve is its verdict, with the column of the name', async () => {
+  const io = capturingIo();
+  assert.equal(await main(['explain', "tcpdump -c 5 -i veth0 'port 80 and host nosuch.invalid'"], io), 2);
+  assert.match(io.stdout, /tcpdump -d: rejects it: unknown host 'nosuch.invalid'\. Our parser found no error: tcpdump is the authority/);
+  assert.match(io.stderr, /error: tcpdump rejects the filter at column 18: unknown host 'nosuch.invalid'/);
+});
+
 test('mystery explain --json: machine-readable, with the AST', async () => {
   const io = capturingIo();
   assert.equal(await main(['explain', '--json', 'tcpdump -c 5 -i veth1 host 10.0.0.1 or 10.0.0.2'], io), 0, io.stderr);
