@@ -1,25 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/context.js';
+import { capturingIo } from '../helpers/io.js';
 
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    tty: false,
-    out(t: string) {
-      io.stdout += t.endsWith('\n') ? t : `${t}\n`;
-    },
-    err(t: string) {
-      io.stderr += t.endsWith('\n') ? t : `${t}\n`;
-    },
-  };
-  return io;
-}
 
 test('--help lists the docker-like verbs and the toolkit', async () => {
-  const io = capture();
+  const io = capturingIo();
   assert.equal(await main(['--help'], io), 0);
   for (const verb of ['start', 'ps', 'exec', 'stop', 'restart', 'status', 'down', 'hint', 'check', 'debrief', 'give-up', 'cases']) {
     assert.match(io.stdout, new RegExp(`\\n  ${verb}\\b`), verb);
@@ -28,34 +14,34 @@ test('--help lists the docker-like verbs and the toolkit', async () => {
 
 test('every command has its own --help', async () => {
   for (const verb of ['start', 'ps', 'exec', 'stop', 'restart', 'status', 'down']) {
-    const io = capture();
+    const io = capturingIo();
     assert.equal(await main([verb, '--help'], io), 0, verb);
     assert.match(io.stdout, new RegExp(`Usage: mystery ${verb}`));
   }
 });
 
 test('an unknown command or option is a usage error (exit 2)', async () => {
-  let io = capture();
+  let io = capturingIo();
   assert.equal(await main(['frobnicate'], io), 2);
   assert.match(io.stderr, /unknown command 'frobnicate'/);
-  io = capture();
+  io = capturingIo();
   assert.equal(await main(['ps', '--bogus'], io), 2);
   assert.match(io.stderr, /unknown option '--bogus'/);
 });
 
 test('option values are checked before anything is touched', async () => {
-  let io = capture();
+  let io = capturingIo();
   assert.equal(await main(['start', '--port', '70000'], io), 2);
   assert.match(io.stderr, /--port must be a whole number from 1 to 65535/);
-  io = capture();
+  io = capturingIo();
   assert.equal(await main(['start', '--backend', 'vagrant'], io), 2);
   assert.match(io.stderr, /--backend must be one of: netns, docker/);
-  io = capture();
+  io = capturingIo();
   assert.equal(await main(['start', '--suspects', 'many'], io), 2);
 });
 
 test('an unknown case says which exist', async () => {
-  const io = capture();
+  const io = capturingIo();
   const code = await main(['start', 'no-such-case', '-d'], io);
   // as root the case is checked; as a user, the root check comes first
   if (process.getuid?.() === 0) {
@@ -68,7 +54,7 @@ test('an unknown case says which exist', async () => {
 });
 
 test('--suspects out of range names the range', async () => {
-  const io = capture();
+  const io = capturingIo();
   const code = await main(['start', '--suspects', '40', '-d', '--name', 'unitx'], io);
   if (process.getuid?.() === 0) {
     assert.equal(code, 2);
@@ -77,7 +63,7 @@ test('--suspects out of range names the range', async () => {
 });
 
 test('cases lists the catalog with difficulty and skills, and works without root', async () => {
-  const io = capture();
+  const io = capturingIo();
   const old = process.env.XDG_STATE_HOME;
   process.env.XDG_STATE_HOME = '/nonexistent-dir-for-test';
   try {

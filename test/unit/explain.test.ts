@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/context.js';
+import { capturingIo } from '../helpers/io.js';
 import { describeFilter, describeParts } from '../../src/explain/english.js';
 import { explainCommand, explainFilter, formatReport } from '../../src/explain/index.js';
 import { parseCommand, shellSplit } from '../../src/explain/options.js';
@@ -226,20 +226,6 @@ test('report: the parser disagreeing with tcpdump is said, and tcpdump wins', as
   assert.match(text, /Our parser disagrees: tcpdump is the authority/);
 });
 
-function capturingIo(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    tty: false,
-    out(t: string) {
-      io.stdout += t.endsWith('\n') ? t : `${t}\n`;
-    },
-    err(t: string) {
-      io.stderr += t.endsWith('\n') ? t : `${t}\n`;
-    },
-  };
-  return io;
-}
 
 test('mystery explain: a valid command exits 0 and explains it', async () => {
   const io = capturingIo();
