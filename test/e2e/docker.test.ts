@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { countPackets, mystery, sh } from '../helpers/cli.js';
-import { takeSnapshot } from '../helpers/snapshot.js';
-import { assertHostAsBefore, sleep } from '../helpers/robust.js';
+import { diffSnapshots, takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
+import { sleep } from '../helpers/robust.js';
 import { countEach, ifindexFromIpLink, iflinks, ps, vethsOf } from '../helpers/learner.js';
 import { measureLatency, median, sampleLatency } from '../../src/core/latency.js';
 import { noisyNeighbour, loopCounts } from '../../src/cases/noisy-neighbour.js';
@@ -23,6 +23,78 @@ import { seededRng } from '../../src/core/random.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const evidence = join(root, '.env.suspects');
+
+/**
+ * Other labs of the namespace backend may come and go on a developer's machine while these
+ * tests run. In CI (CI=true: one test file at a time, nothing else on the host) the whole
+ * host must be as before, unfiltered. Elsewhere what is theirs is left out: what carries
+ * their owner tag (the ifalias `tcpdump-mystery:<lab>`), their namespaces and state
+ * directories, and bridges and veths that are not on our Docker networks (a lab killed
+ * half-way leaves untagged ones for a moment); Docker's own leftovers still show, as
+ * containers and networks labelled tcpdump-mystery.lab.
+ */
+interface HostView {
+  snap: Snapshot;
+  foreign: Set<string>;
+}
+
+const ourLabs = ['mystery', 'dock'];
+/** The bridges of our Docker networks (br-<network id>), as the tests learn them. */
+const ourBridges = new Set<string>();
+
+async function foreignTokens(): Promise<Set<string>> {
+  const out = new Set<string>();
+  const r = await sh('ip', ['-j', '-d', 'link', 'show']);
+  for (const l of JSON.parse(r.stdout || '[]') as Array<{ ifname: string; ifalias?: string }>) {
+    const m = /^tcpdump-mystery:(\w+)$/.exec(l.ifalias ?? '');
+    if (m && !ourLabs.includes(m[1]!)) out.add(l.ifname);
+  }
+  for (const e of await readdir('/run/tcpdump-mystery').catch(() => [] as string[])) {
+    if (!ourLabs.includes(e)) out.add(`/run/tcpdump-mystery/${e}`);
+  }
+  return out;
+}
+
+async function hostView(): Promise<HostView> {
+  const foreign = await foreignTokens();
+  const snap = await takeSnapshot();
+  for (const t of await foreignTokens()) foreign.add(t);
+  return { snap, foreign };
+}
+
+function withoutForeign(s: Snapshot, foreign: Set<string>): Snapshot {
+  if (process.env.CI) return s;
+  const tokens = [...foreign];
+  const otherLink = (v: string): boolean =>
+    /\bveth[0-9a-f]{7}\b/.test(v) || [...v.matchAll(/\bbr-[0-9a-f]{12}\b/g)].some((m) => !ourBridges.has(m[0]));
+  const isForeign = (v: string): boolean =>
+    /tmys-|tcpdump-mystery:(?!(mystery|dock)\b)|start\.lock/.test(v) ||
+    /^\d+ $/.test(v) || // a process that was just exiting
+    v === '/run/tcpdump-mystery' ||
+    otherLink(v) ||
+    tokens.some((t) => new RegExp(`(^|[^\\w-])${t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w-])`).test(v));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s)) out[k] = Array.isArray(v) ? (v as string[]).filter((x) => !isForeign(x)) : v;
+  return out as unknown as Snapshot;
+}
+
+/** The host is as it was, but for other labs that came and went meanwhile. */
+async function assertHostAsBefore(before: HostView, what: string): Promise<void> {
+  let diff: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const after = await hostView();
+    const foreign = new Set([...before.foreign, ...after.foreign]);
+    diff = diffSnapshots(withoutForeign(before.snap, foreign), withoutForeign(after.snap, foreign));
+    if (diff.length === 0) return;
+    await sleep(500);
+  }
+  assert.deepEqual(diff, [], `${what}: the host changed:\n  ${diff.join('\n  ')}`);
+}
+
+async function portFree(port: number): Promise<boolean> {
+  const r = await sh('ss', ['-ltnH', `sport = :${port}`]);
+  return r.code === 0 && r.stdout.trim() === '';
+}
 
 /** Docker and Compose must be there in CI; elsewhere the tests skip, saying why. */
 async function requireDocker(t: TestContext): Promise<string[] | undefined> {
@@ -89,7 +161,7 @@ function endChild(child: ChildProcess | undefined): Promise<void> {
 test("the seed's Compose path, word for word: randomize, compose up, tcpdump, iflink, docker stop", { timeout: 300_000 }, async (t) => {
   const composeCmd = await requireDocker(t);
   if (!composeCmd) return;
-  const before = await takeSnapshot();
+  const before = await hostView();
   const imagesBefore = await dockerImagesOfTheTool();
   let composeUp: ChildProcess | undefined;
   let composeOut = '';
@@ -143,6 +215,7 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
 
   // 3. for interface in $(ip link show | grep veth | awk '{print $2}' | awk -F@ '{print $1}'); do timeout 3 tcpdump -nq -i $interface "tcp port 3000"; done
   const netId = (await docker(['network', 'inspect', '--format', '{{.Id}}', 'tcpdump-mystery'])).trim().slice(0, 12);
+  ourBridges.add(`br-${netId}`);
   const vethLines = (await sh('ip', ['link', 'show'])).stdout.split('\n').filter((l) => l.includes('veth'));
   // (other labs' veths may be on this host too: the seed's loop would show them quiet)
   const veths = vethLines.filter((l) => l.includes(`master br-${netId}`)).map((l) => l.split(' ')[1]!.split('@')[0]!);
@@ -197,6 +270,7 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore, 'the images it built are removed');
   const watchers = (await sh('pgrep', ['-f', 'evidence-watcher'])).stdout.trim();
   assert.equal(watchers, '', 'the evidence watcher has ended');
+  assert.ok(await portFree(3000), 'nothing listens on port 3000 any more');
   await assertHostAsBefore(before, 'compose path, then mystery down');
 });
 
@@ -205,7 +279,7 @@ test('mystery start --backend docker: ps, exec, status, stop, restart, down', { 
   const lab = 'dock';
   const port = 3300;
   const seed = 'docker-e2e-1';
-  const before = await takeSnapshot();
+  const before = await hostView();
   const imagesBefore = await dockerImagesOfTheTool();
   t.after(async () => {
     await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
@@ -238,6 +312,7 @@ test('mystery start --backend docker: ps, exec, status, stop, restart, down', { 
 
   // exec: each host's eth0 iflink is the ifindex of a veth on the lab's bridge
   const netId = (await docker(['network', 'inspect', '--format', '{{.Id}}', net])).trim().slice(0, 12);
+  ourBridges.add(`br-${netId}`);
   const veths = await vethsOf(`br-${netId}`);
   assert.equal(veths.length, 6);
   const links = await iflinks(lab);
@@ -286,13 +361,14 @@ test('mystery start --backend docker: ps, exec, status, stop, restart, down', { 
   const again = await mystery(['down', '--name', lab]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /Nothing to remove/);
+  assert.ok(await portFree(port), `nothing listens on port ${port} any more`);
   await assertHostAsBefore(before, 'docker lab, then down');
 });
 
 test('docker lab: down without its state file still finds everything by its labels', { timeout: 240_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
   const lab = 'dock';
-  const before = await takeSnapshot();
+  const before = await hostView();
   const imagesBefore = await dockerImagesOfTheTool();
   t.after(async () => {
     await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
@@ -301,6 +377,7 @@ test('docker lab: down without its state file still finds everything by its labe
   assert.equal(start.code, 0, start.stderr);
   // fewer suspects: the compose file's extra senders are not there
   assert.deepEqual((await ps(lab)).map((h) => h.name).sort(), ['http-sender1', 'http-sender2', 'http-sender3', 'webserver']);
+  ourBridges.add(`br-${(await docker(['network', 'inspect', '--format', '{{.Id}}', `tcpdump-mystery-${lab}`])).trim().slice(0, 12)}`);
   await rm(`/run/tcpdump-mystery/${lab}`, { recursive: true, force: true });
 
   // a new start refuses the leftovers it finds by label, and names the fix
