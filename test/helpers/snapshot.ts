@@ -29,6 +29,8 @@ export interface Snapshot {
   /** Docker containers and networks labelled `tcpdump-mystery.lab`, where Docker runs */
   dockerContainers?: string[];
   dockerNetworks?: string[];
+  /** Docker images labelled `tcpdump-mystery.lab` (the docker backend's builds), where Docker runs */
+  dockerImages?: string[];
 }
 
 const sysctls = [
@@ -129,13 +131,14 @@ async function toolProcesses(): Promise<string[]> {
   return out.sort();
 }
 
-async function dockerOfTheTool(): Promise<{ dockerContainers?: string[]; dockerNetworks?: string[] }> {
+async function dockerOfTheTool(): Promise<{ dockerContainers?: string[]; dockerNetworks?: string[]; dockerImages?: string[] }> {
   const info = await sh('docker', ['info', '--format', '{{.ID}}'], 10_000).catch(() => undefined);
   if (!info || info.code !== 0) return {}; // no docker, or no daemon running
   const label = 'label=tcpdump-mystery.lab';
   return {
     dockerContainers: (await optionalLines('docker', ['ps', '-a', '--filter', label, '--format', '{{.ID}} {{.Names}} {{.Label "tcpdump-mystery.lab"}}'])).sort(),
     dockerNetworks: (await optionalLines('docker', ['network', 'ls', '--filter', label, '--format', '{{.ID}} {{.Name}}'])).sort(),
+    dockerImages: (await optionalLines('docker', ['image', 'ls', '--filter', label, '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'])).sort(),
   };
 }
 
