@@ -92,6 +92,11 @@ export interface CaseModule {
    * 'answer' (`mystery answer VALUE`, checked against draw.value by `checkAnswer`).
    */
   solvedBy: 'arrest' | 'answer';
+  /**
+   * Arrest cases whose culprit sends little, or in gaps: how long (ms) its veth must stay
+   * quiet for the case to count as solved. Default: the check's own window (1 s).
+   */
+  quietWindowMs?: number;
   checkAnswer?(value: string, draw: CaseDraw): boolean;
 }
 

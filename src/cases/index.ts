@@ -1,11 +1,17 @@
 /** The catalog of cases. Adding a case means adding its module here, and its tests. */
 import { validateCase, type CaseModule } from './case.js';
 import { noisyNeighbour } from './noisy-neighbour.js';
+import { resetStorm } from './reset-storm.js';
+import { passwordInClear } from './password-in-clear.js';
+import { fatPayload } from './fat-payload.js';
+import { lossyLink } from './lossy-link.js';
+import { slowloris } from './slowloris.js';
+import { intermittentBurst } from './intermittent-burst.js';
 import { ExitCode, UserError } from '../core/errors.js';
 
 export const defaultCaseId = 'noisy-neighbour';
 
-const modules: CaseModule[] = [noisyNeighbour];
+const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, lossyLink, slowloris, intermittentBurst];
 
 for (const m of modules) {
   const problems = validateCase(m);

@@ -26,7 +26,7 @@ export async function checkLab(loaded: LoadedLab, windowMs = 1000): Promise<Chec
     return { solved: answered, culpritQuiet: false, innocentsDown: [], packets };
   }
   const ifaces = await backend.interfaces(state);
-  const packets = await packetsSent(ifaces, windowMs);
+  const packets = await packetsSent(ifaces, Math.max(windowMs, loaded.case.quietWindowMs ?? 0));
   const culpritQuiet = (packets.get(draw.culprit) ?? 0) < quietPackets;
   const runtime = await backend.hosts(state);
   const innocentsDown = state.plan.hosts

@@ -5,6 +5,8 @@
  * builds a real queue, so the site is slow *because of* the load, not a random sleep.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { envInt, readConfig, report } from './service-io.js';
 
 export interface WebserverConfig {
@@ -12,6 +14,17 @@ export interface WebserverConfig {
   workers: number;
   holdMs: number;
   maxQueue: number;
+  /** Optional (cases of the catalog): a worker also spends this long on each KB of a request's body. */
+  bodyMsPerKB?: number;
+  /**
+   * Optional: at most this many connections are served at once, as a prefork server's
+   * worker limit; the others wait, accepted but unread, until one closes.
+   */
+  maxConnections?: number;
+  /** Optional, with maxConnections: a connection whose request headers are not complete by then gets a 408. */
+  headersTimeoutMs?: number;
+  /** Optional: a statsd-like UDP port whose datagrams are read and dropped. */
+  statsdPort?: number;
 }
 
 const config = await readConfig<WebserverConfig>((env) => ({
@@ -53,7 +66,18 @@ h1{margin:0 0 .5rem;color:#38bdf8}p{margin:.25rem 0;color:#94a3b8}time{color:#f8
 `;
 }
 
+/** The bytes of the request's body, once it has all come (only when bodies cost work). */
+function bodyLength(req: IncomingMessage): Promise<number> {
+  return new Promise((resolve) => {
+    let n = 0;
+    req.on('data', (d: Buffer) => (n += d.length));
+    req.on('end', () => resolve(n));
+    req.on('error', () => resolve(n));
+  });
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const bodyMs = config.bodyMsPerKB ? ((await bodyLength(req)) / 1024) * config.bodyMsPerKB : 0;
   req.resume();
   const slot = acquire();
   if (!slot) {
@@ -67,10 +91,53 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const body = page();
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
-  }, config.holdMs);
+  }, config.holdMs + bodyMs);
 }
 
 const server = createServer((req, res) => void handle(req, res));
 server.keepAliveTimeout = 1000;
-server.listen({ port: config.port, host: '0.0.0.0', backlog: 4096 }, () => report('listening'));
+if (config.maxConnections) {
+  // A prefork server: the kernel completes every handshake, but only maxConnections are read.
+  const max = config.maxConnections;
+  const waiting: Socket[] = [];
+  const answered = new WeakSet<Socket>();
+  server.on('request', (req: IncomingMessage) => answered.add(req.socket as Socket));
+  let serving = 0;
+  const pump = (): void => {
+    while (serving < max && waiting.length) {
+      const s = waiting.shift()!;
+      if (s.destroyed) continue;
+      serving++;
+      // a worker gives up on a request whose headers do not come: 408, and the next one
+      const timer = config.headersTimeoutMs
+        ? setTimeout(() => {
+            if (answered.has(s)) return;
+            s.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+            setTimeout(() => s.destroy(), 200);
+          }, config.headersTimeoutMs)
+        : undefined;
+      s.once('close', () => {
+        if (timer) clearTimeout(timer);
+        serving--;
+        pump();
+      });
+      server.emit('connection', s);
+      s.resume();
+    }
+  };
+  const gate = createTcpServer({ pauseOnConnect: true }, (s) => {
+    s.on('error', () => s.destroy());
+    waiting.push(s);
+    pump();
+  });
+  gate.listen({ port: config.port, host: '0.0.0.0', backlog: 4096 }, () => report('listening'));
+} else {
+  server.listen({ port: config.port, host: '0.0.0.0', backlog: 4096 }, () => report('listening'));
+}
+if (config.statsdPort) {
+  const udp = createSocket('udp4');
+  udp.on('message', () => {});
+  udp.on('error', () => {});
+  udp.bind(config.statsdPort, '0.0.0.0');
+}
 process.on('SIGTERM', () => process.exit(143));

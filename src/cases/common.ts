@@ -1,0 +1,98 @@
+/**
+ * What the catalog's cases share: the webserver they all keep, neutral host names, the
+ * lines of a briefing that show the lab's commands, and small helpers for hints.
+ */
+import type { HostSpec, RunView } from './case.js';
+import type { Rng } from '../core/random.js';
+import type { ClientJob } from '../services/client.js';
+
+/** The site every case publishes (noisy-neighbour's capacity: one worker, 10 ms a page). */
+export const webTarget = 'http://webserver:3000/';
+
+export function webserver(extra: Record<string, unknown> = {}): HostSpec {
+  return { name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000, maxQueue: 2000, workers: 1, holdMs: 10, ...extra } };
+}
+
+/**
+ * Suspects are app1 .. appN: neutral names, so that no name hints at a behaviour. All run
+ * the same program (`client`), so nothing in `ps` or the state file tells them apart.
+ */
+export function appName(i: number): string {
+  return `app${i}`;
+}
+
+export function client(name: string, jobs: ClientJob[]): HostSpec {
+  return { name, role: 'suspect', program: 'client', config: { target: webTarget, jobs } };
+}
+
+/** Picks the culprit's position among n suspects (0-based). */
+export function culpritIndex(rng: Rng, n: number): number {
+  return rng.int(n);
+}
+
+export function suspectNames(view: RunView): string[] {
+  return view.hosts
+    .filter((h) => h.name !== 'webserver')
+    .map((h) => h.name)
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+export function range(names: string[]): string {
+  return names.length > 2 ? `${names[0]} .. ${names[names.length - 1]}` : names.join(' and ');
+}
+
+export function host(view: RunView, name: string): RunView['hosts'][number] | undefined {
+  return view.hosts.find((h) => h.name === name);
+}
+
+/** The commands every briefing lists. */
+export function labCommands(view: RunView, solvedBy: 'arrest' | 'answer'): string[] {
+  return [
+    `  ${view.cli} ps              the lab's hosts and their IPs (like docker ps)`,
+    `  ${view.cli} exec HOST CMD   run a command inside a host (like docker exec)`,
+    solvedBy === 'arrest' ? `  ${view.cli} stop HOST       arrest a host (like docker stop)` : `  ${view.cli} answer VALUE    give your answer`,
+    `  ${view.cli} status          the site's response time, solved or not`,
+    `  ${view.cli} hint            one more hint each time`,
+    `Tip: every host hangs off one bridge on this machine (${view.bridge}); each has its own veth on it: \`ip link show master ${view.bridge}\`.`,
+  ];
+}
+
+/** The line of a hint that names this run's bridge and the webserver's veth. */
+export function whereToListen(view: RunView): string {
+  const web = host(view, 'webserver');
+  return `The bridge ${view.bridge} sees every host's traffic; the webserver's own veth is ${web?.veth ?? 'VETH'} (${web?.ip ?? 'its IP'}).`;
+}
+
+/** Innocent traffic of an HTTP client: `loops` loops of GET every ~sleepMs. */
+export function getJob(sleepMs: number, loops = 1, extra: Partial<ClientJob> = {}): ClientJob {
+  return { kind: 'get', loops, sleepMs, ...extra };
+}
+
+const words = [
+  'amber', 'basil', 'cobalt', 'dune', 'ember', 'fjord', 'garnet', 'harbor', 'indigo', 'juniper', 'kestrel', 'lagoon',
+  'maple', 'nectar', 'onyx', 'pepper', 'quartz', 'raven', 'saffron', 'tundra', 'umber', 'velvet', 'willow', 'zephyr',
+  'otter', 'ladder', 'copper', 'meadow', 'falcon', 'glacier', 'lantern', 'marble', 'orchid', 'pebble', 'river', 'summit',
+];
+
+/** A password as people make them: two words and four digits, e.g. "otter-ladder-5813". */
+export function drawPassword(rng: Rng): string {
+  const a = rng.pick(words);
+  let b = rng.pick(words);
+  while (b === a) b = rng.pick(words);
+  return `${a}-${b}-${String(1000 + rng.int(9000))}`;
+}
+
+export function hex(rng: Rng, chars: number): string {
+  let s = '';
+  for (let i = 0; i < chars; i++) s += '0123456789abcdef'[rng.int(16)];
+  return s;
+}
+
+/**
+ * Each case first skips its own number of draws, so that one seed does not put the culprit
+ * at the same place in every case of the catalog.
+ */
+export function caseStream(rng: Rng, offset: number): Rng {
+  for (let i = 0; i < offset; i++) rng.int(2);
+  return rng;
+}

@@ -1,0 +1,115 @@
+/**
+ * Reset storm: a health check deployed with the wrong port knocks on a closed port of the
+ * webserver many times a second, and the webserver's kernel answers every SYN with a RST.
+ * The culprit is not the loudest host; the resets (tcp[tcpflags] & tcp-rst) find it.
+ */
+import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
+import type { Rng } from '../core/random.js';
+import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+
+/** Ports a mistyped health check might aim at: never the site's 3000. */
+export const badPorts = [3001, 3030, 3300, 4000, 5000, 8000, 8080, 8081, 8443, 8888, 9000, 9090] as const;
+/** Innocents' everyday GET gaps (ms): the first is always louder than the culprit. */
+const innocentGaps = [160, 220, 300, 450, 650, 900] as const;
+
+export const resetStorm: CaseModule = {
+  id: 'reset-storm',
+  title: 'The reset storm',
+  difficulty: 'easy',
+  skills: ['filtering on TCP flags: tcp[tcpflags] & tcp-rst != 0', 'reading the ports of a refused connection', 'mapping an IP to its host'],
+  summary: "The webserver's kernel sends resets all day long. Someone knocks on a closed port: find who, and stop it.",
+  backends: ['netns'],
+  suspects: { min: 3, max: 8, default: 5 },
+  quietWindowMs: 2000,
+
+  draw(seedRng: Rng, suspects: number): CaseDraw {
+    const rng = caseStream(seedRng, 1);
+    const culpritAt = rng.int(suspects);
+    const port = rng.pick(badPorts);
+    // the loudest innocent always sends more packets than the culprit does
+    const pool = rng.shuffle(innocentGaps.slice(1));
+    const ordered = rng.shuffle([innocentGaps[0], ...Array.from({ length: suspects - 2 }, (_, i) => pool[i % pool.length]!)]);
+    const hosts: HostSpec[] = [webserver()];
+    let k = 0;
+    for (let i = 0; i < suspects; i++) {
+      const name = appName(i + 1);
+      if (i === culpritAt) {
+        // its everyday work, plus the broken check: 8 to 12 attempts a second
+        hosts.push(client(name, [getJob(700), { kind: 'connect', port, perSec: 8 + rng.int(5) }]));
+      } else {
+        hosts.push(client(name, [getJob(ordered[k % ordered.length]!)]));
+        k++;
+      }
+    }
+    return { hosts, culprit: appName(culpritAt + 1), value: String(port) };
+  },
+
+  briefing(view: RunView): string {
+    const names = suspectNames(view);
+    return [
+      `The webserver at http://localhost:${view.port} works, but its monitoring is red: the kernel counter of`,
+      'resets it sends (TcpOutRsts) climbs by hundreds a minute, and security calls it "a port scan from inside".',
+      `${names.length} app servers (${range(names)}) talk to it. One of them was given a broken health check`,
+      'last week. Find it with tcpdump, and stop it:',
+      ...labCommands(view, 'arrest'),
+      `See the counter yourself: sudo npx ${view.cli} exec webserver nstat -az TcpOutRsts`,
+    ].join('\n');
+  },
+
+  solvedBy: 'arrest',
+
+  hints(view: RunView): string[] {
+    const culprit = host(view, view.draw.culprit);
+    const web = host(view, 'webserver');
+    return [
+      'Counting packets will not do here: the culprit is not the loudest host. A reset is a TCP segment with the RST flag set, and tcpdump can filter on flags: `tcp[tcpflags] & tcp-rst != 0`.',
+      [
+        whereToListen(view),
+        `  sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'`,
+        'Each line is "IP SRC.PORT > DST.PORT: Flags [R.]": the webserver resets a connection attempt. Which port does it refuse, and to which address does it send the resets?',
+      ].join('\n'),
+      [
+        `A RST with flags [R.] answers a SYN to a port where nothing listens. The destination of the resets is the culprit's IP; \`${view.cli} ps\` maps an IP to its host.`,
+        `Check it from the other side: sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-syn != 0 and not dst port 3000'`,
+      ].join('\n'),
+      [
+        'The exact commands for this run:',
+        `  sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'   # ${web?.ip ?? 'webserver'}.${view.draw.value} > ${culprit?.ip ?? 'IP'}.NNNNN: Flags [R.]`,
+        `  sudo npx ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}                          # ${view.draw.culprit}`,
+        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+      ].join('\n'),
+    ];
+  },
+
+  situationalHint(view: RunView, seen: Observations): string | undefined {
+    if (seen.wrongArrests.length) {
+      return `You arrested ${seen.wrongArrests.join(', ')}: a loud host is not a broken one. Bring ${seen.wrongArrests.length > 1 ? 'them' : 'it'} back with \`${view.cli} restart HOST\`, and filter on the RST flag instead of counting.`;
+    }
+    if (seen.tcpdumpOn.length === 0) return `No tcpdump is running yet. Listen on the bridge ${view.bridge}, with a filter on TCP flags.`;
+    return undefined;
+  },
+
+  debrief(view: RunView, evidence: Evidence): string {
+    const culprit = host(view, view.draw.culprit)!;
+    const web = host(view, 'webserver');
+    const rates = suspectNames(view)
+      .map((n) => ({ n, rate: Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds) }))
+      .sort((a, b) => b.rate - a.rate);
+    return [
+      `The culprit was ${culprit.name} (${culprit.ip}): its health check knocked on port ${view.draw.value} of the webserver, where nothing listens.`,
+      '',
+      'Packets a second on each host\'s veth since the start: the culprit was not the loudest.',
+      ...rates.map((r) => `  ${r.n.padEnd(8)} ${String(r.rate).padStart(5)}/s${r.n === culprit.name ? '   <- the culprit' : ''}`),
+      '',
+      'How to see it:',
+      `  1. sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'`,
+      `     IP ${web?.ip}.${view.draw.value} > ${culprit.ip}.NNNNN: Flags [R.], seq 0, ack 1, win 0, length 0`,
+      `  2. sudo npx ${view.cli} ps | grep ${culprit.ip}   # ${culprit.name}`,
+      `  3. sudo npx ${view.cli} stop ${culprit.name}`,
+      '',
+      'Why it works: a SYN to a closed port is answered by the kernel with RST+ACK. tcp[tcpflags] is',
+      'the 14th byte of the TCP header; & tcp-rst keeps the segments whose RST bit is set. A storm of them',
+      'from one server port to one client is a client aiming at the wrong port, not a flood.',
+    ].join('\n');
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * Slowloris: the webserver serves a limited number of connections at once (a prefork
+ * server's workers). One client holds nearly all of them open by sending a request's
+ * headers a line at a time, one every few seconds, never finishing. It sends few packets
+ * and no bytes to speak of; what gives it away is many connections, each dribbling tiny
+ * segments that never get an answer.
+ */
+import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
+import type { Rng } from '../core/random.js';
+import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+
+export const maxConnections = 24;
+export const headersTimeoutMs = 15_000;
+export const statsdPort = 8125;
+
+export const slowloris: CaseModule = {
+  id: 'slowloris',
+  title: 'Slowloris',
+  difficulty: 'hard',
+  skills: ['reading payloads: -A', 'tiny segments and the length field', 'following connections by port and time: -ttt'],
+  summary: "The site hangs, yet nobody sends much. Someone holds the webserver's connections open, a header line at a time.",
+  backends: ['netns'],
+  suspects: { min: 3, max: 8, default: 5 },
+  quietWindowMs: 4000,
+
+  draw(seedRng: Rng, suspects: number): CaseDraw {
+    const rng = caseStream(seedRng, 5);
+    const culpritAt = rng.int(suspects);
+    const hosts: HostSpec[] = [webserver({ maxConnections, headersTimeoutMs, statsdPort })];
+    for (let i = 0; i < suspects; i++) {
+      const name = appName(i + 1);
+      // everyone ships metrics to the webserver's statsd over UDP: the loud part of the traffic
+      const metrics = { kind: 'statsd' as const, port: statsdPort, perSec: 35 + rng.int(15), metric: `${name}.requests` };
+      if (i === culpritAt) {
+        hosts.push(client(name, [{ ...metrics, perSec: 4 + rng.int(3) }, { kind: 'slowloris', conns: maxConnections + 2, dribbleMs: 4000 + rng.int(2000), rampMs: headersTimeoutMs }]));
+      } else {
+        hosts.push(client(name, [metrics, getJob(400 + rng.int(400))]));
+      }
+    }
+    return { hosts, culprit: appName(culpritAt + 1) };
+  },
+
+  briefing(view: RunView): string {
+    const names = suspectNames(view);
+    return [
+      `Our webserver at http://localhost:${view.port} crawls: every page takes a second or more. Yet its CPU`,
+      `is idle and no host sends much. ${names.length} app servers (${range(names)}) use it, and all of them ship`,
+      `metrics to its statsd on UDP port ${statsdPort}. The webserver serves ${maxConnections} connections at once;`,
+      'someone is holding them. Find who with tcpdump, and stop it:',
+      ...labCommands(view, 'arrest'),
+    ].join('\n');
+  },
+
+  solvedBy: 'arrest',
+
+  hints(view: RunView): string[] {
+    const culprit = host(view, view.draw.culprit);
+    return [
+      `Neither packets nor bytes will do: the loudest traffic is UDP metrics, and the culprit sends little. The webserver serves ${maxConnections} connections at a time: who keeps connections open without finishing a request?`,
+      [
+        whereToListen(view),
+        `  sudo timeout 10 tcpdump -nn -A -i ${view.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0'`,
+        'A normal request arrives whole: "GET / HTTP/1.1 ... " ending in an empty line. Do some connections send a header line now and then, and never the end?',
+      ].join('\n'),
+      [
+        'Tiny segments tell them apart: a header line is a dozen bytes. Count the small pushes per source address:',
+        `  sudo timeout 10 tcpdump -nn -q -i ${view.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0 and less 100' | awk '{print $3}' | cut -d. -f1-4 | sort | uniq -c`,
+        "With -ttt, one connection's (one source port's) segments come seconds apart. Inside the webserver, `ss -tn` shows the held connections.",
+      ].join('\n'),
+      [
+        'The exact commands for this run:',
+        `  sudo timeout 10 tcpdump -nn -A -i ${view.bridge} 'src host ${culprit?.ip ?? 'IP'} and tcp dst port 3000 and less 100'   # "X-1234: 5678" lines, seconds apart`,
+        `  sudo npx ${view.cli} exec webserver ss -tn | grep -c ${culprit?.ip ?? 'IP'}    # about ${maxConnections} connections`,
+        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+      ].join('\n'),
+    ];
+  },
+
+  situationalHint(view: RunView, seen: Observations): string | undefined {
+    if (seen.wrongArrests.length) {
+      return `You arrested ${seen.wrongArrests.join(', ')}: loud is not guilty here. Bring ${seen.wrongArrests.length > 1 ? 'them' : 'it'} back (\`${view.cli} restart HOST\`) and read the payloads sent to port 3000.`;
+    }
+    if (seen.tcpdumpOn.length === 0) return `No tcpdump is running yet. Listen on ${view.bridge} for what is sent to port 3000, with -A.`;
+    return undefined;
+  },
+
+  debrief(view: RunView, evidence: Evidence): string {
+    const culprit = host(view, view.draw.culprit)!;
+    const rows = suspectNames(view)
+      .map((n) => ({ n, p: Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds) }))
+      .sort((a, b) => b.p - a.p)
+      .map((r) => `  ${r.n.padEnd(8)} ${String(r.p).padStart(5)} packets/s${r.n === culprit.name ? '   <- the culprit' : ''}`);
+    return [
+      `The culprit was ${culprit.name} (${culprit.ip}): it held ${maxConnections + 2} connections open, each sending one`,
+      `header line every few seconds and never the blank line that ends a request. The webserver serves`,
+      `${maxConnections} at a time and gives up on headers after ${headersTimeoutMs / 1000} s; by then the culprit had reconnected.`,
+      '',
+      'Packets a second on each veth since the start: the culprit was among the quiet ones.',
+      ...rows,
+      '',
+      'How to see it:',
+      `  1. sudo timeout 10 tcpdump -nn -q -i ${view.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0 and less 100' | awk '{print $3}' | cut -d. -f1-4 | sort | uniq -c`,
+      `  2. sudo timeout 10 tcpdump -nn -A -ttt -i ${view.bridge} 'src host ${culprit.ip} and tcp dst port 3000'   # "X-NNNN: NNNN", seconds apart`,
+      `  3. sudo npx ${view.cli} stop ${culprit.name}`,
+      '',
+      'Why it works: a server with a fixed number of workers is full when every worker waits for a',
+      'request that never completes. The attack costs almost no bandwidth, so volume never shows it;',
+      'the payloads do: header lines of a dozen bytes, seconds apart, on many connections, never answered.',
+    ].join('\n');
+  },
+};

@@ -1,0 +1,183 @@
+/**
+ * A suspect of the catalog's cases: a client of the webserver that runs a few jobs at once.
+ * Every suspect of a case runs this same program, so nothing in `ps` tells them apart; the
+ * secret configuration on stdin says how each behaves:
+ *   get        loops of "sleep, GET (or POST) a path"; the everyday traffic of every host
+ *   connect    TCP connection attempts to a port at a rate (a health check on a closed port)
+ *   post       loops of "sleep, POST a body of N bytes" (an upload job)
+ *   slowloris  N connections held open, each dribbling a partial header every few seconds
+ *   burst      like get with many loops, but only for a few seconds every period
+ *   statsd     UDP datagrams of metrics to a port, at a rate
+ * Addresses come from the top-level `target` URL (host names there are resolved to lab
+ * addresses by the supervisor).
+ */
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { readConfig, report, sleep } from './service-io.js';
+
+export interface ClientJob {
+  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd';
+  loops?: number;
+  sleepMs?: number;
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** post: bytes of the body */
+  bytes?: number;
+  /** connect, statsd: the port; connect, statsd: attempts or datagrams a second */
+  port?: number;
+  perSec?: number;
+  /** slowloris: connections held, and the gap between dribbles on each */
+  conns?: number;
+  dribbleMs?: number;
+  /** slowloris: the connections are opened one by one over this long */
+  rampMs?: number;
+  /** burst: how long a burst lasts, how often, and when the first starts */
+  burstMs?: number;
+  periodMs?: number;
+  firstMs?: number;
+  /** statsd: the metric's name */
+  metric?: string;
+}
+
+export interface ClientConfig {
+  target: string;
+  jobs: ClientJob[];
+}
+
+const config = await readConfig<ClientConfig>((env) => ({
+  target: env.TARGET ?? 'http://webserver:3000/',
+  jobs: JSON.parse(env.JOBS ?? '[{"kind":"get","loops":1,"sleepMs":300}]') as ClientJob[],
+}));
+
+const target = new URL(config.target);
+const host = target.hostname;
+const webPort = Number(target.port || 80);
+let announced = false;
+const announce = (): void => {
+  if (!announced) {
+    announced = true;
+    report('sending');
+  }
+};
+
+const jitter = (ms: number): number => ms * (0.85 + Math.random() * 0.3);
+
+function httpOnce(job: ClientJob, body?: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const headers: Record<string, string | number> = { connection: 'close', ...(job.headers ?? {}) };
+    if (body) headers['content-length'] = body.length;
+    const req = request(
+      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: false, headers, timeout: 30_000 },
+      (res) => {
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', () => resolve());
+      },
+    );
+    req.on('socket', (s) => s.once('connect', announce));
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve());
+    req.end(body);
+  });
+}
+
+async function getLoop(job: ClientJob, active: () => boolean = () => true): Promise<void> {
+  const body = job.body !== undefined ? Buffer.from(job.body) : job.bytes ? Buffer.alloc(job.bytes, 'x') : undefined;
+  for (;;) {
+    await sleep(jitter(job.sleepMs ?? 300));
+    if (!active()) return;
+    await httpOnce(job, body);
+  }
+}
+
+async function connectLoop(job: ClientJob): Promise<void> {
+  const gap = 1000 / (job.perSec ?? 10);
+  for (;;) {
+    await sleep(jitter(gap));
+    const s = connect({ host, port: job.port ?? 3001 });
+    announce();
+    s.on('error', () => s.destroy());
+    s.on('connect', () => s.end());
+  }
+}
+
+/** Holds `conns` connections open, each sending one header line every `dribbleMs`. */
+function slowloris(job: ClientJob): void {
+  const open = (): void => {
+    const s: Socket = connect({ host, port: webPort });
+    let timer: NodeJS.Timeout | undefined;
+    const again = (): void => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      s.destroy();
+      setTimeout(open, 200 + Math.random() * 300);
+    };
+    s.on('connect', () => {
+      announce();
+      s.write(`GET /?${Math.floor(Math.random() * 1e6)} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Mozilla/5.0\r\n`);
+      // spread the dribbles so the connections do not beat in step
+      setTimeout(() => {
+        if (s.destroyed) return;
+        timer = setInterval(() => s.write(`X-${Math.floor(Math.random() * 1e4)}: ${Math.floor(Math.random() * 1e4)}\r\n`), job.dribbleMs ?? 5000);
+      }, Math.random() * (job.dribbleMs ?? 5000));
+    });
+    s.on('data', () => {}); // a 408, if the server gives up on us
+    s.on('error', again);
+    s.on('close', again);
+  };
+  // opened over `rampMs`, so that the server's header timeouts do not all fall at once
+  const conns = job.conns ?? 20;
+  for (let i = 0; i < conns; i++) setTimeout(open, (i * (job.rampMs ?? 0)) / conns);
+}
+
+function burst(job: ClientJob): void {
+  const period = job.periodMs ?? 60_000;
+  const length = job.burstMs ?? 4000;
+  let until = 0;
+  const active = (): boolean => Date.now() < until;
+  const start = (): void => {
+    until = Date.now() + length;
+    for (let i = 0; i < (job.loops ?? 100); i++) void getLoop({ ...job, sleepMs: job.sleepMs ?? 300 }, active);
+  };
+  setTimeout(() => {
+    start();
+    setInterval(start, period);
+  }, job.firstMs ?? period);
+}
+
+function statsd(job: ClientJob): void {
+  const sock = createSocket('udp4');
+  sock.on('error', () => {});
+  const gap = 1000 / (job.perSec ?? 10);
+  const send = (): void => {
+    const line = `${job.metric ?? 'app.requests'}:${Math.floor(Math.random() * 100)}|c`;
+    sock.send(line, job.port ?? 8125, host, () => announce());
+    setTimeout(send, jitter(gap));
+  };
+  send();
+}
+
+for (const job of config.jobs) {
+  switch (job.kind) {
+    case 'get':
+    case 'post':
+      for (let i = 0; i < (job.loops ?? 1); i++) void getLoop(job);
+      break;
+    case 'connect':
+      void connectLoop(job);
+      break;
+    case 'slowloris':
+      slowloris(job);
+      break;
+    case 'burst':
+      burst(job);
+      break;
+    case 'statsd':
+      statsd(job);
+      break;
+  }
+}
+process.on('SIGTERM', () => process.exit(143));
