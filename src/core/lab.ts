@@ -91,6 +91,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal); // the terminal closed: roll back too, not die half way
   let state: LabState | undefined;
   try {
     await refuseIfExists(opts.lab);
@@ -107,6 +108,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     const step = async (name: string): Promise<void> => {
       if (interrupted) throw new Interrupted();
       if (killAt && name === killAt) process.kill(process.pid, 'SIGKILL'); // test hook: die mid-setup
+      if (process.env.MYSTERY_TEST_FAIL_AT === name) throw new Error(`test hook: the step ${name} failed`); // as a failing command would
       if (pauseAt && name === pauseAt) {
         // test hook: wait here (up to 60 s) for a signal, so a test can Ctrl-C a given step
         progress(`test hook: paused at ${name}`);
@@ -133,6 +135,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
     await release();
   }
 }

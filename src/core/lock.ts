@@ -3,7 +3,7 @@
  * process is gone (the starter was killed) is stale and is taken over.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ExitCode, UserError } from './errors.js';
 import { startLockFile } from './paths.js';
@@ -43,9 +43,16 @@ export async function acquireStartLock(waitMs = 15_000): Promise<() => Promise<v
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      const fh = await open(startLockFile, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      // The lock appears with the pid already in it (written aside, then linked into place,
+      // which fails if a lock exists): an empty lock, seen between create and write, looked
+      // stale and was taken over while its starter was building.
+      const fresh = `${startLockFile}.${process.pid}.new`;
+      await writeFile(fresh, `${process.pid}\n`, { mode: 0o600 });
+      try {
+        await link(fresh, startLockFile);
+      } finally {
+        await rm(fresh, { force: true });
+      }
       return async () => {
         await rm(startLockFile, { force: true });
         await removeRunRootIfEmpty();
@@ -69,9 +76,36 @@ export async function acquireStartLock(waitMs = 15_000): Promise<() => Promise<v
           ExitCode.conflict,
         );
       }
-      await rm(startLockFile, { force: true }); // stale: its starter is gone
+      await takeOverStale(holder);
     }
   }
+}
+
+/**
+ * Removes a stale lock (its starter is gone) without removing a fresh one: two starts that
+ * both found the same stale lock could otherwise each delete it, the second deleting the lock
+ * the first had just taken, and both would build at once. The lock is first renamed to a
+ * name of our own (only one racer can rename a given file); if what was renamed turns out
+ * to be a live starter's lock, it is put back.
+ */
+async function takeOverStale(seen: number | undefined): Promise<void> {
+  const mine = `${startLockFile}.${process.pid}.stale`;
+  try {
+    await rename(startLockFile, mine);
+  } catch {
+    return; // someone else took it over first: look again
+  }
+  let pid: number | undefined;
+  try {
+    const n = Number((await readFile(mine, 'utf8')).trim());
+    pid = Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    pid = undefined;
+  }
+  if (pid !== undefined && pid !== seen && pid !== process.pid && pidAlive(pid)) {
+    await link(mine, startLockFile).catch(() => {}); // a live starter's lock: give it back
+  }
+  await rm(mine, { force: true });
 }
 
 /** Removes a lock left by a starter that was killed (down leaves the host as it was). */

@@ -60,6 +60,22 @@ test('SIGKILL at each step of setup, then down: the host is as before', { timeou
   }
 });
 
+test('a step that fails undoes what came before it, with no down', { timeout: 90_000 }, async () => {
+  const before = await takeSnapshot();
+  // MYSTERY_TEST_FAIL_AT makes the step throw as a failing command would; inside the veth
+  // step the veth exists already, so it must be removed at once, then everything else.
+  for (const step of ['bridge/added', 'firewall', 'netns:1/added', 'veth:1/added', 'services', 'supervisor/spawned', 'ready']) {
+    const r = await mystery(['start', '-d', '--name', 'rfail', '--port', '3506', ...small], { env: { MYSTERY_TEST_FAIL_AT: step } });
+    try {
+      assert.equal(r.code, 1, `a failure at ${step}: exit ${r.code} ${r.signal}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`rolling back[\\s\\S]*the step ${step} failed`));
+      await assertHostAsBefore(before, `failed at ${step}, rolled back`);
+    } finally {
+      await down('rfail');
+    }
+  }
+});
+
 test('SIGKILL during setup, state file deleted or corrupt: down still removes everything', { timeout: 120_000 }, async () => {
   const before = await takeSnapshot();
   // tagged points only: an untagged resource is known by the journal alone (tested above)
@@ -92,20 +108,22 @@ test('SIGKILL during setup, state file deleted or corrupt: down still removes ev
 
 test('Ctrl-C during a fresh start rolls back and exits 130', { timeout: 120_000 }, async () => {
   const before = await takeSnapshot();
-  for (const step of ['bridge', 'veth:1', 'supervisor', 'ready']) {
+  // Ctrl-C, and the same for `kill` (SIGTERM) and a closed terminal (SIGHUP)
+  const points: Array<[string, NodeJS.Signals]> = [['bridge', 'SIGINT'], ['veth:1', 'SIGINT'], ['supervisor', 'SIGINT'], ['ready', 'SIGINT'], ['netns:2', 'SIGTERM'], ['veth:0', 'SIGHUP']];
+  for (const [step, signal] of points) {
     const run = spawnMystery(['start', '-d', '--name', 'rint', '--port', '3503', ...small], { MYSTERY_TEST_PAUSE_AT: step });
     try {
       await run.waitFor(`paused at ${step}`);
-      run.child.kill('SIGINT');
+      run.child.kill(signal);
       const r = await run.done;
-      assert.equal(r.code, 130, `Ctrl-C at ${step}: exit ${r.code} ${r.signal}: ${r.stderr}`);
+      assert.equal(r.code, 130, `${signal} at ${step}: exit ${r.code} ${r.signal}: ${r.stderr}`);
       assert.match(r.stderr, /rolled back/);
     } finally {
       run.child.kill('SIGKILL');
       await run.done;
     }
     // nothing to remove: the rollback did it (down would fix a failure, hiding it)
-    await assertHostAsBefore(before, `Ctrl-C at ${step}`);
+    await assertHostAsBefore(before, `${signal} at ${step}`);
   }
   // and while it waits for the lab to become ready (no hook: a real poll loop)
   const run = spawnMystery(['start', '-d', '--name', 'rint', '--port', '3503', ...small]);

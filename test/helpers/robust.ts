@@ -37,7 +37,7 @@ const addForeign = (token: string | undefined): void => {
 async function learnForeign(): Promise<void> {
   const { readdir } = await import('node:fs/promises');
   for (const lab of await readdir(runRoot).catch(() => [] as string[])) {
-    if (lab.startsWith('r') || lab.endsWith('.lock')) continue;
+    if ((lab.startsWith('r') && lab !== 'rsoak') || lab.includes('.lock')) continue; // rsoak: the endurance bench
     addForeign(`${runRoot}/${lab}`);
     addForeign(`tcpdump-mystery:${lab}`);
     addForeign(`tmys-${lab}-`);
@@ -55,7 +55,7 @@ async function learnForeign(): Promise<void> {
   for (const id of nets) addForeign(`br-${id}`);
   for (const l of links) {
     const m = /^tcpdump-mystery:(.+)$/.exec(l.ifalias ?? '');
-    if ((m && !m[1]!.startsWith('r')) || (l.master && (foreign.has(l.master) || l.master === 'docker0'))) addForeign(l.ifname);
+    if ((m && (!m[1]!.startsWith('r') || m[1] === 'rsoak')) || (l.master && (foreign.has(l.master) || l.master === 'docker0'))) addForeign(l.ifname);
   }
 }
 
@@ -73,7 +73,7 @@ async function withoutForeign(before: Snapshot, diff: string[]): Promise<string[
       items.filter((x) => {
         if (key.startsWith('docker')) return x.includes(' r'); // the other developers' Docker labs
         if (key === 'foreignNetnsProcesses' && !x.includes('/tcpdump-mystery/r') && !x.includes('sleep')) return false; // their containers
-        if (x.endsWith('/start.lock')) return false; // their starts
+        if (x.includes('/start.lock')) return false; // their starts
         return ![...foreign].some((t) => x.includes(t)) && !/docker|DOCKER|172\.1[6-9]\.|172\.2\d\.|192\.168\.\d+\.|MASQUERADE|masquerade/.test(x) && !/@veth/.test(x);
       });
     const added = mine(JSON.parse(m[2]!) as string[]);
