@@ -1,0 +1,288 @@
+/**
+ * The catalog's cases on real labs: for each case a reference detective starts the lab on
+ * three seeds (three labs at once), solves it from tcpdump's output alone (plus `mystery
+ * ps` to map an address to a host, as a learner does), arrests or answers through the CLI,
+ * and `mystery status --json` must then say solved. Afterwards nothing of these labs is
+ * left on the host.
+ *
+ * Labs: c<case><n> on ports 3410-3469. The learner's progress goes to a temporary
+ * XDG_STATE_HOME.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mystery, sh, type CliResult } from '../helpers/cli.js';
+import { diffSnapshots, takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
+import { findBridge, iflinks, ps, vethsOf, type PsRow } from '../helpers/learner.js';
+
+let stateHome = '';
+let before_: Snapshot;
+const labsUsed: string[] = [];
+const interfacesSeen = new Set<string>();
+
+before(async () => {
+  stateHome = await mkdtemp(join(tmpdir(), 'mystery-cases-'));
+  before_ = await takeSnapshot();
+});
+
+after(async () => {
+  for (const lab of labsUsed) await mystery(['down', '--name', lab]);
+  await rm(stateHome, { recursive: true, force: true });
+});
+
+const env = (): NodeJS.ProcessEnv => ({ XDG_STATE_HOME: stateHome });
+
+/** The lab as a learner sees it: its hosts (`mystery ps`) and its bridge (`ip addr`). */
+interface Scene {
+  lab: string;
+  hosts: PsRow[];
+  bridge: string;
+  byIp: (ip: string) => string;
+  ipOf: (name: string) => string;
+}
+
+async function startLab(caseId: string, seed: string, lab: string, port: number): Promise<Scene> {
+  labsUsed.push(lab);
+  let r: CliResult | undefined;
+  // other labs may be starting on this host: the start lock makes us wait, or refuse after 15 s
+  for (let attempt = 0; attempt < 5; attempt++) {
+    r = await mystery(['start', caseId, '-d', '--seed', seed, '--name', lab, '--port', String(port)], { env: env(), timeoutMs: 90_000 });
+    if (r.code === 0 || !/in progress/.test(r.stderr)) break;
+    await new Promise((res) => setTimeout(res, 1000 + Math.random() * 2000));
+  }
+  assert.equal(r!.code, 0, `start ${caseId} ${seed}: ${r!.stderr}`);
+  const hosts = await ps(lab);
+  const bridge = await findBridge(hosts[0]!.ip);
+  interfacesSeen.add(bridge);
+  for (const v of await vethsOf(bridge)) interfacesSeen.add(v.name);
+  return {
+    lab,
+    hosts,
+    bridge,
+    byIp: (ip) => hosts.find((h) => h.ip === ip)?.name ?? `(unknown ${ip})`,
+    ipOf: (name) => hosts.find((h) => h.name === name)!.ip,
+  };
+}
+
+/** Lines tcpdump prints in `seconds` (stdout only; -l so that lines come whole). */
+async function capture(iface: string, args: string[], filter: string, seconds: number): Promise<string[]> {
+  const r = await sh('timeout', [String(seconds), 'tcpdump', '-l', '-nn', '-i', iface, ...args, filter], (seconds + 15) * 1000);
+  assert.match(r.stderr, /packets? captured/, `tcpdump ran: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/** "IP 10.1.2.3.45678 > 10.1.2.4.3000: ..." -> ['10.1.2.3', '10.1.2.4'] */
+function endpoints(line: string): [string, string] | undefined {
+  const m = /IP (\d+\.\d+\.\d+\.\d+)\.\d+ > (\d+\.\d+\.\d+\.\d+)\.\d+:/.exec(line);
+  return m ? [m[1]!, m[2]!] : undefined;
+}
+
+function top(counts: Map<string, number>): { key: string; n: number; second: number } {
+  const sorted = [...counts].sort((a, b) => b[1] - a[1]);
+  assert.ok(sorted.length > 0, 'tcpdump saw something to count');
+  return { key: sorted[0]![0], n: sorted[0]![1], second: sorted[1]?.[1] ?? 0 };
+}
+
+function tally<T>(items: T[]): Map<T, number> {
+  const m = new Map<T, number>();
+  for (const i of items) m.set(i, (m.get(i) ?? 0) + 1);
+  return m;
+}
+
+/** Packets each suspect's veth carries in `seconds`, all counted at once (the first case's trick). */
+async function loudestSuspect(scene: Scene, seconds: number): Promise<string> {
+  const links = await iflinks(scene.lab);
+  const veths = await vethsOf(scene.bridge);
+  const ids = new Map(scene.hosts.map((h) => [h.id, h.name]));
+  const counts = await Promise.all(
+    veths.map(async (v) => {
+      const r = await sh('timeout', [String(seconds), 'tcpdump', '-nq', '-i', v.name], (seconds + 10) * 1000);
+      return { veth: v, n: Number(/(\d+) packets? captured/.exec(r.stderr)?.[1] ?? 0) };
+    }),
+  );
+  const named = counts
+    .map((c) => ({ host: ids.get([...links].find(([, ifx]) => ifx === c.veth.ifindex)?.[0] ?? '') ?? '?', n: c.n }))
+    .filter((c) => c.host !== 'webserver')
+    .sort((a, b) => b.n - a.n);
+  return named[0]!.host;
+}
+
+async function arrest(scene: Scene, host: string): Promise<void> {
+  const r = await mystery(['stop', '--name', scene.lab, host], { env: env(), timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `stop ${host}: ${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /CASE SOLVED/);
+}
+
+async function answer(scene: Scene, value: string): Promise<void> {
+  const r = await mystery(['answer', '--name', scene.lab, value], { env: env() });
+  assert.equal(r.code, 0, `answer ${value}: ${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /CASE SOLVED/);
+}
+
+async function assertSolved(scene: Scene): Promise<void> {
+  const r = await mystery(['status', '--json', '--name', scene.lab], { env: env(), timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { solved: boolean }).solved, true, `${scene.lab} is solved`);
+  const d = await mystery(['debrief', '--name', scene.lab], { env: env() });
+  assert.equal(d.code, 0, d.stderr);
+}
+
+async function down(scene: Scene): Promise<void> {
+  const r = await mystery(['down', '--name', scene.lab]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+interface Detective {
+  caseId: string;
+  short: string;
+  port: number;
+  /** solves one run; returns the host it accused or the value it gave */
+  solve(scene: Scene): Promise<string>;
+  timeoutMs?: number;
+}
+
+const seeds = ['alpha-1', 'bravo-2', 'charlie-3'];
+
+const detectives: Detective[] = [
+  {
+    caseId: 'reset-storm',
+    short: 'rs',
+    port: 3410,
+    async solve(scene) {
+      // the first case's trick accuses someone else
+      const loud = await loudestSuspect(scene, 3);
+      const lines = await capture(scene.bridge, [], 'tcp[tcpflags] & tcp-rst != 0', 4);
+      const to = top(tally(lines.map((l) => endpoints(l)?.[1]).filter((x): x is string => !!x)));
+      assert.ok(to.n >= 10 && to.n > 3 * to.second, `resets go to one host: ${to.key} ${to.n} vs ${to.second}`);
+      const culprit = scene.byIp(to.key);
+      assert.notEqual(loud, culprit, 'counting packets does not find the culprit');
+      await arrest(scene, culprit);
+      return culprit;
+    },
+  },
+  {
+    caseId: 'password-in-clear',
+    short: 'pw',
+    port: 3420,
+    async solve(scene) {
+      const lines = await capture(scene.bridge, ['-A'], 'tcp dst port 3000', 6);
+      const basic = lines.map((l) => /authorization: Basic ([A-Za-z0-9+/=]+)/i.exec(l)?.[1]).filter((x): x is string => !!x);
+      assert.ok(basic.length >= 1, 'a Basic login was seen');
+      const [, password] = Buffer.from(basic[0]!, 'base64').toString().split(':');
+      assert.ok(password, 'user:password');
+      // a wrong guess first: a Bearer token is not the password
+      const bearer = lines.map((l) => /authorization: Bearer (\S+)/i.exec(l)?.[1]).find(Boolean);
+      if (bearer) {
+        const wrong = await mystery(['answer', '--name', scene.lab, bearer], { env: env() });
+        assert.notEqual(wrong.code, 0, 'a token is not the answer');
+      }
+      await answer(scene, password!);
+      return password!;
+    },
+  },
+  {
+    caseId: 'fat-payload',
+    short: 'fp',
+    port: 3430,
+    async solve(scene) {
+      const loud = await loudestSuspect(scene, 4);
+      const lines = await capture(scene.bridge, ['-q'], 'tcp dst port 3000 and greater 1000', 5);
+      const from = top(tally(lines.map((l) => endpoints(l)?.[0]).filter((x): x is string => !!x)));
+      assert.ok(from.n >= 5 && from.second === 0, `big packets come from one host: ${from.key} ${from.n} vs ${from.second}`);
+      const culprit = scene.byIp(from.key);
+      assert.notEqual(loud, culprit, 'counting packets does not find the culprit');
+      await arrest(scene, culprit);
+      return culprit;
+    },
+  },
+  {
+    caseId: 'lossy-link',
+    short: 'll',
+    port: 3440,
+    async solve(scene) {
+      const lines = await capture(scene.bridge, ['-S', '-t'], 'tcp port 3000 and (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 or len > 66)', 10);
+      // `sed -E 's/, (ack|win) .*//' | sort | uniq -d`
+      const repeats = [...tally(lines.map((l) => l.replace(/, (ack|win) .*/, '')))].filter(([, n]) => n > 1).map(([l]) => l);
+      const web = scene.ipOf('webserver');
+      const involved = repeats.flatMap((l) => endpoints(l) ?? []).filter((ip) => ip !== web);
+      const who = top(tally(involved));
+      assert.ok(who.n >= 2 && who.second === 0, `repeats involve one host: ${who.key} ${who.n} vs ${who.second}`);
+      const culprit = scene.byIp(who.key);
+      await answer(scene, culprit);
+      return culprit;
+    },
+  },
+  {
+    caseId: 'slowloris',
+    short: 'sl',
+    port: 3450,
+    async solve(scene) {
+      const loud = await loudestSuspect(scene, 3);
+      const lines = await capture(scene.bridge, ['-q'], 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0 and less 100', 10);
+      const from = top(tally(lines.map((l) => endpoints(l)?.[0]).filter((x): x is string => !!x)));
+      assert.ok(from.n >= 5 && from.n > 3 * from.second, `tiny pushes come from one host: ${from.key} ${from.n} vs ${from.second}`);
+      const culprit = scene.byIp(from.key);
+      assert.notEqual(loud, culprit, 'counting packets does not find the culprit');
+      await arrest(scene, culprit);
+      return culprit;
+    },
+  },
+  {
+    caseId: 'intermittent-burst',
+    short: 'ib',
+    port: 3460,
+    timeoutMs: 200_000,
+    async solve(scene) {
+      // record long enough for one burst (every 30-45 s), SYNs only; then read the file back
+      const file = join(stateHome, `${scene.lab}.pcap`);
+      const w = await sh('timeout', ['52', 'tcpdump', '-nn', '-i', scene.bridge, '-Z', 'root', '-w', file, 'tcp dst port 3000 and tcp[tcpflags] & tcp-syn != 0'], 70_000);
+      assert.match(w.stderr, /packets? captured/);
+      const read = await sh('tcpdump', ['-nn', '-tt', '-r', file]);
+      assert.equal(read.code, 0, read.stderr);
+      const lines = read.stdout.split('\n').filter(Boolean);
+      const busiest = top(tally(lines.map((l) => l.split('.')[0]!)));
+      const inThatSecond = lines.filter((l) => l.startsWith(`${busiest.key}.`));
+      const from = top(tally(inThatSecond.map((l) => endpoints(l)?.[0]).filter((x): x is string => !!x)));
+      assert.ok(from.n >= 20 && from.n > 3 * from.second, `the burst comes from one host: ${from.key} ${from.n} vs ${from.second}`);
+      // the pcap file is a real capture file
+      assert.equal((await readFile(file)).readUInt32LE(0).toString(16), 'a1b2c3d4');
+      const culprit = scene.byIp(from.key);
+      await arrest(scene, culprit);
+      return culprit;
+    },
+  },
+];
+
+for (const d of detectives) {
+  test(`${d.caseId}: the reference detective solves it from tcpdump's output on three seeds`, { timeout: d.timeoutMs ?? 150_000 }, async () => {
+    const t0 = Date.now();
+    const scenes = await Promise.all(seeds.map((seed, i) => startLab(d.caseId, seed, `c${d.short}${i + 1}`, d.port + i)));
+    try {
+      const found = await Promise.all(scenes.map((s) => d.solve(s)));
+      await Promise.all(scenes.map((s) => assertSolved(s)));
+      assert.equal(new Set(found).size, found.length, `three seeds, three different answers: ${found.join(', ')}`);
+    } finally {
+      await Promise.all(scenes.map((s) => down(s)));
+    }
+    console.log(`# ${d.caseId}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+}
+
+test('nothing of these labs is left on the host', async () => {
+  const after_ = await takeSnapshot();
+  const markers = [...labsUsed.flatMap((l) => [`tmys-${l}-`, `tcpdump-mystery:${l}`, `/tcpdump-mystery/${l}/`, `/tcpdump-mystery/${l} `]), ...interfacesSeen];
+  assert.ok(interfacesSeen.size > 0);
+  const mine = (s: Snapshot): Snapshot => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(s)) {
+      out[k] = Array.isArray(v) ? (v as string[]).filter((e) => markers.some((m) => `${e} `.includes(m))) : v;
+    }
+    return out as unknown as Snapshot;
+  };
+  assert.deepEqual(diffSnapshots(mine(before_), mine(after_)), []);
+  // and none of them existed before either (the filter would have hidden a leftover otherwise)
+  assert.deepEqual(Object.values(mine(after_)).filter((v) => Array.isArray(v) && v.length), []);
+  for (const l of labsUsed) assert.equal((await sh('ls', [`/run/tcpdump-mystery/${l}`])).code === 0, false, `${l}'s run dir is gone`);
+});
