@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cliPath, mystery, sh, type CliResult } from '../helpers/cli.js';
 import { takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
-import { assertHostAsBefore, down, runRoot, startLab } from '../helpers/robust.js';
+import { assertHostAsBefore, down, runRoot, settledSnapshot, startLab } from '../helpers/robust.js';
 
 const E = { usage: 2, notRoot: 3, missingTool: 4, conflict: 5, noLab: 6, resources: 7 };
 
@@ -163,7 +163,7 @@ test('the port in use, a lab already running, no lab, an unknown host', { timeou
 
   try {
     await startLab('rbad', 3556, ['--suspects', '2']);
-    const running = await takeSnapshot();
+    const running = await settledSnapshot();
     const again = await mystery(['start', '-d', '--name', 'rbad', '--port', '3557']);
     assertUserError(again, E.conflict, /A lab named "rbad" is already running/);
     assertFix(again, /mystery down --name rbad/);
@@ -171,7 +171,7 @@ test('the port in use, a lab already running, no lab, an unknown host', { timeou
     const port = await mystery(['start', '-d', '--name', 'rbadb', '--port', '3556']);
     assertUserError(port, E.conflict, /Port 3556 on localhost is already in use/);
     for (const args of [['stop', 'nosuchhost'], ['restart', 'nosuchhost'], ['exec', 'nosuchhost', 'true']]) {
-      const r = await mystery([...args, '--name', 'rbad']);
+      const r = await mystery([args[0]!, '--name', 'rbad', ...args.slice(1)]); // exec passes what follows the host to the command
       assertUserError(r, E.usage, /There is no host "nosuchhost" in this lab/);
       assertFix(r, /The hosts are: http-sender1, .*webserver \(see `mystery ps`\)/);
     }

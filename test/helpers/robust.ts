@@ -84,6 +84,22 @@ async function withoutForeign(before: Snapshot, diff: string[]): Promise<string[
   return keep;
 }
 
+/**
+ * A snapshot of a host that has stopped changing by itself: just after a lab starts, its
+ * links still gain IPv6 link-local addresses (and their routes) for a second or two.
+ */
+export async function settledSnapshot(maxMs = 8000): Promise<Snapshot> {
+  let prev = await takeSnapshot();
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    await sleep(700);
+    const next = await takeSnapshot();
+    if (diffSnapshots(prev, next).length === 0) return next;
+    prev = next;
+  }
+  return prev;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface Running {
