@@ -139,6 +139,23 @@ test('Ctrl-C during a fresh start rolls back and exits 130', { timeout: 120_000 
     await run.done;
   }
   await assertHostAsBefore(before, 'Ctrl-C while waiting for ready');
+
+  // In the foreground (no -d), Ctrl-C once the lab runs is how the learner ends it: removed.
+  const fg = spawnMystery(['start', '--name', 'rint', '--port', '3503', ...small]);
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!fg.stdout().includes('until you press Ctrl-C') && Date.now() < deadline && fg.child.exitCode === null) await sleep(50);
+    assert.match(fg.stdout(), /until you press Ctrl-C/, fg.stderr());
+    fg.child.kill('SIGINT');
+    const r = await fg.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /The lab is removed/);
+  } finally {
+    fg.child.kill('SIGKILL');
+    await fg.done;
+    await down('rint');
+  }
+  await assertHostAsBefore(before, 'Ctrl-C of a foreground lab');
 });
 
 test('down twice, down with no lab, down without a state file: exit 0, nothing left', { timeout: 60_000 }, async () => {
