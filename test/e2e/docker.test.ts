@@ -119,6 +119,11 @@ async function dockerImagesOfTheTool(): Promise<string[]> {
   return (await docker(['image', 'ls', '--filter', 'label=tcpdump-mystery.lab', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean).sort();
 }
 
+/** Every image, intermediate ones too: a build's leftovers show here, labelled or not. */
+async function allImages(): Promise<string[]> {
+  return (await docker(['image', 'ls', '-aq', '--no-trunc'])).split('\n').filter(Boolean).sort();
+}
+
 async function loopsOf(container: string): Promise<number> {
   const env = JSON.parse(await docker(['inspect', '--format', '{{json .Config.Env}}', container])) as string[];
   return Number(env.find((e) => e.startsWith('LOOPS='))?.slice(6));
@@ -163,6 +168,7 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   if (!composeCmd) return;
   const before = await hostView();
   const imagesBefore = await dockerImagesOfTheTool();
+  const allImagesBefore = await allImages();
   let composeUp: ChildProcess | undefined;
   let composeOut = '';
   t.after(async () => {
@@ -268,6 +274,7 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   assert.match(down.stdout, /Removed the lab "mystery"/);
   await waitFor('docker-compose up to end', 30_000, async () => (composeUp!.exitCode !== null || composeUp!.signalCode !== null ? true : undefined));
   assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore, 'the images it built are removed');
+  assert.deepEqual(await allImages(), allImagesBefore, 'and the intermediate images of their builds');
   const watchers = (await sh('pgrep', ['-f', 'evidence-watcher'])).stdout.trim();
   assert.equal(watchers, '', 'the evidence watcher has ended');
   assert.ok(await portFree(3000), 'nothing listens on port 3000 any more');
@@ -281,6 +288,7 @@ test('mystery start --backend docker: ps, exec, status, stop, restart, down', { 
   const seed = 'docker-e2e-1';
   const before = await hostView();
   const imagesBefore = await dockerImagesOfTheTool();
+  const allImagesBefore = await allImages();
   t.after(async () => {
     await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
   });
@@ -358,6 +366,7 @@ test('mystery start --backend docker: ps, exec, status, stop, restart, down', { 
   assert.equal(down.code, 0, down.stderr);
   t.diagnostic(`docker backend: down ${Date.now() - t1} ms`);
   assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore);
+  assert.deepEqual(await allImages(), allImagesBefore, 'the intermediate images of the builds are removed too');
   const again = await mystery(['down', '--name', lab]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /Nothing to remove/);
@@ -370,6 +379,7 @@ test('docker lab: down without its state file still finds everything by its labe
   const lab = 'dock';
   const before = await hostView();
   const imagesBefore = await dockerImagesOfTheTool();
+  const allImagesBefore = await allImages();
   t.after(async () => {
     await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
   });
@@ -390,5 +400,33 @@ test('docker lab: down without its state file still finds everything by its labe
   assert.match(down.stdout, /Removed the lab "dock"/);
   assert.equal((await docker(['ps', '-aq', '--filter', `label=tcpdump-mystery.lab=${lab}`])).trim(), '');
   assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore);
+  assert.deepEqual(await allImages(), allImagesBefore);
   await assertHostAsBefore(before, 'docker lab without its state, then down');
+});
+
+test('docker lab: when only its images are left (containers removed by hand), down removes them', { timeout: 240_000 }, async (t) => {
+  if (!(await requireDocker(t))) return;
+  const lab = 'dock';
+  const before = await hostView();
+  const imagesBefore = await dockerImagesOfTheTool();
+  const allImagesBefore = await allImages();
+  t.after(async () => {
+    await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+  });
+  const start = await mystery(['start', '-d', '--backend', 'docker', '--name', lab, '--port', '3300'], { timeoutMs: 240_000 });
+  assert.equal(start.code, 0, start.stderr);
+  ourBridges.add(`br-${(await docker(['network', 'inspect', '--format', '{{.Id}}', `tcpdump-mystery-${lab}`])).trim().slice(0, 12)}`);
+  // what `docker-compose down` would do: containers and network gone, images kept; and no state
+  const ids = (await docker(['ps', '-aq', '--filter', `label=tcpdump-mystery.lab=${lab}`])).split('\n').filter(Boolean);
+  await docker(['rm', '-f', ...ids]);
+  await docker(['network', 'rm', `tcpdump-mystery-${lab}`]);
+  await rm(`/run/tcpdump-mystery/${lab}`, { recursive: true, force: true });
+  assert.equal((await dockerImagesOfTheTool()).length, imagesBefore.length + 2);
+
+  const down = await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /Removed the lab "dock"/);
+  assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore);
+  assert.deepEqual(await allImages(), allImagesBefore);
+  await assertHostAsBefore(before, 'docker images left, then down');
 });

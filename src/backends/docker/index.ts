@@ -200,6 +200,35 @@ function drawFrom(loops: Map<string, number>): CaseDraw {
   return { hosts, culprit };
 }
 
+/** The untagged images each image is built on (the legacy builder's intermediates), nearest first. */
+async function untaggedAncestors(ids: string[]): Promise<string[]> {
+  const all = lines(await dockerMaybe(['image', 'ls', '-aq', '--no-trunc']));
+  if (all.length === 0) return [];
+  const info = new Map<string, { parent: string; tagged: boolean }>();
+  try {
+    for (const i of JSON.parse((await dockerMaybe(['image', 'inspect', ...new Set(all)], 60_000)) ?? '[]') as Array<{ Id: string; Parent: string; RepoTags: string[] | null }>) {
+      info.set(i.Id, { parent: i.Parent, tagged: (i.RepoTags ?? []).length > 0 });
+    }
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const id of ids) {
+    let cur = info.get(id)?.parent;
+    while (cur && info.has(cur) && !info.get(cur)!.tagged && !out.includes(cur)) {
+      out.push(cur);
+      cur = info.get(cur)!.parent;
+    }
+  }
+  // children before their parents, so that each is childless when its turn comes
+  const depth = (id: string): number => {
+    let d = 0;
+    for (let cur = info.get(id)?.parent; cur && d < 1000; cur = info.get(cur)?.parent) d++;
+    return d;
+  };
+  return out.sort((a, b) => depth(b) - depth(a));
+}
+
 const signalNumber: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGHUP: 1, SIGQUIT: 3 };
 
 export const dockerBackend: LabBackend & {
@@ -258,8 +287,16 @@ export const dockerBackend: LabBackend & {
     const networks = new Set(lines(await dockerMaybe(['network', 'ls', '-q', '--filter', `label=${labLabel}=${lab}`])));
     if (project) for (const n of lines(await dockerMaybe(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]))) networks.add(n);
     for (const n of networks) await dockerMaybe(['network', 'rm', n], 60_000);
-    const images = new Set(lines(await dockerMaybe(['image', 'ls', '-q', '--filter', `label=${labLabel}=${lab}`])));
-    if (images.size) await dockerMaybe(['rmi', '-f', ...images], 120_000);
+    const images = new Set(lines(await dockerMaybe(['image', 'ls', '-q', '--no-trunc', '--filter', `label=${labLabel}=${lab}`])));
+    if (images.size) {
+      const chain = await untaggedAncestors([...images]);
+      await dockerMaybe(['rmi', '-f', ...images], 120_000);
+      // the build's intermediate images that removing the images left dangling; one that
+      // another image still builds on (or that is tagged, as the base is) is not removed
+      const left = new Set(lines(await dockerMaybe(['image', 'ls', '-aq', '--no-trunc', '--filter', 'dangling=true'])));
+      const dangling = chain.filter((id) => left.has(id));
+      if (dangling.length) await dockerMaybe(['rmi', ...dangling], 120_000);
+    }
   },
 
   async hosts(state): Promise<HostRuntime[]> {
@@ -310,6 +347,9 @@ export const dockerBackend: LabBackend & {
       ...lines(await dockerMaybe(['ps', '-a', '--filter', `label=${labLabel}`, '--format', fmt])),
       ...lines(await dockerMaybe(['network', 'ls', '--filter', `label=${labLabel}`, '--format', fmt])),
     ];
+    // images (an interrupted start may leave only them): `docker image ls` cannot print labels
+    const images = [...new Set(lines(await dockerMaybe(['image', 'ls', '-q', '--filter', `label=${labLabel}`])))];
+    if (images.length) found.push(...lines(await dockerMaybe(['image', 'inspect', '--format', `{{index .Config.Labels "${labLabel}"}}`, ...images])));
     return [...new Set(found)].filter((l) => /^[a-z][a-z0-9]{0,11}$/.test(l));
   },
 
