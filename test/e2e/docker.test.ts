@@ -15,7 +15,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { countPackets, mystery, sh } from '../helpers/cli.js';
 import { diffSnapshots, takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
-import { sleep } from '../helpers/robust.js';
+import { sleep, spawnMystery } from '../helpers/robust.js';
 import { countEach, ifindexFromIpLink, iflinks, ps, vethsOf } from '../helpers/learner.js';
 import { measureLatency, median, sampleLatency } from '../../src/core/latency.js';
 import { noisyNeighbour, loopCounts } from '../../src/cases/noisy-neighbour.js';
@@ -75,6 +75,8 @@ function withoutForeign(s: Snapshot, foreign: Set<string>): Snapshot {
     tokens.some((t) => new RegExp(`(^|[^\\w-])${t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w-])`).test(v));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) out[k] = Array.isArray(v) ? (v as string[]).filter((x) => !isForeign(x)) : v;
+  // processes in other namespaces: only the containers' own count here (other labs run tools in theirs)
+  out.foreignNetnsProcesses = s.foreignNetnsProcesses.filter((x) => /^\d+ node (webserver|sender)\.js/.test(x));
   return out as unknown as Snapshot;
 }
 
@@ -429,4 +431,43 @@ test('docker lab: when only its images are left (containers removed by hand), do
   assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore);
   assert.deepEqual(await allImages(), allImagesBefore);
   await assertHostAsBefore(before, 'docker images left, then down');
+});
+
+test('docker lab: a start killed (SIGKILL) before ready, or while Compose works, leaves nothing after down', { timeout: 300_000 }, async (t) => {
+  if (!(await requireDocker(t))) return;
+  const lab = 'dock';
+  const before = await hostView();
+  const allImagesBefore = await allImages();
+  t.after(async () => {
+    await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+  });
+  const args = ['start', '-d', '--backend', 'docker', '--name', lab, '--port', '3300'];
+  const composeOfTheLab = async (): Promise<string> => (await sh('pgrep', ['-f', `-p tcpdump-mystery-${lab} `])).stdout.trim();
+
+  // at the step boundaries (the start's own test hook)
+  for (const step of ['starting the containers (docker-compose up)', 'ready']) {
+    const r = await mystery(args, { env: { MYSTERY_TEST_KILL_AT: step }, timeoutMs: 240_000 });
+    assert.equal(r.signal, 'SIGKILL', `start was to be killed at "${step}": ${r.code} ${r.stderr}`);
+    const down = await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal((await docker(['ps', '-aq', '--filter', `label=tcpdump-mystery.lab=${lab}`])).trim(), '', `no container left (killed at ${step})`);
+  }
+
+  // in the middle of docker-compose build, and of docker-compose up: Compose is still at work
+  for (const [when, delayMs] of [['building the images', 300], ['starting the containers', 0]] as const) {
+    const run = spawnMystery(args);
+    await run.waitFor(when, 120_000);
+    await sleep(delayMs);
+    run.child.kill('SIGKILL');
+    await run.done;
+    const down = await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(await composeOfTheLab(), '', `down ended the lab's docker-compose (killed while ${when})`);
+    await sleep(1000); // nothing may come back after down
+    assert.equal((await docker(['ps', '-aq', '--filter', `label=tcpdump-mystery.lab=${lab}`])).trim(), '', `no container left (killed while ${when})`);
+    assert.equal((await docker(['network', 'ls', '-q', '--filter', `label=tcpdump-mystery.lab=${lab}`])).trim(), '');
+  }
+  assert.deepEqual(await allImages(), allImagesBefore);
+  assert.ok(await portFree(3300));
+  await assertHostAsBefore(before, 'docker starts killed, then down');
 });

@@ -15,7 +15,7 @@ import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
 import type { LabPlan, PlannedHost } from '../../core/model.js';
 import { projectRoot } from '../../core/paths.js';
-import { sleep } from '../../core/procs.js';
+import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { seededRng } from '../../core/random.js';
 import { CommandFailed, requireTools, run, which } from '../../core/run.js';
 import { writeState, type LabState } from '../../core/state.js';
@@ -280,6 +280,10 @@ export const dockerBackend: LabBackend & {
   },
 
   async teardown(lab, state) {
+    // a compose this tool started for the lab and that still runs (its start was killed)
+    // would go on creating containers: end it first
+    const ourProject = state?.created.composeProject ?? composeNames(lab).project;
+    await endProcesses(await findProcesses((a) => a.some((x, i) => x === ourProject && a[i - 1] === '-p') && a.some((x) => /compose/.test(x))));
     if (!(await which('docker')) || !(await engineAnswers())) return;
     const project = state?.created.composeProject;
     const containers = (await labContainers(lab, project)).map((c) => c.Id);
