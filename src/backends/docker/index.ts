@@ -258,7 +258,8 @@ export const dockerBackend: LabBackend & {
 
     await step('building the images (docker-compose build)');
     try {
-      await compose([...args, 'build'], env, 600_000);
+      // the five senders share one image: building it once is enough
+      await compose([...args, 'build', 'webserver', 'http-sender1'], env, 600_000);
     } catch (err) {
       if (err instanceof CommandFailed && !(await imageExists(env.NODE_IMAGE!))) {
         throw new UserError(
