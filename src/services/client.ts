@@ -8,6 +8,8 @@
  *   slowloris  N connections held open, each dribbling a partial header every few seconds
  *   burst      like get with many loops, but only for a few seconds every period
  *   statsd     UDP datagrams of metrics to a port, at a rate
+ *   sweep      SNMP-like UDP polls of a list of addresses in the lab's /24, at a rate (a
+ *              monitoring agent with a stale inventory: the kernel ARPs for each)
  * Addresses come from the top-level `target` URL (host names there are resolved to lab
  * addresses by the supervisor).
  */
@@ -17,7 +19,7 @@ import { createSocket } from 'node:dgram';
 import { readConfig, report, sleep } from './service-io.js';
 
 export interface ClientJob {
-  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd';
+  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep';
   loops?: number;
   sleepMs?: number;
   method?: string;
@@ -40,6 +42,8 @@ export interface ClientJob {
   firstMs?: number;
   /** statsd: the metric's name */
   metric?: string;
+  /** sweep: the last numbers of the addresses polled, in the target's /24 (default: the target host) */
+  octets?: number[];
 }
 
 export interface ClientConfig {
@@ -160,6 +164,25 @@ function statsd(job: ClientJob): void {
   send();
 }
 
+/** A bare SNMP GET request for sysDescr, community "public". */
+const snmpGet = Buffer.from('302602010104067075626c6963a019020400000001020100020100300b300906052b06010201050500', 'hex');
+
+function sweep(job: ClientJob): void {
+  const sock = createSocket('udp4');
+  sock.on('error', () => {});
+  const prefix = host.split('.').slice(0, 3).join('.');
+  // without a list, the target host itself (the webserver's SNMP agent)
+  const targets = job.octets ? job.octets.map((o) => `${prefix}.${o}`) : [host];
+  if (targets.length === 0) return;
+  const gap = 1000 / (job.perSec ?? 20);
+  let i = 0;
+  const send = (): void => {
+    sock.send(snmpGet, job.port ?? 161, targets[i++ % targets.length]!, () => announce());
+    setTimeout(send, jitter(gap));
+  };
+  send();
+}
+
 for (const job of config.jobs) {
   switch (job.kind) {
     case 'get':
@@ -177,6 +200,9 @@ for (const job of config.jobs) {
       break;
     case 'statsd':
       statsd(job);
+      break;
+    case 'sweep':
+      sweep(job);
       break;
   }
 }
