@@ -474,3 +474,27 @@ test('docker lab: a start killed (SIGKILL) before ready, or while Compose works,
   assert.ok(await portFree(3300));
   await assertHostAsBefore(before, 'docker starts killed, then down');
 });
+
+test('docker backend: what it cannot do is said with the fix, and leaves nothing', { timeout: 120_000 }, async (t) => {
+  if (!(await requireDocker(t))) return;
+  const before = await hostView();
+  const base = ['start', '-d', '--backend', 'docker', '--name', 'dock', '--port', '3300'];
+
+  // more senders than docker-compose.yml has
+  const many = await mystery([...base, '--suspects', '7'], { timeoutMs: 60_000 });
+  assert.equal(many.code, 2, many.stderr);
+  assert.match(many.stderr, /--backend netns, or --suspects 5 or fewer/);
+
+  // no engine answering
+  const noEngine = await mystery(base, { env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, timeoutMs: 60_000 });
+  assert.equal(noEngine.code, 4, noEngine.stderr);
+  assert.match(noEngine.stderr, /Docker engine does not answer/);
+  assert.match(noEngine.stderr, /docker-setup\.sh/);
+
+  // a base image that is not there and cannot be pulled
+  const noBase = await mystery(base, { env: { NODE_IMAGE: 'tcpdump-mystery/no-such-base:none' }, timeoutMs: 180_000 });
+  assert.equal(noBase.code, 4, noBase.stderr);
+  assert.match(noBase.stderr, /base image tcpdump-mystery\/no-such-base:none is not on this machine/);
+  assert.match(noBase.stderr, /NODE_IMAGE=/);
+  await assertHostAsBefore(before, 'refused docker starts');
+});
