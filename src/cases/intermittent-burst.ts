@@ -31,7 +31,8 @@ export const intermittentBurst: CaseModule = {
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
       if (i === culpritAt) {
-        hosts.push(client(name, [getJob(350), { kind: 'burst', loops: 120, sleepMs: 250, burstMs, periodMs, firstMs }]));
+        // between bursts it is the quietest host: counting packets live accuses someone else
+        hosts.push(client(name, [getJob(500), { kind: 'burst', loops: 120, sleepMs: 250, burstMs, periodMs, firstMs }]));
       } else {
         hosts.push(client(name, [getJob(200 + rng.int(250))]));
       }

@@ -281,6 +281,8 @@ const detectives: Detective[] = [
     port: 3460,
     timeoutMs: 200_000,
     async solve(scene) {
+      // watching live in the first seconds (no burst comes before 8 s) accuses someone else
+      const loud = await loudestSuspect(scene, 3);
       // record long enough for one burst (every 30-45 s), SYNs only; then read the file back
       const file = join(stateHome, `${scene.lab}.pcap`);
       const w = await sh('timeout', ['52', 'tcpdump', '-nn', '-i', scene.bridge, '-Z', 'root', '-w', file, 'tcp dst port 3000 and tcp[tcpflags] & tcp-syn != 0'], 70_000);
@@ -295,6 +297,7 @@ const detectives: Detective[] = [
       // the pcap file is a real capture file
       assert.equal((await readFile(file)).readUInt32LE(0).toString(16), 'a1b2c3d4');
       const culprit = scene.byIp(from.key);
+      assert.notEqual(loud, culprit, 'counting packets live does not find the culprit');
       await arrest(scene, culprit);
       return culprit;
     },
