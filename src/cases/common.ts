@@ -46,11 +46,11 @@ export function host(view: RunView, name: string): RunView['hosts'][number] | un
 }
 
 /** The commands every briefing lists. */
-export function labCommands(view: RunView, solvedBy: 'arrest' | 'answer'): string[] {
+export function labCommands(view: RunView, solvedBy: 'arrest' | 'answer', example?: string): string[] {
   return [
     `  ${view.cli} ps              the lab's hosts and their IPs (like docker ps)`,
     `  ${view.cli} exec HOST CMD   run a command inside a host (like docker exec)`,
-    solvedBy === 'arrest' ? `  ${view.cli} stop HOST       arrest a host (like docker stop)` : `  ${view.cli} answer VALUE    give your answer`,
+    solvedBy === 'arrest' ? `  ${view.cli} stop HOST       arrest a host (like docker stop)` : `  ${view.cli} answer VALUE    give your answer${example ? `, e.g. ${view.cli} answer ${example}` : ''}`,
     `  ${view.cli} status          the site's response time, solved or not`,
     `  ${view.cli} hint            one more hint each time`,
     `Tip: every host hangs off one bridge on this machine (${view.bridge}); each has its own veth on it: \`ip link show master ${view.bridge}\`.`,

@@ -38,8 +38,7 @@ export const lossyLink: CaseModule = {
       `(${range(names)}) reports requests that now and then hang for a second or more, and the network`,
       'team says the usual thing: "the network is fine". It is not: one host\'s cable loses packets.',
       'Find which host has the bad link with tcpdump, and name it:',
-      ...labCommands(view, 'answer'),
-      `  e.g. sudo npx ${view.cli} answer app9`,
+      ...labCommands(view, 'answer', "app9"),
     ].join('\n');
   },
 

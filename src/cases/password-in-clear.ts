@@ -55,8 +55,7 @@ export const passwordInClear: CaseModule = {
       `http://localhost:${view.port} has a /login page, and one of its ${names.length} clients (${range(names)}) logs in to`,
       'it over plain HTTP instead of HTTPS. The others use API tokens and session cookies: those are not',
       'passwords. Read the password off the wire with tcpdump, so that it can be rotated, and give it:',
-      ...labCommands(view, 'answer'),
-      `  e.g. sudo npx ${view.cli} answer 'the-password'`,
+      ...labCommands(view, 'answer', "'the-password'"),
     ].join('\n');
   },
 
