@@ -25,7 +25,7 @@ const small = ['--suspects', '2']; // three hosts: every kind of step, fewer of 
 
 test('SIGKILL at each step of setup, then down: the host is as before', { timeout: 180_000 }, async () => {
   // Every step boundary, and the points inside a step where a resource exists but is not
-  // tagged yet (only the journal knows it) or a process runs whose pid is not journalled.
+  // configured yet, or a process runs whose pid is not journalled.
   const steps = [
     'bridge',
     'bridge/added',
@@ -78,8 +78,12 @@ test('a step that fails undoes what came before it, with no down', { timeout: 90
 
 test('SIGKILL during setup, state file deleted or corrupt: down still removes everything', { timeout: 120_000 }, async () => {
   const before = await takeSnapshot();
-  // tagged points only: an untagged resource is known by the journal alone (tested above)
+  // every resource is made and tagged by one ip process, so even just after it is made the
+  // tag is there for down to find it by
   const cases: Array<[string, 'delete' | 'corrupt']> = [
+    ['bridge/added', 'delete'],
+    ['netns:0/added', 'delete'],
+    ['veth:0/added', 'corrupt'],
     ['veth:1', 'delete'],
     ['supervisor/spawned', 'delete'],
     ['ready', 'delete'],

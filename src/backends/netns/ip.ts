@@ -3,6 +3,18 @@ import { run, runOk } from '../../core/run.js';
 
 export const ip = (...args: string[]): Promise<string> => runOk('ip', args);
 
+/**
+ * Several ip commands run by one `ip -batch` process: they go together even if the CLI is
+ * SIGKILLed after starting it (a child outlives its parent's SIGKILL), so a resource is
+ * never left made but not yet tagged. It stops at the first command that fails.
+ */
+export async function ipBatch(commands: string[][]): Promise<void> {
+  for (const c of commands) {
+    if (c.some((a) => !/^[A-Za-z0-9_.:/-]+$/.test(a))) throw new Error(`not a safe ip batch argument: ${JSON.stringify(c)}`);
+  }
+  await runOk('ip', ['-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` });
+}
+
 export interface LinkInfo {
   ifindex: number;
   ifname: string;

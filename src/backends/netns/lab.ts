@@ -16,7 +16,7 @@ import { findCase } from '../../cases/index.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
 import { pidAlive } from '../../core/lock.js';
-import { ip, listLinks, listNetns, netnsPids } from './ip.js';
+import { ip, ipBatch, listLinks, listNetns, netnsPids } from './ip.js';
 import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
 import { control, type HostStatus } from './control.js';
 
@@ -34,9 +34,12 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
 
   await step('bridge');
   await journal(() => (state.created.bridge = plan.bridge));
-  await ip('link', 'add', plan.bridge, 'type', 'bridge');
-  await step('bridge/added'); // made but not yet tagged: only the journal knows it
-  await ip('link', 'set', 'dev', plan.bridge, 'alias', tag);
+  // made and tagged by one ip process, so that no kill of ours can come between the two
+  await ipBatch([
+    ['link', 'add', plan.bridge, 'type', 'bridge'],
+    ['link', 'set', 'dev', plan.bridge, 'alias', tag],
+  ]);
+  await step('bridge/added'); // made and tagged, not yet configured
   await ip('addr', 'add', `${plan.gateway}/24`, 'dev', plan.bridge);
   await ip('link', 'set', 'dev', plan.bridge, 'up');
 
@@ -50,9 +53,11 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
   for (const [i, host] of plan.hosts.entries()) {
     await step(`netns:${i}`);
     await journal(() => state.created.netns.push(host.netns));
-    await ip('netns', 'add', host.netns);
-    await step(`netns:${i}/added`); // made but not yet tagged: only the journal knows it
-    await ip('-n', host.netns, 'link', 'set', 'dev', 'lo', 'alias', tag);
+    await ipBatch([
+      ['netns', 'add', host.netns],
+      ['netns', 'exec', host.netns, 'ip', 'link', 'set', 'dev', 'lo', 'alias', tag],
+    ]);
+    await step(`netns:${i}/added`); // made and tagged, not yet configured
     await ip('-n', host.netns, 'link', 'set', 'dev', 'lo', 'up');
 
     await step(`veth:${i}`);
@@ -60,9 +65,11 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     // Created with its peer already inside the namespace: no veth is ever stranded
     // between creation and the move. One that fails half way is removed at once.
     try {
-      await ip('link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns);
-      await step(`veth:${i}/added`); // made, not yet tagged (its peer is in a tagged namespace)
-      await ip('link', 'set', 'dev', host.veth, 'alias', tag);
+      await ipBatch([
+        ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns],
+        ['link', 'set', 'dev', host.veth, 'alias', tag],
+      ]);
+      await step(`veth:${i}/added`); // made and tagged, not yet configured
       await ip('link', 'set', 'dev', host.veth, 'master', plan.bridge);
       await ip('link', 'set', 'dev', host.veth, 'up');
       await ip('-n', host.netns, 'link', 'set', 'dev', 'eth0', 'alias', tag);
