@@ -5,8 +5,9 @@
  * and `mystery status --json` must then say solved. Afterwards nothing of these labs is
  * left on the host.
  *
- * Labs: c<case><n> on ports 3410-3479. The learner's progress goes to a temporary
- * XDG_STATE_HOME.
+ * Labs: c<case><n><run tag> (e.g. crs1k3) on free ports of 3400-3499, so that two runs of
+ * this file (a developer's and a CI checkout's) do not meet. The learner's progress goes to a
+ * temporary XDG_STATE_HOME.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,15 +46,32 @@ interface Scene {
   ipOf: (name: string) => string;
 }
 
-async function startLab(caseId: string, seed: string, lab: string, port: number): Promise<Scene> {
+/** This run's suffix: another run of this file (a CI checkout) may be on the host at the same time. */
+const runTag = Math.random().toString(36).slice(2, 4).padEnd(2, '0');
+const portsTaken = new Set<number>();
+
+/** A port of 3400-3499 that this run has not used yet, picked at random (another run may hold some). */
+function pickPort(): number {
+  for (;;) {
+    const p = 3400 + Math.floor(Math.random() * 100);
+    if (!portsTaken.has(p)) {
+      portsTaken.add(p);
+      return p;
+    }
+  }
+}
+
+async function startLab(caseId: string, seed: string, short: string): Promise<Scene> {
+  const lab = `c${short}${runTag}`;
   labsUsed.push(lab);
   let r: CliResult | undefined;
   // other labs may be starting on this host: the start lock makes us wait, or refuse after
-  // 15 s; other tests may hold every subnet for a moment
+  // 15 s; other tests may hold every subnet, or the port, for a moment
   for (let attempt = 0; attempt < 8; attempt++) {
+    const port = pickPort();
     r = await mystery(['start', caseId, '-d', '--seed', seed, '--name', lab, '--port', String(port)], { env: env(), timeoutMs: 90_000 });
-    if (r.code === 0 || !/in progress|No free subnet/.test(r.stderr)) break;
-    await new Promise((res) => setTimeout(res, 2000 + Math.random() * 2000));
+    if (r.code === 0 || !/in progress|No free subnet|already in use/.test(r.stderr)) break;
+    await new Promise((res) => setTimeout(res, 1000 + Math.random() * 2000));
   }
   assert.equal(r!.code, 0, `start ${caseId} ${seed}: ${r!.stderr}`);
   const hosts = await ps(lab);
@@ -149,7 +167,6 @@ async function down(scene: Scene): Promise<void> {
 interface Detective {
   caseId: string;
   short: string;
-  port: number;
   /** solves one run; returns the host it accused or the value it gave */
   solve(scene: Scene): Promise<string>;
   timeoutMs?: number;
@@ -177,7 +194,6 @@ const detectives: Detective[] = [
   {
     caseId: 'reset-storm',
     short: 'rs',
-    port: 3410,
     async solve(scene) {
       // the first case's trick accuses someone else
       const loud = await loudestSuspect(scene, 3);
@@ -193,7 +209,6 @@ const detectives: Detective[] = [
   {
     caseId: 'password-in-clear',
     short: 'pw',
-    port: 3420,
     async solve(scene) {
       const lines = await capture(scene.bridge, ['-A'], 'tcp dst port 3000', 6);
       const basic = lines.map((l) => /authorization: Basic ([A-Za-z0-9+/=]+)/i.exec(l)?.[1]).filter((x): x is string => !!x);
@@ -213,7 +228,6 @@ const detectives: Detective[] = [
   {
     caseId: 'fat-payload',
     short: 'fp',
-    port: 3430,
     async solve(scene) {
       const loud = await loudestSuspect(scene, 4);
       const lines = await capture(scene.bridge, ['-q'], 'tcp dst port 3000 and greater 1000', 5);
@@ -228,7 +242,6 @@ const detectives: Detective[] = [
   {
     caseId: 'arp-storm',
     short: 'as',
-    port: 3470,
     async solve(scene) {
       // an IP filter sees nothing of it; the link-level one does
       const lines = await capture(scene.bridge, ['-e'], 'arp', 4);
@@ -246,7 +259,6 @@ const detectives: Detective[] = [
   {
     caseId: 'lossy-link',
     short: 'll',
-    port: 3440,
     async solve(scene) {
       const lines = await capture(scene.bridge, ['-S', '-t'], 'tcp port 3000 and (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 or len > 66)', 10);
       // `sed -E 's/, (ack|win) .*//' | sort | uniq -d`
@@ -263,7 +275,6 @@ const detectives: Detective[] = [
   {
     caseId: 'slowloris',
     short: 'sl',
-    port: 3450,
     async solve(scene) {
       const loud = await loudestSuspect(scene, 3);
       const lines = await capture(scene.bridge, ['-q'], 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0 and less 100', 10);
@@ -278,7 +289,6 @@ const detectives: Detective[] = [
   {
     caseId: 'intermittent-burst',
     short: 'ib',
-    port: 3460,
     timeoutMs: 200_000,
     async solve(scene) {
       // watching live in the first seconds (no burst comes before 8 s) accuses someone else
@@ -307,7 +317,7 @@ const detectives: Detective[] = [
 for (const d of detectives) {
   test(`${d.caseId}: the reference detective solves it from tcpdump's output on three seeds`, { timeout: d.timeoutMs ?? 150_000 }, async () => {
     const t0 = Date.now();
-    const scenes = await Promise.all(seedsFor(d.caseId).map((seed, i) => startLab(d.caseId, seed, `c${d.short}${i + 1}`, d.port + i)));
+    const scenes = await Promise.all(seedsFor(d.caseId).map((seed, i) => startLab(d.caseId, seed, `${d.short}${i + 1}`)));
     try {
       const found = await Promise.all(scenes.map((s) => d.solve(s)));
       await Promise.all(scenes.map((s) => assertSolved(s)));
