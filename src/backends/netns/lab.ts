@@ -13,6 +13,7 @@ import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/pa
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { run, runOk, which } from '../../core/run.js';
 import { findCase } from '../../cases/index.js';
+import { ExitCode, UserError } from '../../core/errors.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
 import { pidAlive } from '../../core/lock.js';
@@ -130,7 +131,11 @@ export async function impairLink(host: { veth: string; netns: string }, link: { 
     await runOk('ip', ['netns', 'exec', host.netns, 'iptables', '-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP']);
     return;
   }
-  throw new Error(`cannot impair the link of ${host.veth} (tc netem ${args.join(' ')}): ${r.stderr.trim()}`);
+  throw new UserError(
+    `This case needs a link with ${args.join(' ')}, and \`tc qdisc add dev ${host.veth} root netem ${args.join(' ')}\` failed: ${r.stderr.trim()}`,
+    'Delay needs tc netem: a kernel with sch_netem (CONFIG_NET_SCH_NETEM). Choose another case on this machine (`mystery cases`).',
+    ExitCode.resources,
+  );
 }
 
 export function netemArgs(link: { delayMs?: number; lossPercent?: number } | undefined): string[] {
