@@ -6,50 +6,19 @@
  *   npm run bench -- --soak MINUTES    the endurance run
  *   npm run bench -- --no-docker       skip the Docker backend
  */
-import { readFile } from 'node:fs/promises';
 import { countPackets, mystery, sh } from '../test/helpers/cli.js';
-import { measureLatency, median } from '../src/core/latency.js';
+import { median } from '../src/core/latency.js';
+import { latencies, netnsLabPids, timed, totalRssKiB } from './measure.js';
 import { noisyNeighbour } from '../src/cases/noisy-neighbour.js';
 import { seededRng } from '../src/core/random.js';
 import { findBridge, ifindexFromIpLink, iflinks, ps, vethsOf } from '../test/helpers/learner.js';
-import { findProcesses } from '../src/core/procs.js';
 
 const lab = 'bench';
 const port = 3900;
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = process.hrtime.bigint();
-  const value = await fn();
-  return { ms: Math.round(Number(process.hrtime.bigint() - t0) / 1e6), value };
-}
 
-async function latencies(n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const ms = await measureLatency(port, 20_000);
-    if (ms !== null) out.push(Math.round(ms * 10) / 10);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return out;
-}
 
-async function rssKiB(pid: number): Promise<number> {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 
-/** Resident memory of the whole lab: its supervisor, every service and the forwarder. */
-async function labMemoryKiB(): Promise<number> {
-  const dir = `/run/tcpdump-mystery/${lab}`;
-  const pids = await findProcesses((args) => args.some((a) => a === dir || a.startsWith(`${dir}/`)));
-  let total = 0;
-  for (const p of pids) total += await rssKiB(p);
-  return total;
-}
 
 async function startDown(rounds: number): Promise<{ startMs: number[]; downMs: number[] }> {
   const startMs: number[] = [];
@@ -73,8 +42,8 @@ async function benchNetns(): Promise<Record<string, unknown>> {
   if (start.value.code !== 0) throw new Error(start.value.stderr);
   try {
     await new Promise((r) => setTimeout(r, 3000)); // let the queue build, as a learner would find it
-    const memoryKiB = await labMemoryKiB();
-    const during = await latencies(10);
+    const memoryKiB = await totalRssKiB(await netnsLabPids(lab));
+    const during = await latencies(port, 10);
 
     // 5-second captures on every veth at once, as the issue's figure asks
     const hosts = await ps(lab);
@@ -94,7 +63,7 @@ async function benchNetns(): Promise<Record<string, unknown>> {
     const stop = await mystery(['stop', '--name', lab, culprit]);
     if (stop.code !== 0) throw new Error(`stop of the culprit failed: ${stop.stdout}${stop.stderr}`);
     await new Promise((r) => setTimeout(r, 2000));
-    const after = await latencies(10);
+    const after = await latencies(port, 10);
     const medDuring = median(during)!;
     const medAfter = median(after)!;
     return {

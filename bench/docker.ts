@@ -10,28 +10,15 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { mystery, sh } from '../test/helpers/cli.js';
-import { measureLatency, median } from '../src/core/latency.js';
+import { median } from '../src/core/latency.js';
+import { latencies, timed } from './measure.js';
 import { noisyNeighbour } from '../src/cases/noisy-neighbour.js';
 import { seededRng } from '../src/core/random.js';
 
 const lab = 'dock';
 const port = 3300;
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = process.hrtime.bigint();
-  const value = await fn();
-  return { ms: Math.round(Number(process.hrtime.bigint() - t0) / 1e6), value };
-}
 
-async function latencies(n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const ms = await measureLatency(port, 20_000);
-    if (ms !== null) out.push(Math.round(ms * 10) / 10);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return out;
-}
 
 const units: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, kB: 1e3, MB: 1e6, GB: 1e9 };
 
@@ -101,11 +88,11 @@ export async function benchDocker(): Promise<Record<string, unknown>> {
   try {
     await new Promise((r) => setTimeout(r, 3000)); // let the queue build, as a learner would find it
     const memory = await labMemory();
-    const during = await latencies(10);
+    const during = await latencies(port, 10);
     const stop = await mystery(['stop', '--name', lab, culprit], { timeoutMs: 60_000 });
     if (stop.code !== 0) throw new Error(`stop of the culprit failed: ${stop.stdout}${stop.stderr}`);
     await new Promise((r) => setTimeout(r, 2000));
-    const after = await latencies(10);
+    const after = await latencies(port, 10);
     const medDuring = median(during)!;
     const medAfter = median(after)!;
     const down = await timed(() => mystery(['down', '--name', lab], { timeoutMs: 120_000 }));

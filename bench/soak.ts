@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { control, type HostStatus } from '../src/backends/netns/control.js';
-import { findProcesses } from '../src/core/procs.js';
+import { netnsLabPids, totalRssKiB } from './measure.js';
 import { measureLatency, median } from '../src/core/latency.js';
 import { mystery } from '../test/helpers/cli.js';
 import { diffSnapshots, takeSnapshot } from '../test/helpers/snapshot.js';
@@ -18,25 +18,10 @@ const dir = `/run/tcpdump-mystery/${lab}`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function rssKiB(pid: number): Promise<number> {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** The lab's processes: its supervisor (by --lab-dir) and its services (run from its directory). */
-async function labPids(): Promise<number[]> {
-  return findProcesses((args) => args.some((a, i) => (a === dir && args[i - 1] === '--lab-dir') || a.startsWith(`${dir}/services/`)));
-}
 
 async function labRssKiB(): Promise<{ total: number; processes: number }> {
-  const pids = await labPids();
-  let total = 0;
-  for (const p of pids) total += await rssKiB(p);
-  return { total, processes: pids.length };
+  const pids = await netnsLabPids(lab);
+  return { total: await totalRssKiB(pids), processes: pids.length };
 }
 
 async function status(): Promise<{ pid?: number; hosts: HostStatus[] }> {
