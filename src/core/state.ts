@@ -80,7 +80,8 @@ export async function updateState(lab: string, change: (s: LabState) => void): P
 
 /** Removes the lab's runtime directory, and the tool's root too when nothing else is in it. */
 export async function removeLabDir(lab: string): Promise<void> {
-  await rm(labDir(lab), { recursive: true, force: true });
+  // a second down, or a supervisor's last log line, may race with the removal: retry
+  await rm(labDir(lab), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   await removeRunRootIfEmpty();
 }
 
