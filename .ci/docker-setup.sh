@@ -36,9 +36,17 @@ fi
 
 # 2. the engine
 if ! timeout 10 docker info >/dev/null 2>&1; then
-  if [ -S /var/run/docker.sock ] && pgrep -x dockerd >/dev/null 2>&1; then
+  # A dockerd ended with the session that started it may linger as a zombie where PID 1 does
+  # not reap: only a live one counts.
+  live_dockerd() { ps -eo stat=,comm= | awk '$2 == "dockerd" && $1 !~ /^Z/ { found = 1 } END { exit !found }'; }
+  if [ -S /var/run/docker.sock ] && live_dockerd; then
     log "a dockerd is running but does not answer yet; waiting"
   else
+    # pid files left by a dockerd (and its containerd) that were killed would stop the new ones
+    pid_live() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null); [ -n "$st" ] && [ "$st" != Z ]; }
+    for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+      if [ -f "$pidfile" ] && ! pid_live "$(cat "$pidfile")"; then rm -f "$pidfile"; fi
+    done
     log "starting dockerd in the background (log: $DOCKERD_LOG)"
     # containerd: Debian's dockerd starts its own when none is given
     nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
