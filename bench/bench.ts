@@ -6,6 +6,9 @@
  *   npm run bench -- --soak MINUTES    the endurance run
  *   npm run bench -- --no-docker       skip the Docker backend
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { countPackets, mystery, sh } from '../test/helpers/cli.js';
 import { median } from '../src/core/latency.js';
 import { latencies, netnsLabPids, timed, totalRssKiB } from './measure.js';
@@ -104,12 +107,24 @@ async function main(): Promise<void> {
     console.error('the benchmark builds real labs: run it as root (sudo npm run bench)');
     process.exit(3);
   }
+  // the benchmark's arrests are not the user's: its progress records go to a directory of their own
+  const stateHome = await mkdtemp(join(tmpdir(), 'mystery-bench-state-'));
+  process.env.XDG_STATE_HOME = stateHome;
+  try {
+    await runBench(args);
+  } finally {
+    await rm(stateHome, { recursive: true, force: true });
+  }
+}
+
+async function runBench(args: string[]): Promise<void> {
   const soakAt = args.indexOf('--soak');
   if (soakAt >= 0) {
     const minutes = Number(args[soakAt + 1]);
     if (!(minutes > 0)) {
       console.error('--soak takes a number of minutes, e.g. npm run bench -- --soak 30');
-      process.exit(2);
+      process.exitCode = 2;
+      return;
     }
     const { runSoak } = (await import(optional('./soak.js'))) as { runSoak(minutes: number): Promise<Record<string, unknown>> };
     console.log(JSON.stringify({ soak: await runSoak(minutes) }, null, 2));
