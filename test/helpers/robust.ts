@@ -85,16 +85,20 @@ async function withoutForeign(before: Snapshot, diff: string[]): Promise<string[
 }
 
 /**
- * A snapshot of a host that has stopped changing by itself: just after a lab starts, its
- * links still gain IPv6 link-local addresses (and their routes) for a second or two.
+ * A snapshot of a host that has stopped changing by itself: just after a lab starts, the
+ * kernel may still be finishing work on its new links (neighbours, namespaces' own addresses).
  */
 export async function settledSnapshot(maxMs = 8000): Promise<Snapshot> {
+  // settled = unchanged over two intervals in a row: one quiet interval can fall between
+  // a link coming up and the kernel's late additions for it
   let prev = await takeSnapshot();
+  let quiet = 0;
   const deadline = Date.now() + maxMs;
   while (Date.now() < deadline) {
     await sleep(700);
     const next = await takeSnapshot();
-    if (diffSnapshots(prev, next).length === 0) return next;
+    quiet = diffSnapshots(prev, next).length === 0 ? quiet + 1 : 0;
+    if (quiet === 2) return next;
     prev = next;
   }
   return prev;

@@ -23,6 +23,15 @@ import { control, type HostStatus } from './control.js';
 
 export type StepHook = (step: string) => Promise<void>;
 
+/**
+ * The host-side links get no IPv6 link-local address: the host's routing tables then gain
+ * nothing but the lab's /24, at once rather than a DAD delay later, and the host sends no
+ * router solicitations into the learner's captures. Where IPv6 is off this fails, harmlessly.
+ */
+async function withoutIpv6LinkLocal(dev: string): Promise<void> {
+  await run('ip', ['link', 'set', 'dev', dev, 'addrgenmode', 'none']);
+}
+
 const supervisorScript = fileURLToPath(new URL('./supervisor.js', import.meta.url));
 
 export async function buildNetnsLab(state: LabState, step: StepHook): Promise<void> {
@@ -42,6 +51,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
   ]);
   await step('bridge/added'); // made and tagged, not yet configured
   await ip('addr', 'add', `${plan.gateway}/24`, 'dev', plan.bridge);
+  await withoutIpv6LinkLocal(plan.bridge);
   await ip('link', 'set', 'dev', plan.bridge, 'up');
 
   await step('firewall');
@@ -72,6 +82,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
       ]);
       await step(`veth:${i}/added`); // made and tagged, not yet configured
       await ip('link', 'set', 'dev', host.veth, 'master', plan.bridge);
+      await withoutIpv6LinkLocal(host.veth);
       await ip('link', 'set', 'dev', host.veth, 'up');
       await ip('-n', host.netns, 'link', 'set', 'dev', 'eth0', 'alias', tag);
       await ip('-n', host.netns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0');
