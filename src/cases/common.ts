@@ -58,6 +58,18 @@ export function labCommands(view: RunView, solvedBy: 'arrest' | 'answer', exampl
 }
 
 /** The line of a hint that names this run's bridge and the webserver's veth. */
+/**
+ * A command run in a host's network namespace, written for the lab's backend: the images
+ * have no iproute2, so on Docker the host's tools run in the container's namespace (nsenter).
+ */
+export function inHostNet(view: RunView, name: string, command: string): string {
+  if (view.backend === 'docker') {
+    const id = host(view, name)?.id ?? name;
+    return `sudo nsenter -n -t $(sudo docker inspect -f '{{.State.Pid}}' ${id}) ${command}`;
+  }
+  return `sudo npx ${view.cli} exec ${name} ${command}`;
+}
+
 export function whereToListen(view: RunView): string {
   const web = host(view, 'webserver');
   return `The bridge ${view.bridge} sees every host's traffic; the webserver's own veth is ${web?.veth ?? 'VETH'} (${web?.ip ?? 'its IP'}).`;

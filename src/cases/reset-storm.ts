@@ -5,7 +5,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
 
 /** Ports a mistyped health check might aim at: never the site's 3000. */
 export const badPorts = [3001, 3030, 3300, 4000, 5000, 8000, 8080, 8081, 8443, 8888, 9000, 9090] as const;
@@ -18,7 +18,7 @@ export const resetStorm: CaseModule = {
   difficulty: 'easy',
   skills: ['filtering on TCP flags: tcp[tcpflags] & tcp-rst != 0', 'reading the ports of a refused connection', 'mapping an IP to its host'],
   summary: "The webserver's kernel sends resets all day long. Someone knocks on a closed port: find who, and stop it.",
-  backends: ['netns'],
+  backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 2000,
 
@@ -52,7 +52,7 @@ export const resetStorm: CaseModule = {
       `${names.length} app servers (${range(names)}) talk to it. One of them was given a broken health check`,
       'last week. Find it with tcpdump, and stop it:',
       ...labCommands(view, 'arrest'),
-      `See the counter yourself: sudo npx ${view.cli} exec webserver nstat -az TcpOutRsts`,
+      `See the counter yourself: ${inHostNet(view, 'webserver', 'nstat -az TcpOutRsts')}`,
     ].join('\n');
   },
 

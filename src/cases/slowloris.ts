@@ -7,7 +7,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
 
 export const maxConnections = 24;
 export const headersTimeoutMs = 15_000;
@@ -19,7 +19,7 @@ export const slowloris: CaseModule = {
   difficulty: 'hard',
   skills: ['reading payloads: -A', 'tiny segments and the length field', 'following connections by port and time: -ttt'],
   summary: "The site hangs, yet nobody sends much. Someone holds the webserver's connections open, a header line at a time.",
-  backends: ['netns'],
+  backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 4000,
 
@@ -70,7 +70,7 @@ export const slowloris: CaseModule = {
       [
         'The exact commands for this run:',
         `  sudo timeout 10 tcpdump -nn -A -i ${view.bridge} 'src host ${culprit?.ip ?? 'IP'} and tcp dst port 3000 and less 100'   # "X-1234: 5678" lines, seconds apart`,
-        `  sudo npx ${view.cli} exec webserver ss -tn | grep -c ${culprit?.ip ?? 'IP'}    # about ${maxConnections} connections`,
+        `  ${inHostNet(view, 'webserver', 'ss -tn')} | grep -c ${culprit?.ip ?? 'IP'}    # about ${maxConnections} connections`,
         `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
     ];

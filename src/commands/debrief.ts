@@ -26,6 +26,13 @@ export function registerDebrief(program: Command, ctx: Ctx): void {
 export async function debriefText(loaded: LoadedLab): Promise<string> {
   const interfaces = await loaded.backend.interfaces(loaded.state);
   const { packets, bytes } = await totals(interfaces);
+  for (const [name, at] of Object.entries(loaded.state.countersAtStop ?? {})) {
+    // a host whose veth went with it (a stopped container): what it had carried until then
+    if (!packets.has(name)) {
+      packets.set(name, at.packets);
+      bytes.set(name, at.bytes);
+    }
+  }
   const seconds = Math.max(1, (Date.now() - Date.parse(loaded.state.readyAt ?? loaded.state.startedAt)) / 1000);
   return loaded.case.debrief(runView(loaded, interfaces), { packets, bytes, seconds, interfaces });
 }

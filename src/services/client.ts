@@ -14,7 +14,8 @@
  * addresses by the supervisor).
  */
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { createSocket } from 'node:dgram';
 import { readConfig, report, sleep } from './service-io.js';
 
@@ -167,12 +168,25 @@ function statsd(job: ClientJob): void {
 /** A bare SNMP GET request for sysDescr, community "public". */
 const snmpGet = Buffer.from('302602010104067075626c6963a019020400000001020100020100300b300906052b06010201050500', 'hex');
 
-function sweep(job: ClientJob): void {
+/** The target's IPv4 address: on Docker the target is a container's name, resolved by Docker's DNS. */
+async function targetAddress(): Promise<string> {
+  for (;;) {
+    if (isIP(host) === 4) return host;
+    try {
+      return (await lookup(host, { family: 4 })).address;
+    } catch {
+      await sleep(500); // the webserver's container is not up yet
+    }
+  }
+}
+
+async function sweep(job: ClientJob): Promise<void> {
   const sock = createSocket('udp4');
   sock.on('error', () => {});
-  const prefix = host.split('.').slice(0, 3).join('.');
+  const address = await targetAddress();
+  const prefix = address.split('.').slice(0, 3).join('.');
   // without a list, the target host itself (the webserver's SNMP agent)
-  const targets = job.octets ? job.octets.map((o) => `${prefix}.${o}`) : [host];
+  const targets = job.octets ? job.octets.map((o) => `${prefix}.${o}`) : [address];
   if (targets.length === 0) return;
   const gap = 1000 / (job.perSec ?? 20);
   let i = 0;
@@ -202,7 +216,7 @@ for (const job of config.jobs) {
       statsd(job);
       break;
     case 'sweep':
-      sweep(job);
+      void sweep(job);
       break;
   }
 }

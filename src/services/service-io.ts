@@ -4,11 +4,14 @@
  *
  * A service gets its configuration either as one JSON line on stdin (the namespace
  * backend: nothing about the run shows in `ps` or the environment) or from the
- * environment (the Docker backend, as the original's compose file did).
+ * environment (the Docker backend: the original's variables, as its compose file set them,
+ * or, for the catalog's cases, the whole configuration as JSON in MYSTERY_CONFIG).
  */
 import { createInterface } from 'node:readline';
 
 export async function readConfig<T>(fromEnv: (env: NodeJS.ProcessEnv) => T): Promise<T> {
+  // the docker backend's catalog cases: the whole configuration as JSON in one variable
+  if (process.env.MYSTERY_CONFIG) return JSON.parse(process.env.MYSTERY_CONFIG) as T;
   if (process.env.MYSTERY_CONFIG_STDIN !== '1') return fromEnv(process.env);
   const rl = createInterface({ input: process.stdin });
   const line: string = await new Promise((resolve, reject) => {

@@ -5,7 +5,9 @@
  * and `mystery status --json` must then say solved. Afterwards nothing of these labs is
  * left on the host.
  *
- * Labs: c<case><n><run tag> (e.g. crs1k3) on free ports of 3400-3499, so that two runs of
+ * The cases that Docker can build are solved there too, by the same detectives, on one seed.
+ *
+ * Labs: c<case><n><run tag> (e.g. crs1k3; crsdk3 on Docker) on free ports of 3400-3499, so that two runs of
  * this file (a developer's and a CI checkout's) do not meet. The learner's progress goes to a
  * temporary XDG_STATE_HOME.
  */
@@ -65,7 +67,7 @@ function pickPort(): number {
   }
 }
 
-async function startLab(caseId: string, seed: string, short: string): Promise<Scene> {
+async function startLab(caseId: string, seed: string, short: string, backend: 'netns' | 'docker' = 'netns'): Promise<Scene> {
   const lab = `c${short}${runTag}`;
   labsUsed.push(lab);
   let r: CliResult | undefined;
@@ -73,7 +75,7 @@ async function startLab(caseId: string, seed: string, short: string): Promise<Sc
   // 15 s; other tests may hold every subnet, or the port, for a moment
   for (let attempt = 0; attempt < 8; attempt++) {
     const port = pickPort();
-    r = await mystery(['start', caseId, '-d', '--seed', seed, '--name', lab, '--port', String(port)], { env: env(), timeoutMs: 90_000 });
+    r = await mystery(['start', caseId, '-d', '--seed', seed, '--name', lab, '--port', String(port), '--backend', backend], { env: env(), timeoutMs: 180_000 });
     if (r.code === 0 || !/in progress|No free subnet|already in use/.test(r.stderr)) break;
     await new Promise((res) => setTimeout(res, 1000 + Math.random() * 2000));
   }
@@ -340,9 +342,40 @@ for (const d of detectives) {
   });
 }
 
+/** Docker is there to test on: in CI it must be (a missing engine fails the tests there). */
+async function dockerAnswers(): Promise<boolean> {
+  const r = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
+  return r?.code === 0;
+}
+
+// The same detectives on the Docker backend, one seed each: the case must be as solvable there.
+for (const d of detectives.filter((x) => findCase(x.caseId).backends.includes('docker'))) {
+  test(`${d.caseId} on Docker: the reference detective solves it from tcpdump's output`, { timeout: (d.timeoutMs ?? 150_000) + 60_000 }, async (t) => {
+    if (!(await dockerAnswers())) {
+      assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
+      t.skip('no Docker engine answers here');
+      return;
+    }
+    await snapshotOnce();
+    const t0 = Date.now();
+    const scene = await startLab(d.caseId, seedsFor(d.caseId)[1]!, `${d.short}d`, 'docker');
+    try {
+      await d.solve(scene);
+      await assertSolved(scene);
+    } finally {
+      await down(scene);
+    }
+    console.log(`# ${d.caseId} on Docker: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+}
+
 test('nothing of these labs is left on the host', async () => {
   const after_ = await takeSnapshot();
-  const markers = [...labsUsed.flatMap((l) => [`tmys-${l}-`, `tcpdump-mystery:${l}`, `/tcpdump-mystery/${l}/`, `/tcpdump-mystery/${l} `]), ...interfacesSeen];
+  const markers = [
+    // namespaces, tags, run directories; Docker's containers (by their lab label), networks and images
+    ...labsUsed.flatMap((l) => [`tmys-${l}-`, `tcpdump-mystery:${l}`, `/tcpdump-mystery/${l}/`, `/tcpdump-mystery/${l} `, ` ${l} `, `tcpdump-mystery-${l} `, `service:${l} `]),
+    ...interfacesSeen,
+  ];
   assert.ok(interfacesSeen.size > 0);
   const mine = (s: Snapshot): Snapshot => {
     const out: Record<string, unknown> = {};

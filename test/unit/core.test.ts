@@ -146,3 +146,36 @@ test('exit codes are spelled out in words', () => {
   assert.match(describeExit(137, null), /SIGKILL/);
   assert.match(describeExit(null, 'SIGTERM'), /killed by SIGTERM/);
 });
+
+test("a catalog case's compose file: one image, each host its program and configuration, the lab's labels", async () => {
+  const { caseCompose } = await import('../../src/backends/docker/docker.js');
+  const { passwordInClear } = await import('../../src/cases/password-in-clear.js');
+  const draw = passwordInClear.draw(seededRng('compose-unit'), 4);
+  // a configuration with a `$` must reach the container as it is: Compose would interpolate it
+  draw.hosts[1]!.config = { ...draw.hosts[1]!.config, note: 'pa$$word ${HOME}' };
+  const file = caseCompose({ lab: 'cu1', port: 3456, hosts: draw.hosts, baseImage: 'local/node:20' }) as {
+    services: Record<string, { image: string; build?: { args: Record<string, string>; labels: Record<string, string> }; container_name: string; command: string[]; environment: Record<string, string>; labels: Record<string, string>; ports?: string[]; depends_on?: string[]; networks: string[] }>;
+    networks: Record<string, { name: string; labels: Record<string, string> }>;
+  };
+  assert.deepEqual(Object.keys(file.services), draw.hosts.map((h) => h.name));
+  const built = Object.values(file.services).filter((s) => s.build);
+  assert.equal(built.length, 1, 'one service builds the image the others run');
+  assert.equal(built[0]!.build!.args.NODE_IMAGE, 'local/node:20');
+  assert.equal(built[0]!.build!.labels['tcpdump-mystery.lab'], 'cu1', 'the image carries the lab label: down removes it');
+  for (const h of draw.hosts) {
+    const s = file.services[h.name]!;
+    assert.equal(s.image, 'tcpdump-mystery/service:cu1');
+    assert.equal(s.container_name, `cu1-${h.name}`);
+    assert.deepEqual(s.command, ['node', `${h.program}.js`]);
+    assert.equal(s.labels['tcpdump-mystery.lab'], 'cu1');
+    assert.equal(s.labels['tcpdump-mystery.role'], h.role);
+    assert.deepEqual(s.networks, ['lab']);
+    // Compose turns `$$` back into `$`
+    assert.deepEqual(JSON.parse(s.environment.MYSTERY_CONFIG!.replace(/\$\$/g, '$')), h.config);
+    assert.doesNotMatch(s.environment.MYSTERY_CONFIG!.replace(/\$\$/g, ''), /\$/, 'no lone $ left for Compose to interpolate');
+  }
+  assert.deepEqual(file.services.webserver!.ports, ['127.0.0.1:3456:3000'], 'published on localhost only');
+  assert.deepEqual(file.services[draw.hosts[1]!.name]!.depends_on, ['webserver']);
+  assert.equal(file.networks.lab!.name, 'tcpdump-mystery-cu1');
+  assert.equal(file.networks.lab!.labels['tcpdump-mystery.lab'], 'cu1');
+});

@@ -134,3 +134,48 @@ export async function containerIflink(c: ContainerInfo): Promise<number | undefi
   const n = Number(out?.trim());
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
+
+/** What a case's compose file needs of the run. */
+export interface CaseComposeInput {
+  lab: string;
+  port: number;
+  hosts: ReadonlyArray<{ name: string; role: string; program: string; config: Record<string, unknown> }>;
+  baseImage: string;
+}
+
+/** Compose interpolates `$`: a configuration (a password ...) must reach the container as it is. */
+const literal = (s: string): string => s.replace(/\$/g, '$$$$');
+
+/**
+ * The compose file of a catalog case, written for one run: one image holding every service
+ * program (docker/service/Dockerfile), one container per host running its program, each
+ * handed its configuration as JSON in MYSTERY_CONFIG, on the lab's own bridge network. Host
+ * names in the configuration (http://webserver:3000/) are resolved by Docker's DNS. JSON is
+ * YAML, so both Compose v1 and v2 read it.
+ */
+export function caseCompose(input: CaseComposeInput): Record<string, unknown> {
+  const names = composeNames(input.lab);
+  const image = `tcpdump-mystery/service:${input.lab}`;
+  const services: Record<string, unknown> = {};
+  for (const [i, h] of input.hosts.entries()) {
+    services[h.name] = {
+      image,
+      // one service builds the image, the others run it (`compose build` of that one)
+      ...(i === 0
+        ? { build: { context: projectRoot, dockerfile: 'docker/service/Dockerfile', args: { NODE_IMAGE: input.baseImage }, labels: { [labLabel]: input.lab } } }
+        : {}),
+      container_name: `${names.prefix}${h.name}`,
+      command: ['node', `${h.program}.js`],
+      environment: { MYSTERY_CONFIG: literal(JSON.stringify(h.config)) },
+      restart: 'always',
+      networks: ['lab'],
+      labels: { [labLabel]: input.lab, 'tcpdump-mystery.role': h.role },
+      ...(h.name === 'webserver' ? { ports: [`127.0.0.1:${input.port}:3000`] } : { depends_on: ['webserver'] }),
+    };
+  }
+  return {
+    version: '3.8',
+    services,
+    networks: { lab: { name: names.network, driver: 'bridge', labels: { [labLabel]: input.lab } } },
+  };
+}

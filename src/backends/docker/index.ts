@@ -5,22 +5,27 @@
  * everything Compose makes carries the label tcpdump-mystery.lab=<lab>, so that `down`
  * finds exactly its own, with or without the state file. A lab started by hand with
  * `docker-compose --env-file .env.suspects up` is adopted: its draw is read back from the
- * containers (the tool may dig; the learner should not need to).
+ * containers (the tool may dig; the learner should not need to). The catalog's other cases
+ * are built from a compose file written for the run (caseCompose), on the same services.
  */
 import { spawn } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { HostInterface, HostRunState, HostRuntime, LabBackend } from '../backend.js';
 import type { CaseDraw, HostSpec } from '../../cases/case.js';
 import { findCase } from '../../cases/index.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
+import { totals } from '../../core/traffic.js';
 import type { LabPlan, PlannedHost } from '../../core/model.js';
-import { projectRoot } from '../../core/paths.js';
+import { labDir, projectRoot } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { seededRng } from '../../core/random.js';
 import { CommandFailed, requireTools, run, which } from '../../core/run.js';
 import { writeState, type LabState } from '../../core/state.js';
 import {
   baseImage,
+  caseCompose,
   composeCommand,
   composeFile,
   composeNames,
@@ -60,11 +65,7 @@ export async function composeEnv(plan: Pick<LabPlan, 'lab' | 'port'>, draw: Case
     );
   }
   const names = composeNames(plan.lab);
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(SUSPECT\d+|MYSTERY_(?!COMPOSE_FILE)\w*|COMPOSE_\w+)$/.test(k)) continue; // only this run's values
-    env[k] = v;
-  }
+  const env = composeProcessEnv();
   const wc = web!.config as { workers?: number; holdMs?: number; maxQueue?: number };
   Object.assign(env, {
     COMPOSE_PROJECT_NAME: names.project,
@@ -83,6 +84,16 @@ export async function composeEnv(plan: Pick<LabPlan, 'lab' | 'port'>, draw: Case
   }
   const sleepMs = (senders[0]?.config as { sleepMs?: number } | undefined)?.sleepMs;
   if (sleepMs) env.MYSTERY_SLEEP_MS = String(sleepMs);
+  return env;
+}
+
+/** The caller's environment without what would change the lab: only this run's values reach Compose. */
+function composeProcessEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(SUSPECT\d+|MYSTERY_(?!COMPOSE_FILE)\w*|COMPOSE_\w+)$/.test(k)) continue;
+    env[k] = v;
+  }
   return env;
 }
 
@@ -137,12 +148,12 @@ async function waitUntilReady(state: LabState, draw: CaseDraw, timeoutMs: number
     const notRunning = draw.hosts.filter((h) => !cs.find((c) => serviceOf(c) === h.name && c.State.Running)).map((h) => h.name);
     if (notRunning.length) last = `waiting for ${notRunning.join(', ')}`;
     else {
-      for (const h of draw.hosts.filter((x) => x.program === 'sender' && !sending.has(x.name))) {
+      for (const h of draw.hosts.filter((x) => x.role === 'suspect' && !sending.has(x.name))) {
         const c = cs.find((x) => serviceOf(x) === h.name)!;
         const r = await run('docker', ['logs', c.Id], { timeoutMs: 10_000 });
         if (/^sending$/m.test(r.stdout)) sending.add(h.name);
       }
-      const quiet = draw.hosts.filter((h) => h.program === 'sender' && !sending.has(h.name)).map((h) => h.name);
+      const quiet = draw.hosts.filter((h) => h.role === 'suspect' && !sending.has(h.name)).map((h) => h.name);
       if (quiet.length) last = `waiting for ${quiet.join(', ')} to send`;
       else if ((await measureLatency(state.plan.port, 5000)) !== null) return cs;
       else last = `the site on localhost:${state.plan.port} does not answer yet`;
@@ -251,15 +262,31 @@ export const dockerBackend: LabBackend & {
   async build(state, step) {
     const { plan } = state;
     const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
-    const env = await composeEnv(plan, draw);
-    const args = composeArgs(plan.lab);
+    // The seed's case runs from the repository's docker-compose.yml, as the original did;
+    // every other case from a compose file written for this run, removed once it is up.
+    const seedCase = plan.caseId === 'noisy-neighbour';
+    const runFile = join(labDir(plan.lab), 'compose.json');
+    let env: NodeJS.ProcessEnv;
+    let args: string[];
+    let toBuild: string[];
+    if (seedCase) {
+      env = await composeEnv(plan, draw);
+      args = composeArgs(plan.lab);
+      toBuild = ['webserver', 'http-sender1']; // the five senders share one image: building it once is enough
+    } else {
+      env = { ...composeProcessEnv(), COMPOSE_PROJECT_NAME: composeNames(plan.lab).project };
+      const base = await baseImage();
+      env.NODE_IMAGE = base;
+      await writeFile(runFile, JSON.stringify(caseCompose({ lab: plan.lab, port: plan.port, hosts: draw.hosts, baseImage: base }), null, 2), { mode: 0o600 });
+      args = ['-p', composeNames(plan.lab).project, '-f', runFile, '--project-directory', projectRoot];
+      toBuild = [draw.hosts[0]!.name]; // every host runs the one image it builds
+    }
     state.created.composeProject = composeNames(plan.lab).project;
     await writeState(state);
 
     await step('building the images (docker-compose build)');
     try {
-      // the five senders share one image: building it once is enough
-      await compose([...args, 'build', 'webserver', 'http-sender1'], env, 600_000);
+      await compose([...args, 'build', ...toBuild], env, 600_000);
     } catch (err) {
       if (err instanceof CommandFailed && !(await imageExists(env.NODE_IMAGE!))) {
         throw new UserError(
@@ -272,7 +299,8 @@ export const dockerBackend: LabBackend & {
     }
 
     await step('starting the containers (docker-compose up)');
-    await compose([...args, 'up', '-d', '--no-build', ...scaleArgs(draw)], env, 180_000);
+    await compose([...args, 'up', '-d', '--no-build', ...(seedCase ? scaleArgs(draw) : [])], env, 180_000);
+    if (!seedCase) await rm(runFile, { force: true }); // it holds the run's secrets (the case's configuration)
 
     await step('ready');
     const cs = await waitUntilReady(state, draw, 60_000, step);
@@ -314,6 +342,17 @@ export const dockerBackend: LabBackend & {
 
   async stopHost(state, host) {
     const c = await containerOf(state, host);
+    // a stopped container's veth is gone, and its counters with it: keep them for the debrief
+    const ifindex = await containerIflink(c);
+    const veth = ifindex === undefined ? undefined : (await hostLinksByIndex()).get(ifindex);
+    if (ifindex !== undefined && veth) {
+      const seen = await totals(new Map([[host.name, { veth, ifindex }]]));
+      const packets = seen.packets.get(host.name);
+      if (packets !== undefined) {
+        state.countersAtStop = { ...state.countersAtStop, [host.name]: { packets, bytes: seen.bytes.get(host.name) ?? 0 } };
+        await writeState(state);
+      }
+    }
     await docker(['stop', '-t', '5', c.Id]);
   },
 
