@@ -12,7 +12,7 @@ export function registerDown(program: Command, ctx: Ctx): void {
     requireRoot('down');
     const labs = opts.all ? await allLabs() : [labFrom(opts)];
     let removed = 0;
-    for (const lab of labs) if (await downLab(lab)) removed++;
+    for (const lab of labs) if (await downLab(lab, (msg) => ctx.io.err(msg))) removed++;
     ctx.io.out(removed === 0 ? 'Nothing to remove: no lab is running.' : `Removed ${removed === 1 ? 'the lab' : `${removed} labs`}${opts.all ? '' : ` "${labs[0]}"`}.`);
   });
 }

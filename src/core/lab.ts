@@ -8,13 +8,14 @@ import type { HostInterface, LabBackend } from '../backends/backend.js';
 import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
 import { findCase } from '../cases/index.js';
 import { ExitCode, Interrupted, UserError } from './errors.js';
-import { acquireStartLock, clearStaleStartLock } from './lock.js';
+import { acquireStartLock, clearStaleStartLock, pidAlive } from './lock.js';
 import { findHost, planLab, type PlannedHost } from './model.js';
-import { defaultLabName } from './naming.js';
+import { defaultLabName, labFlag } from './naming.js';
 import { newSeed, seededRng } from './random.js';
 import { listLabDirs, readState, removeLabDir, writeState, type LabState } from './state.js';
 import { usedIpv4Prefixes } from '../backends/netns/ip.js';
 import { pickSubnet } from './subnet.js';
+import { processStartTicks, sleep } from './procs.js';
 
 export interface StartOptions {
   caseId: string;
@@ -101,7 +102,8 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     const seed = opts.seed ?? newSeed();
     const draw = c.draw(seededRng(seed), suspects);
     const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base, draw });
-    state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
+    const starter = { pid: process.pid, startTicks: (await processStartTicks(process.pid)) ?? 0 };
+    state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, starter, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
     await writeState(state);
     const killAt = process.env.MYSTERY_TEST_KILL_AT;
     const pauseAt = process.env.MYSTERY_TEST_PAUSE_AT;
@@ -122,6 +124,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     await backend.build(state, step);
     if (interrupted) throw new Interrupted();
     state.readyAt = new Date().toISOString();
+    delete state.starter;
     await writeState(state);
     return state;
   } catch (err) {
@@ -184,7 +187,7 @@ async function refuseIfExists(lab: string): Promise<void> {
   if (r.kind === 'corrupt') {
     throw new UserError(
       `The state file of the lab "${lab}" is corrupt (${r.reason}).`,
-      `Run \`mystery down${lab === defaultLabName ? '' : ` --name ${lab}`}\`: it removes the lab's leftovers without it.`,
+      `Run \`mystery down${labFlag(lab)}\`: it removes the lab's leftovers without it.`,
       ExitCode.conflict,
     );
   }
@@ -192,7 +195,7 @@ async function refuseIfExists(lab: string): Promise<void> {
     if ((await b.findLabs()).includes(lab)) {
       throw new UserError(
         `Leftovers of a lab named "${lab}" are still on this host (${b.name}).`,
-        `Run \`mystery down${lab === defaultLabName ? '' : ` --name ${lab}`}\` to remove them, then start again.`,
+        `Run \`mystery down${labFlag(lab)}\` to remove them, then start again.`,
         ExitCode.conflict,
       );
     }
@@ -209,7 +212,7 @@ export interface LoadedLab {
 /** The running lab, or a UserError that says how to start one. */
 export async function loadLab(lab: string): Promise<LoadedLab> {
   const r = await readState(lab);
-  const flag = lab === defaultLabName ? '' : ` --name ${lab}`;
+  const flag = labFlag(lab);
   if (r.kind === 'missing') {
     // a lab started outside the tool (the seed's `docker-compose up`), read back by its backend
     for (const b of allBackends()) {
@@ -275,8 +278,13 @@ export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterfac
 }
 
 /** Takes a lab down: with its state if there is one, by its tags if not. Idempotent. */
-export async function downLab(lab: string): Promise<boolean> {
-  const r = await readState(lab);
+export async function downLab(lab: string, progress: Progress = () => {}): Promise<boolean> {
+  let r = await readState(lab);
+  const starter = r.kind === 'ok' && !r.state.readyAt ? r.state.starter : undefined;
+  if (starter && (await interruptStart(lab, starter))) {
+    progress(`A start of this lab was under way (pid ${starter.pid}): it was interrupted and rolled back.`);
+    r = await readState(lab);
+  }
   const state = r.kind === 'ok' ? r.state : undefined;
   let found = r.kind !== 'missing';
   for (const b of allBackends()) {
@@ -288,6 +296,28 @@ export async function downLab(lab: string): Promise<boolean> {
   await removeLabDir(lab);
   await clearStaleStartLock();
   return found;
+}
+
+/**
+ * A `down` during a start: the start is interrupted as Ctrl-C would (it rolls back what it
+ * made and exits), else it would go on building beside the down. False if it was not running.
+ */
+async function interruptStart(lab: string, starter: { pid: number; startTicks: number }, waitMs = 120_000): Promise<boolean> {
+  const same = async (): Promise<boolean> => pidAlive(starter.pid) && (await processStartTicks(starter.pid)) === starter.startTicks;
+  if (starter.pid === process.pid || !(await same())) return false; // gone, or its pid reused
+  process.kill(starter.pid, 'SIGINT');
+  const deadline = Date.now() + waitMs;
+  while (await same()) {
+    if (Date.now() > deadline) {
+      throw new UserError(
+        `A start of this lab (pid ${starter.pid}) was asked to stop and is still running after ${waitMs / 1000} s.`,
+        `Run \`kill ${starter.pid}\`, then \`mystery down${labFlag(lab)}\` again.`,
+        ExitCode.conflict,
+      );
+    }
+    await sleep(100);
+  }
+  return true;
 }
 
 /** Every lab of this tool on the host: by state directories and by tags. */

@@ -8,6 +8,11 @@ import { randomHex } from './random.js';
 
 export const toolTag = 'tcpdump-mystery';
 export const defaultLabName = 'mystery';
+/** What the commands of a lab need after `mystery VERB`: nothing for the default lab. */
+export function labFlag(lab: string): string {
+  return lab === defaultLabName ? '' : ` --name ${lab}`;
+}
+
 const labNamePattern = /^[a-z][a-z0-9]{0,11}$/;
 
 export function validateLabName(name: string): string {

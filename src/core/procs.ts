@@ -11,6 +11,22 @@ export async function processArgs(pid: number): Promise<string[] | undefined> {
   }
 }
 
+/**
+ * When the process started, in clock ticks since boot (/proc/PID/stat field 22): with the
+ * pid it names one process for good, even after the pid is reused.
+ */
+export async function processStartTicks(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name (which may hold spaces) start at field 3
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[22 - 3]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Pids whose argument list satisfies `match` (reads /proc, runs nothing). */
 export async function findProcesses(match: (args: string[]) => boolean): Promise<number[]> {
   const out: number[] = [];

@@ -30,6 +30,8 @@ export interface LabState {
     composeProject?: string;
   };
   supervisorPid?: number;
+  /** the `mystery start` that builds the lab, until it is ready: `down` interrupts it */
+  starter?: { pid: number; startTicks: number };
   startedAt: string;
   readyAt?: string;
   arrests: Arrest[];

@@ -124,6 +124,26 @@ test('ip, tcpdump, nsenter or iptables missing: which one and how to install it'
     }
     await assertHostAsBefore(snap, `${tool} missing`);
   }
+
+  if (!filtered) return; // no rule, nothing iptables would have to remove at down
+  // iptables uninstalled between start and down: the lab's rule cannot be removed. down
+  // says so, fails, and keeps what the next down needs to find it.
+  const snap = await takeSnapshot();
+  const { path, cleanup } = await pathWithout('iptables');
+  try {
+    const state = await startLab('rbad', 3553, ['--suspects', '2']);
+    assert.equal(state.created.rules.length, 1, 'the lab added its FORWARD rule');
+    const r = await mystery(['down', '--name', 'rbad'], { env: { PATH: path } });
+    assertUserError(r, E.missingTool, /firewall rule .*`iptables` is no longer installed/);
+    assertFix(r, /apt-get install iptables.*mystery down --name rbad/);
+    assert.match((await sh('iptables', ['-w', '-S', 'FORWARD'])).stdout, /tcpdump-mystery:rbad/, 'the rule is still there');
+    const again = await mystery(['down', '--name', 'rbad']);
+    assert.equal(again.code, 0, again.stderr);
+  } finally {
+    await cleanup();
+    await down('rbad');
+  }
+  await assertHostAsBefore(snap, 'iptables missing at down, then down');
 });
 
 test('docker missing for the docker backend', { timeout: 60_000 }, async (t) => {

@@ -162,6 +162,37 @@ test('Ctrl-C during a fresh start rolls back and exits 130', { timeout: 120_000 
   await assertHostAsBefore(before, 'Ctrl-C of a foreground lab');
 });
 
+test('down during a start interrupts it: the start rolls back and exits 130, down exits 0', { timeout: 90_000 }, async () => {
+  const before = await takeSnapshot();
+  // A start in another terminal, caught half way: without the interruption it would go on
+  // building beside the down, and leave a lab behind. 'supervisor' = the services run, not ready.
+  for (const step of ['veth:1', 'supervisor']) {
+    const run = spawnMystery(['start', '-d', '--name', 'rdown', '--port', '3507', ...small], { MYSTERY_TEST_PAUSE_AT: step });
+    try {
+      await run.waitFor(`paused at ${step}`);
+      const d = await mystery(['down', '--name', 'rdown']);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stderr, new RegExp(`A start of this lab was under way \\(pid ${run.child.pid}\\): it was interrupted and rolled back`));
+      const r = await run.done;
+      assert.equal(r.code, 130, `the start, downed at ${step}: exit ${r.code} ${r.signal}: ${r.stderr}`);
+      assert.match(r.stderr, /rolled back/);
+    } finally {
+      run.child.kill('SIGKILL');
+      await run.done;
+      await down('rdown');
+    }
+    await assertHostAsBefore(before, `down during a start at ${step}`);
+  }
+  // a start killed with SIGKILL leaves its pid in the state file: down must not signal
+  // whatever process has that pid now, only clean up
+  const killed = await mystery(['start', '-d', '--name', 'rdown', '--port', '3507', ...small], { env: { MYSTERY_TEST_KILL_AT: 'veth:1' } });
+  assert.equal(killed.signal, 'SIGKILL');
+  const d = await mystery(['down', '--name', 'rdown']);
+  assert.equal(d.code, 0, d.stderr);
+  assert.doesNotMatch(d.stderr, /interrupted/);
+  await assertHostAsBefore(before, 'down after a killed start');
+});
+
 test('down twice, down with no lab, down without a state file: exit 0, nothing left', { timeout: 60_000 }, async () => {
   const before = await takeSnapshot();
   const none = await mystery(['down', '--name', 'rnone']);

@@ -144,6 +144,7 @@ export function spawnMystery(args: string[], env: NodeJS.ProcessEnv = {}): Runni
 export interface StateLike {
   plan: { lab: string; port: number; subnet: string; bridge: string; hosts: Array<{ name: string; program: string; netns: string; veth: string; ip: string }> };
   supervisorPid?: number;
+  created: { rules: string[][] };
 }
 
 export async function readLabState(lab: string): Promise<StateLike> {

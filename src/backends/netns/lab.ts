@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ownerTag, netnsPattern } from '../../core/naming.js';
+import { labFlag, ownerTag, netnsPattern } from '../../core/naming.js';
 import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { run, runOk, which } from '../../core/run.js';
@@ -252,7 +252,15 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
   }
   for (const name of toDelete) await run('ip', ['link', 'del', 'dev', name]);
 
-  // 4. firewall rules: exactly the ones carrying the lab's tag
+  // 4. firewall rules: exactly the ones carrying the lab's tag. Without iptables a rule the
+  //    journal names cannot be seen or removed: say so, and keep the state for the next down.
+  if ((state?.created.rules.length ?? 0) > 0 && !(await which('iptables'))) {
+    throw new UserError(
+      `The lab is removed but for its firewall rule (${state!.created.rules[0]!.join(' ')}): \`iptables\` is no longer installed, so it cannot be removed.`,
+      `Install it (\`apt-get install iptables\`), then run \`mystery down${labFlag(lab)}\` again.`,
+      ExitCode.missingTool,
+    );
+  }
   for (const rule of await taggedRules(lab)) {
     while (await deleteRule(rule)) {
       /* a rule inserted twice is deleted twice */
