@@ -51,12 +51,15 @@ export function drawStolenFile(rng: Rng): string {
   return `${rows.join('\n')}\n`;
 }
 
-/** A suspect's everyday lookups: a few lab names and one or two of the world's, in a drawn order. */
-function everydayNames(rng: Rng): string[] {
+/**
+ * A suspect's everyday lookups: a few lab names, one or two of the world's, and for some one
+ * of the run's two CDN names (a hash in a label: random-looking, but the same name every
+ * time, so it counts as one name however often it is asked for), in a drawn order.
+ */
+function everydayNames(rng: Rng, cdns: readonly string[]): string[] {
   const lab = rng.shuffle(labNames).slice(0, 3 + rng.int(3));
   const world = rng.shuffle(worldNames).slice(0, 1 + rng.int(2));
-  // a CDN name with a hash in it: long and random-looking, but the same name every time
-  const cdn = rng.int(2) ? [`d${hex(rng, 12)}.cloudfront.net`] : [];
+  const cdn = rng.int(2) ? [rng.pick(cdns)] : [];
   return rng.shuffle([...lab, ...world, ...cdn]);
 }
 
@@ -100,6 +103,7 @@ export const dnsExfil: CaseModule = {
     const culpritAt = rng.int(suspects);
     const domain = drawDomain(rng);
     const data = drawStolenFile(rng);
+    const cdns = [`d${hex(rng, 12)}.cloudfront.net`, `d${hex(rng, 12)}.cloudfront.net`];
     // the innocents' (GET gap ms, lookups a second): one busy, one quiet, the rest between
     const busy = { gap: 180 + rng.int(60), dns: busyLookups.min + rng.int(busyLookups.spread) };
     const quiet = { gap: 400 + rng.int(400), dns: quietLookups };
@@ -112,10 +116,10 @@ export const dnsExfil: CaseModule = {
       if (i === culpritAt) {
         // its everyday work, and the malware beside it
         const tunnel: ClientJob = { kind: 'dns', perSec: tunnelLookups.min + rng.int(tunnelLookups.spread), tunnel: { domain, data } };
-        hosts.push(suspect(name, [getJob(350 + rng.int(400)), dnsJob(culpritLookups, everydayNames(rng)), tunnel]));
+        hosts.push(suspect(name, [getJob(350 + rng.int(400)), dnsJob(culpritLookups, everydayNames(rng, cdns)), tunnel]));
       } else {
         const p = innocents[k++]!;
-        hosts.push(suspect(name, [getJob(p.gap), dnsJob(p.dns, everydayNames(rng))]));
+        hosts.push(suspect(name, [getJob(p.gap), dnsJob(p.dns, everydayNames(rng, cdns))]));
       }
     }
     return { hosts, culprit: appName(culpritAt + 1), value: domain };

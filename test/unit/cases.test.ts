@@ -219,6 +219,13 @@ test('dns-exfil: the exfiltration domain is drawn per run, outside the lab, and 
       assert.ok(kinds.includes('get') && kinds.includes('dns'), `${h.name}: ${kinds.join(',')}`);
       assert.equal(h.config.resolver, resolverTarget);
     }
+    // everyday lookups repeat a few names: no other domain has more than two different names
+    // in them, so counting different names per domain (the third hint) points at the tunnel
+    const everyday = new Set(d.hosts.flatMap((h) => ((h.config.jobs ?? []) as Array<{ names?: string[] }>).flatMap((j) => j.names ?? [])));
+    const perDomain = new Map<string, number>();
+    for (const name of everyday) perDomain.set(name.split('.').slice(-2).join('.'), (perDomain.get(name.split('.').slice(-2).join('.')) ?? 0) + 1);
+    assert.ok(Math.max(...perDomain.values()) <= 2, `${s}: ${JSON.stringify([...perDomain])}`);
+    assert.ok(!perDomain.has(tunnel.domain));
     // only the resolver may bind a low port
     assert.deepEqual(d.hosts.filter((h) => h.lowPorts).map((h) => h.name), ['resolver']);
   }
