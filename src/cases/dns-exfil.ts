@@ -31,7 +31,7 @@ const firstNames = ['ada', 'bruno', 'chen', 'dara', 'elif', 'femi', 'greta', 'hu
  * quietest fewer, the others anything between: the culprit's rate is an innocent's rate.
  */
 export const busyLookups = { min: 7, spread: 2 } as const;
-export const quietLookups = 2;
+export const quietLookups = 1.5;
 /** The culprit's everyday lookups, and its tunnel's. */
 export const culpritLookups = 1;
 export const tunnelLookups = { min: 2, spread: 2 } as const;
