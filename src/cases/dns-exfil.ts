@@ -149,7 +149,7 @@ export const dnsExfil: CaseModule = {
       [
         `The resolver is ${res?.ip ?? 'the resolver host'}; every lookup crosses the bridge ${view.bridge} on its way there:`,
         `  sudo timeout 5 tcpdump -i ${view.bridge} -n -l udp dst port 53`,
-        '-n keeps tcpdump from turning addresses into names, -l prints each line at once (for a pipe into grep). A line reads "IP SRC.PORT > RESOLVER.53: ID+ A? NAME. (LEN)". With -vv tcpdump decodes more: the replies\' questions and answers too.',
+        '-n keeps tcpdump from turning addresses into names, -l prints each line at once (for a pipe into grep). A line reads "IP SRC.PORT > RESOLVER.53: ID+ A? NAME. (LEN)". With -vv tcpdump decodes more: the replies\' questions and answers too (its "bad udp cksum" is harmless here: the kernel leaves checksums to the veth, which never fills them in).',
         'Which names are not ones a program would need?',
       ].join('\n'),
       [
