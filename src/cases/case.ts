@@ -21,6 +21,11 @@ export interface HostSpec {
   config: Record<string, unknown>;
   /** Impairments of the host's link (tc netem on its host-side veth), where the case needs them. */
   link?: { delayMs?: number; lossPercent?: number };
+  /**
+   * The host's service binds a port below 1024 (a resolver on 53) as the unprivileged user:
+   * the backend lets it, in that host's network namespace only.
+   */
+  lowPorts?: boolean;
 }
 
 /** What the run's seed decides. Never written to disk in plain text. */

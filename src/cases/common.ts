@@ -30,9 +30,11 @@ export function culpritIndex(rng: Rng, n: number): number {
   return rng.int(n);
 }
 
+/** The suspects' names in name order: every host but the servers (the webserver, a resolver). */
 export function suspectNames(view: RunView): string[] {
+  const servers = new Set(view.draw.hosts.filter((h) => h.role === 'server').map((h) => h.name));
   return view.hosts
-    .filter((h) => h.name !== 'webserver')
+    .filter((h) => h.name !== 'webserver' && !servers.has(h.name))
     .map((h) => h.name)
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }

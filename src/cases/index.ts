@@ -8,11 +8,12 @@ import { lossyLink } from './lossy-link.js';
 import { slowloris } from './slowloris.js';
 import { intermittentBurst } from './intermittent-burst.js';
 import { arpStorm } from './arp-storm.js';
+import { dnsExfil } from './dns-exfil.js';
 import { ExitCode, UserError } from '../core/errors.js';
 
 export const defaultCaseId = 'noisy-neighbour';
 
-const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, arpStorm, lossyLink, slowloris, intermittentBurst];
+const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, arpStorm, dnsExfil, lossyLink, slowloris, intermittentBurst];
 
 for (const m of modules) {
   const problems = validateCase(m);

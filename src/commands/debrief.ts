@@ -27,7 +27,8 @@ export async function debriefText(loaded: LoadedLab): Promise<string> {
   const interfaces = await loaded.backend.interfaces(loaded.state);
   const { packets, bytes } = await totals(interfaces);
   for (const [name, at] of Object.entries(loaded.state.countersAtStop ?? {})) {
-    // a host whose veth went with it (a stopped container): what it had carried until then
+    // a host whose veth went with it (a stopped container): the veth it had, and what it carried
+    if (!interfaces.get(name) && at.veth && at.ifindex) interfaces.set(name, { veth: at.veth, ifindex: at.ifindex });
     if (!packets.has(name)) {
       packets.set(name, at.packets);
       bytes.set(name, at.bytes);

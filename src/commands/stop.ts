@@ -22,7 +22,8 @@ export function registerStop(program: Command, ctx: Ctx): void {
     const cli = cliPrefix(lab);
     if (host.role !== 'suspect') {
       await loaded.backend.stopHost(loaded.state, host);
-      io.out(`Stopped ${host.name}. It is not a suspect: the site is down now. \`${cli} restart ${host.name}\` brings it back.`);
+      const lost = host.name === 'webserver' ? 'the site is down now' : 'what it serves the lab is gone now';
+      io.out(`Stopped ${host.name}. It is not a suspect: ${lost}. \`${cli} restart ${host.name}\` brings it back.`);
       return;
     }
     io.err(`Stopping ${host.name} and measuring the site before and after ...`);

@@ -30,8 +30,8 @@ export interface LabState {
     composeProject?: string;
   };
   supervisorPid?: number;
-  /** docker backend: each stopped host's veth counters just before it stopped (its veth goes with it) */
-  countersAtStop?: Record<string, { packets: number; bytes: number }>;
+  /** docker backend: each stopped host's veth and its counters just before it stopped (the veth goes with it) */
+  countersAtStop?: Record<string, { packets: number; bytes: number; veth?: string; ifindex?: number }>;
   /** the `mystery start` that builds the lab, until it is ready: `down` interrupts it */
   starter?: { pid: number; startTicks: number };
   startedAt: string;

@@ -10,17 +10,20 @@
  *   statsd     UDP datagrams of metrics to a port, at a rate
  *   sweep      SNMP-like UDP polls of a list of addresses in the lab's /24, at a rate (a
  *              monitoring agent with a stale inventory: the kernel ARPs for each)
- * Addresses come from the top-level `target` URL (host names there are resolved to lab
- * addresses by the supervisor).
+ *   dns        DNS lookups (type A) to the `resolver` at a rate: of `names` in turn, or, with
+ *              `tunnel`, names that carry a file's bytes in base32 under one domain
+ * Addresses come from the top-level `target` URL, and `resolver` (dns://HOST:PORT) for DNS
+ * (host names there are resolved to lab addresses by the supervisor).
  */
 import { request } from 'node:http';
-import { connect, isIP, type Socket } from 'node:net';
-import { lookup } from 'node:dns/promises';
+import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { readConfig, report, sleep } from './service-io.js';
+import { randomInt } from 'node:crypto';
+import { ipv4Of, readConfig, report, sleep } from './service-io.js';
+import { encodeQuery, tunnelName } from './dns.js';
 
 export interface ClientJob {
-  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep';
+  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns';
   loops?: number;
   sleepMs?: number;
   method?: string;
@@ -29,7 +32,7 @@ export interface ClientJob {
   body?: string;
   /** post: bytes of the body */
   bytes?: number;
-  /** connect, statsd: the port; connect, statsd: attempts or datagrams a second */
+  /** connect, statsd: the port; connect, statsd, sweep, dns: attempts, datagrams or lookups a second */
   port?: number;
   perSec?: number;
   /** slowloris: connections held, and the gap between dribbles on each */
@@ -45,15 +48,22 @@ export interface ClientJob {
   metric?: string;
   /** sweep: the last numbers of the addresses polled, in the target's /24 (default: the target host) */
   octets?: number[];
+  /** dns: the names looked up, in turn */
+  names?: string[];
+  /** dns: a tunnel instead: `data` (text) sent 30 bytes a name, as base32, under `domain` */
+  tunnel?: { domain: string; data: string };
 }
 
 export interface ClientConfig {
   target: string;
+  /** dns://HOST:PORT of the lab's resolver, for dns jobs */
+  resolver?: string;
   jobs: ClientJob[];
 }
 
 const config = await readConfig<ClientConfig>((env) => ({
   target: env.TARGET ?? 'http://webserver:3000/',
+  resolver: env.RESOLVER,
   jobs: JSON.parse(env.JOBS ?? '[{"kind":"get","loops":1,"sleepMs":300}]') as ClientJob[],
 }));
 
@@ -168,22 +178,10 @@ function statsd(job: ClientJob): void {
 /** A bare SNMP GET request for sysDescr, community "public". */
 const snmpGet = Buffer.from('302602010104067075626c6963a019020400000001020100020100300b300906052b06010201050500', 'hex');
 
-/** The target's IPv4 address: on Docker the target is a container's name, resolved by Docker's DNS. */
-async function targetAddress(): Promise<string> {
-  for (;;) {
-    if (isIP(host) === 4) return host;
-    try {
-      return (await lookup(host, { family: 4 })).address;
-    } catch {
-      await sleep(500); // the webserver's container is not up yet
-    }
-  }
-}
-
 async function sweep(job: ClientJob): Promise<void> {
   const sock = createSocket('udp4');
   sock.on('error', () => {});
-  const address = await targetAddress();
+  const address = await ipv4Of(host);
   const prefix = address.split('.').slice(0, 3).join('.');
   // without a list, the target host itself (the webserver's SNMP agent)
   const targets = job.octets ? job.octets.map((o) => `${prefix}.${o}`) : [address];
@@ -195,6 +193,35 @@ async function sweep(job: ClientJob): Promise<void> {
     setTimeout(send, jitter(gap));
   };
   send();
+}
+
+let dnsSocket: ReturnType<typeof createSocket> | undefined;
+
+/**
+ * Lookups at a rate, every dns job of the host through one socket (one source port, as
+ * one stub resolver would); the replies are read and dropped.
+ */
+function dns(job: ClientJob): void {
+  const resolver = new URL(config.resolver ?? 'dns://127.0.0.1:53');
+  const port = Number(resolver.port || 53);
+  if (!dnsSocket) {
+    dnsSocket = createSocket('udp4');
+    dnsSocket.on('error', () => {});
+    dnsSocket.on('message', () => {});
+  }
+  const sock = dnsSocket;
+  const names = job.names ?? [];
+  const data = Buffer.from(job.tunnel?.data ?? '');
+  const gap = 1000 / (job.perSec ?? 2);
+  let n = 0;
+  const send = (): void => {
+    const name = job.tunnel ? tunnelName(data, n, job.tunnel.domain) : names[n % Math.max(1, names.length)];
+    n++;
+    if (name) sock.send(encodeQuery(randomInt(0x10000), name), port, resolver.hostname, () => announce());
+    setTimeout(send, jitter(gap));
+  };
+  // the lookups of several hosts do not start in step
+  setTimeout(send, Math.random() * gap);
 }
 
 for (const job of config.jobs) {
@@ -217,6 +244,9 @@ for (const job of config.jobs) {
       break;
     case 'sweep':
       void sweep(job);
+      break;
+    case 'dns':
+      dns(job);
       break;
   }
 }

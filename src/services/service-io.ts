@@ -7,6 +7,8 @@
  * environment (the Docker backend: the original's variables, as its compose file set them,
  * or, for the catalog's cases, the whole configuration as JSON in MYSTERY_CONFIG).
  */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { createInterface } from 'node:readline';
 
 export async function readConfig<T>(fromEnv: (env: NodeJS.ProcessEnv) => T): Promise<T> {
@@ -38,4 +40,19 @@ export function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): 
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A host's IPv4 address. The namespace backend hands out addresses; on Docker a host is
+ * named (webserver), and Docker's DNS answers once that container is up: until then, retry.
+ */
+export async function ipv4Of(host: string): Promise<string> {
+  for (;;) {
+    if (isIP(host) === 4) return host;
+    try {
+      return (await lookup(host, { family: 4 })).address;
+    } catch {
+      await sleep(500);
+    }
+  }
 }

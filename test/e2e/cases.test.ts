@@ -8,8 +8,9 @@
  * The cases that Docker can build are solved there too, by the same detectives, on one seed.
  *
  * Labs: c<case><n><run tag> (e.g. crs1k3; crsdk3 on Docker) on free ports of 3400-3499, so that two runs of
- * this file (a developer's and a CI checkout's) do not meet. The learner's progress goes to a
- * temporary XDG_STATE_HOME.
+ * this file (a developer's and a CI checkout's) do not meet. On a host shared by agreement,
+ * MYSTERY_TEST_LAB_PREFIX (one letter) and MYSTERY_TEST_PORTS (LOW-HIGH) give this run
+ * other names and ports. The learner's progress goes to a temporary XDG_STATE_HOME.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,12 +55,17 @@ interface Scene {
 
 /** This run's suffix: another run of this file (a CI checkout) may be on the host at the same time. */
 const runTag = Math.random().toString(36).slice(2, 4).padEnd(2, '0');
+const labPrefix = process.env.MYSTERY_TEST_LAB_PREFIX ?? 'c';
+const [portLow, portHigh] = (process.env.MYSTERY_TEST_PORTS ?? '3400-3499').split('-').map(Number) as [number, number];
+assert.match(labPrefix, /^[a-z]$/, 'MYSTERY_TEST_LAB_PREFIX is one letter');
+assert.ok(portLow >= 1024 && portHigh >= portLow + 2, 'MYSTERY_TEST_PORTS is LOW-HIGH, three ports at least');
 const portsTaken = new Set<number>();
 
-/** A port of 3400-3499 that this run has not used yet, picked at random (another run may hold some). */
+/** A port of the range that this run has not used yet, picked at random (another run may hold some). */
 function pickPort(): number {
+  if (portsTaken.size > portHigh - portLow) portsTaken.clear(); // every one tried: try them again
   for (;;) {
-    const p = 3400 + Math.floor(Math.random() * 100);
+    const p = portLow + Math.floor(Math.random() * (portHigh - portLow + 1));
     if (!portsTaken.has(p)) {
       portsTaken.add(p);
       return p;
@@ -68,7 +74,7 @@ function pickPort(): number {
 }
 
 async function startLab(caseId: string, seed: string, short: string, backend: 'netns' | 'docker' = 'netns'): Promise<Scene> {
-  const lab = `c${short}${runTag}`;
+  const lab = `${labPrefix}${short}${runTag}`;
   labsUsed.push(lab);
   let r: CliResult | undefined;
   // other labs may be starting on this host: the start lock makes us wait, or refuse after
@@ -118,8 +124,16 @@ function tally<T>(items: T[]): Map<T, number> {
   return m;
 }
 
+/** Hosts that serve the lab, not suspects: their veths are loud by their trade. */
+const servers = new Set(['webserver', 'resolver']);
+
 /** Packets each suspect's veth carries in `seconds`, all counted at once (the first case's trick). */
 async function loudestSuspect(scene: Scene, seconds: number): Promise<string> {
+  return (await loudness(scene, seconds))[0]!.host;
+}
+
+/** Each suspect's packets in `seconds`, loudest first. */
+async function loudness(scene: Scene, seconds: number): Promise<Array<{ host: string; n: number }>> {
   const links = await iflinks(scene.lab);
   const veths = await vethsOf(scene.bridge);
   const ids = new Map(scene.hosts.map((h) => [h.id, h.name]));
@@ -129,11 +143,10 @@ async function loudestSuspect(scene: Scene, seconds: number): Promise<string> {
       return { veth: v, n: Number(/(\d+) packets? captured/.exec(r.stderr)?.[1] ?? 0) };
     }),
   );
-  const named = counts
+  return counts
     .map((c) => ({ host: ids.get([...links].find(([, ifx]) => ifx === c.veth.ifindex)?.[0] ?? '') ?? '?', n: c.n }))
-    .filter((c) => c.host !== 'webserver')
+    .filter((c) => !servers.has(c.host))
     .sort((a, b) => b.n - a.n);
-  return named[0]!.host;
 }
 
 async function arrest(scene: Scene, host: string): Promise<void> {
@@ -264,6 +277,40 @@ const detectives: Detective[] = [
       const culprit = scene.byIp(who.key);
       const mac = (await mystery(['exec', '--name', scene.lab, culprit, 'cat', '/sys/class/net/eth0/address'])).stdout.trim();
       assert.ok(lines.some((l) => l.includes(`${mac} > ff:ff:ff:ff:ff:ff`) && l.includes(`tell ${who.key}`)), `broadcasts from ${mac}`);
+      await arrest(scene, culprit);
+      return culprit;
+    },
+  },
+  {
+    caseId: 'dns-exfil',
+    short: 'dx',
+    async solve(scene) {
+      // the first case's trick accuses someone else
+      const loud = await loudness(scene, 3);
+      const lines = await capture(scene.bridge, [], 'udp dst port 53', 6);
+      // "IP SRC.PORT > RESOLVER.53: ID+ A? NAME. (LEN)"
+      const queries = lines
+        .map((l) => /IP (\d+\.\d+\.\d+\.\d+)\.\d+ > \S+: \d+\+? A\? (\S+)\. \(/.exec(l))
+        .filter((m): m is RegExpExecArray => !!m)
+        .map((m) => ({ from: m[1]!, name: m[2]! }));
+      assert.ok(queries.length >= 30, `lookups were seen: ${queries.length}`);
+      // `awk '{print $8}' | sort -u | rev | cut -d. -f2,3 | rev | sort | uniq -c`: different names per domain
+      const domainOf = (name: string): string => name.split('.').slice(-2).join('.');
+      const names = tally([...new Set(queries.map((q) => q.name))].map(domainOf));
+      const odd = top(names);
+      assert.ok(odd.n >= 8 && odd.n > 3 * odd.second, `one domain has a new name in every lookup: ${odd.key} ${odd.n} vs ${odd.second}`);
+      // its names carry long random labels, and nobody else's do
+      const long = queries.filter((q) => q.name.split('.').some((label) => label.length >= 30));
+      assert.deepEqual([...new Set(long.map((q) => domainOf(q.name)))], [odd.key], 'long labels under that domain only');
+      const from = top(tally(queries.filter((q) => domainOf(q.name) === odd.key).map((q) => q.from)));
+      assert.equal(from.second, 0, `one host asks for ${odd.key}`);
+      const culprit = scene.byIp(from.key);
+      // counting lookups does not find it either
+      const lookups = [...tally(queries.map((q) => q.from))].sort((a, b) => b[1] - a[1]);
+      console.log(`# ${scene.lab}: ${odd.key} (${odd.n} names) from ${culprit}; lookups in 6 s: ${lookups.map(([ip, n]) => `${scene.byIp(ip)} ${n}`).join(', ')}; packets per veth in 3 s: ${loud.map((l) => `${l.host} ${l.n}`).join(', ')}`);
+      assert.notEqual(scene.byIp(lookups[0]![0]), culprit, 'the busiest at lookups is innocent');
+      assert.ok(lookups[lookups.length - 1]![0] !== from.key, 'and so is the quietest');
+      assert.notEqual(loud[0]!.host, culprit, 'counting packets does not find the culprit');
       await arrest(scene, culprit);
       return culprit;
     },

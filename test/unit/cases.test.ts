@@ -6,11 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allCases, findCase } from '../../src/cases/index.js';
-import { validateCase, type CaseDraw, type CaseModule, type RunView } from '../../src/cases/case.js';
+import { validateCase, type CaseDraw, type CaseModule, type HostSpec, type RunView } from '../../src/cases/case.js';
+import { lookupsPerSec, resolverTarget, tunnelOf } from '../../src/cases/dns-exfil.js';
+import { encodeName, tunnelChunk, tunnelName } from '../../src/services/dns.js';
 import { seededRng } from '../../src/core/random.js';
 import { planLab, resolveConfig } from '../../src/core/model.js';
 
-const newCases = ['reset-storm', 'password-in-clear', 'fat-payload', 'arp-storm', 'lossy-link', 'slowloris', 'intermittent-burst'];
+const newCases = ['reset-storm', 'password-in-clear', 'fat-payload', 'arp-storm', 'lossy-link', 'slowloris', 'intermittent-burst', 'dns-exfil'];
+/** Servers a case has besides the webserver: [name, program, port]. */
+const otherServers: Record<string, Array<[string, string, unknown]>> = { 'dns-exfil': [['resolver', 'resolver', 53]] };
 const seeds = Array.from({ length: 40 }, (_, i) => `unit-seed-${i}`);
 
 function draw(c: CaseModule, seed: string, suspects = c.suspects.default): CaseDraw {
@@ -32,7 +36,7 @@ function view(c: CaseModule, seed: string, suspects = c.suspects.default): RunVi
   };
 }
 
-test('the catalog holds the seven new cases, each valid, each with skills and a difficulty', () => {
+test('the catalog holds the new cases, each valid, each with skills and a difficulty', () => {
   const ids = allCases().map((c) => c.id);
   for (const id of newCases) assert.ok(ids.includes(id), id);
   assert.equal(new Set(ids).size, ids.length, 'ids are unique');
@@ -66,7 +70,7 @@ for (const id of newCases) {
     for (const [, n] of culprits) assert.ok(n < seeds.length / 2, 'no host is the culprit in half the runs');
   });
 
-  test(`${id}: every suspect runs the same program, and the webserver is the only server`, () => {
+  test(`${id}: every suspect runs the same program, and the webserver is the only server${otherServers[id] ? ' but the case\'s own' : ''}`, () => {
     for (const s of seeds.slice(0, 10)) {
       for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
         const d = draw(c, s, n);
@@ -74,7 +78,7 @@ for (const id of newCases) {
         assert.equal(suspects.length, n);
         assert.equal(new Set(suspects.map((h) => h.program)).size, 1, 'nothing in ps tells the suspects apart');
         const servers = d.hosts.filter((h) => h.role === 'server');
-        assert.deepEqual(servers.map((h) => [h.name, h.program, h.config.port]), [['webserver', 'webserver', 3000]]);
+        assert.deepEqual(servers.map((h) => [h.name, h.program, h.config.port]), [['webserver', 'webserver', 3000], ...(otherServers[id] ?? [])]);
         assert.equal(new Set(d.hosts.map((h) => h.name)).size, d.hosts.length, 'host names are unique');
       }
     }
@@ -176,3 +180,126 @@ test('the culprit is never the loudest by design where loudness is the wrong tri
     }
   }
 });
+
+test('dns-exfil: the exfiltration domain is drawn per run, outside the lab, and only the culprit tunnels', () => {
+  const c = findCase('dns-exfil');
+  const domains = new Set<string>();
+  for (const s of seeds) {
+    const d = draw(c, s);
+    const tunnel = tunnelOf(d)!;
+    assert.ok(tunnel, `${s}: the culprit has a tunnel`);
+    assert.equal(tunnel.domain, d.value, 'the domain is the run\'s secret value');
+    assert.match(tunnel.domain, /^[a-z]+\.[a-z]+$/);
+    assert.ok(!tunnel.domain.endsWith('.lab'));
+    domains.add(tunnel.domain);
+    // its names are valid DNS names with one long base32 label of data, decoding to the file
+    const data = Buffer.from(tunnel.data);
+    const chunks = Math.ceil(data.length / tunnelChunk);
+    assert.ok(chunks >= 10, `${chunks} names make the file`);
+    const decoded: Buffer[] = [];
+    for (let n = 0; n < chunks; n++) {
+      const name = tunnelName(data, n, tunnel.domain);
+      assert.doesNotThrow(() => encodeName(name));
+      const [label, seq, x, ...rest] = name.split('.');
+      assert.match(label!, /^[a-z2-7]{48}$/);
+      assert.equal(seq, String(n).padStart(4, '0'));
+      assert.equal(x, 'x');
+      assert.equal(rest.join('.'), tunnel.domain);
+      decoded.push(base32Decode(label!));
+    }
+    assert.equal(Buffer.concat(decoded).toString().trimEnd(), tunnel.data.trimEnd(), 'the labels carry the file');
+    // nobody else has a tunnel, and nobody else's names change from one lookup to the next
+    for (const h of d.hosts.filter((x) => x.role === 'suspect' && x.name !== d.culprit)) {
+      assert.ok(!JSON.stringify(h.config).includes(tunnel.domain));
+      assert.ok(!(h.config.jobs as Array<{ tunnel?: unknown }>).some((j) => j.tunnel));
+    }
+    // every suspect looks names up and uses the site, through the lab's resolver
+    for (const h of d.hosts.filter((x) => x.role === 'suspect')) {
+      const kinds = (h.config.jobs as Array<{ kind: string }>).map((j) => j.kind);
+      assert.ok(kinds.includes('get') && kinds.includes('dns'), `${h.name}: ${kinds.join(',')}`);
+      assert.equal(h.config.resolver, resolverTarget);
+    }
+    // everyday lookups repeat a few names: no other domain has more than two different names
+    // in them, so counting different names per domain (the third hint) points at the tunnel
+    const everyday = new Set(d.hosts.flatMap((h) => ((h.config.jobs ?? []) as Array<{ names?: string[] }>).flatMap((j) => j.names ?? [])));
+    const perDomain = new Map<string, number>();
+    for (const name of everyday) perDomain.set(name.split('.').slice(-2).join('.'), (perDomain.get(name.split('.').slice(-2).join('.')) ?? 0) + 1);
+    assert.ok(Math.max(...perDomain.values()) <= 2, `${s}: ${JSON.stringify([...perDomain])}`);
+    assert.ok(!perDomain.has(tunnel.domain));
+    // only the resolver may bind a low port
+    assert.deepEqual(d.hosts.filter((h) => h.lowPorts).map((h) => h.name), ['resolver']);
+  }
+  assert.ok(domains.size >= seeds.length * 0.75, `${domains.size} domains in ${seeds.length} runs`);
+});
+
+test('dns-exfil: the culprit looks names up at an innocent\'s rate, and is never the loudest', () => {
+  const c = findCase('dns-exfil');
+  // packets a second on a veth, as measured on the lab: about 9 a GET (connection and all), 2 a lookup
+  const packets = (h: HostSpec): number => {
+    const jobs = h.config.jobs as Array<{ kind: string; sleepMs?: number }>;
+    return jobs.filter((j) => j.kind === 'get').reduce((sum, j) => sum + (9 * 1000) / j.sleepMs!, 0) + 2 * lookupsPerSec(h);
+  };
+  for (const s of seeds) {
+    for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
+      const d = draw(c, s, n);
+      const culprit = d.hosts.find((h) => h.name === d.culprit)!;
+      const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
+      const rates = innocents.map(lookupsPerSec);
+      const mine = lookupsPerSec(culprit);
+      assert.ok(Math.min(...rates) < mine && mine < Math.max(...rates), `${s}/${n}: ${mine} lookups/s within the innocents' ${rates.join(', ')}`);
+      const loudest = Math.max(...innocents.map(packets));
+      assert.ok(loudest >= 1.4 * packets(culprit), `${s}/${n}: the loudest innocent (${loudest.toFixed(0)}/s) is well above the culprit (${packets(culprit).toFixed(0)}/s)`);
+    }
+  }
+});
+
+test('dns-exfil: the hints keep the domain and the culprit\'s address for the last; the debrief gives the run\'s values', () => {
+  const c = findCase('dns-exfil');
+  for (const s of seeds.slice(0, 10)) {
+    const v = view(c, s);
+    const culprit = v.hosts.find((h) => h.name === v.draw.culprit)!;
+    const resolverIp = v.hosts.find((h) => h.name === 'resolver')!.ip;
+    const hints = c.hints(v);
+    for (const h of hints.slice(0, -1)) {
+      assert.ok(!h.includes(v.draw.value!), 'an early hint gives the domain');
+      assert.ok(!new RegExp(`${culprit.ip.replace(/\./g, '\\.')}(?!\\d)`).test(h), 'an early hint gives the culprit\'s IP');
+    }
+    assert.ok(hints.slice(0, -1).some((h) => h.includes('udp dst port 53') && h.includes(v.bridge)), 'a hint shows the filter on the bridge');
+    const last = hints[hints.length - 1]!;
+    for (const x of [v.bridge, v.draw.value!, culprit.ip, resolverIp, `stop ${v.draw.culprit}`, 'udp dst port 53', '-n -l']) assert.ok(last.includes(x), `the last hint gives ${x}`);
+    const debrief = c.debrief(v, { packets: new Map([[v.draw.culprit, 300]]), bytes: new Map(), seconds: 10, interfaces: new Map([[v.draw.culprit, { veth: culprit.veth!, ifindex: 4242 }]]) });
+    for (const x of [v.draw.value!, culprit.ip, culprit.veth!, '4242', tunnelName(Buffer.from(tunnelOf(v.draw)!.data), 0, v.draw.value!), 'base32 -d']) assert.ok(debrief.includes(x), `the debrief gives ${x}`);
+    // the situation: no capture yet, a capture on the webserver's veth, a wrong arrest
+    const web = v.hosts.find((h) => h.name === 'webserver')!;
+    assert.match(c.situationalHint!(v, { tcpdumpOn: [], wrongArrests: [] })!, /No tcpdump/);
+    assert.match(c.situationalHint!(v, { tcpdumpOn: [web.veth!], wrongArrests: [] })!, /resolver/);
+    assert.equal(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: [] }), undefined);
+    assert.match(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: ['app1'] })!, /restart/);
+  }
+});
+
+test('dns-exfil: the resolver\'s address reaches every client, and its zone answers with the webserver\'s', () => {
+  const c = findCase('dns-exfil');
+  const v = view(c, 'resolve');
+  const plan = planLab({ lab: 'cunit', caseId: c.id, seed: 'resolve', suspects: c.suspects.default, backend: 'netns', port: 3499, subnetBase: '10.200.9', draw: v.draw });
+  const ipOf = (n: string): string => plan.hosts.find((h) => h.name === n)!.ip;
+  for (const h of v.draw.hosts.filter((x) => x.role === 'suspect')) assert.equal(resolveConfig(h.config, plan).resolver, `dns://${ipOf('resolver')}:53`);
+  const res = v.draw.hosts.find((h) => h.name === 'resolver')!;
+  assert.equal(resolveConfig(res.config, plan).site, `http://${ipOf('webserver')}:3000/`);
+});
+
+function base32Decode(s: string): Buffer {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const ch of s) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}

@@ -139,7 +139,7 @@ export async function containerIflink(c: ContainerInfo): Promise<number | undefi
 export interface CaseComposeInput {
   lab: string;
   port: number;
-  hosts: ReadonlyArray<{ name: string; role: string; program: string; config: Record<string, unknown> }>;
+  hosts: ReadonlyArray<{ name: string; role: string; program: string; config: Record<string, unknown>; lowPorts?: boolean }>;
   baseImage: string;
 }
 
@@ -170,6 +170,8 @@ export function caseCompose(input: CaseComposeInput): Record<string, unknown> {
       restart: 'always',
       networks: ['lab'],
       labels: { [labLabel]: input.lab, 'tcpdump-mystery.role': h.role },
+      // a service on a port below 1024 (the resolver's 53) runs as nobody all the same
+      ...(h.lowPorts ? { sysctls: { 'net.ipv4.ip_unprivileged_port_start': 0 } } : {}),
       ...(h.name === 'webserver' ? { ports: [`127.0.0.1:${input.port}:3000`] } : { depends_on: ['webserver'] }),
     };
   }

@@ -342,14 +342,14 @@ export const dockerBackend: LabBackend & {
 
   async stopHost(state, host) {
     const c = await containerOf(state, host);
-    // a stopped container's veth is gone, and its counters with it: keep them for the debrief
+    // a stopped container's veth is gone, and its counters with it: keep both for the debrief
     const ifindex = await containerIflink(c);
     const veth = ifindex === undefined ? undefined : (await hostLinksByIndex()).get(ifindex);
     if (ifindex !== undefined && veth) {
       const seen = await totals(new Map([[host.name, { veth, ifindex }]]));
       const packets = seen.packets.get(host.name);
       if (packets !== undefined) {
-        state.countersAtStop = { ...state.countersAtStop, [host.name]: { packets, bytes: seen.bytes.get(host.name) ?? 0 } };
+        state.countersAtStop = { ...state.countersAtStop, [host.name]: { packets, bytes: seen.bytes.get(host.name) ?? 0, veth, ifindex } };
         await writeState(state);
       }
     }

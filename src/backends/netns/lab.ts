@@ -93,7 +93,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     }
   }
 
-  await impairLinks(plan);
+  await applyHostSpecs(plan);
 
   await step('services');
   await copyServices(plan.lab);
@@ -115,16 +115,29 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
 }
 
 /**
- * The links a case impairs (HostSpec.link): tc netem on the host-side veth, so what the host
- * receives is delayed or lost. The draw is made again from the seed (the plan holds no
- * secrets); the qdisc goes away with the veth.
+ * What a case asks of a host beyond its program, from its HostSpec. The draw is made again
+ * from the seed (the plan holds no secrets); all of it goes away with the veth or namespace.
+ *   link      tc netem on the host-side veth, so what the host receives is delayed or lost
+ *   lowPorts  its service may bind ports below 1024 as `nobody`
  */
-async function impairLinks(plan: LabState['plan']): Promise<void> {
+async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
   const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
   for (const spec of draw.hosts) {
     const host = plan.hosts.find((h) => h.name === spec.name);
-    if (host && spec.link) await impairLink(host, spec.link);
+    if (!host) continue;
+    if (spec.link) await impairLink(host, spec.link);
+    if (spec.lowPorts) await allowLowPorts(host.netns);
   }
+}
+
+/**
+ * net.ipv4.ip_unprivileged_port_start is per network namespace (Linux 4.11+): lowering it
+ * inside the host's namespace lets its service bind port 53 as `nobody`, without giving it
+ * CAP_NET_BIND_SERVICE (0, as Docker sets it in its containers), and leaves the machine's
+ * own value as it was. Written with tee, not sysctl: procps may be missing, coreutils not.
+ */
+export async function allowLowPorts(netns: string): Promise<void> {
+  await runOk('ip', ['netns', 'exec', netns, 'tee', '/proc/sys/net/ipv4/ip_unprivileged_port_start'], { input: '0\n' });
 }
 
 /**

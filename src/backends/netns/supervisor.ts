@@ -58,7 +58,8 @@ if (read.kind !== 'ok') {
 }
 const plan: LabPlan = read.state.plan;
 const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
-const web = plan.hosts.find((h) => h.role === 'server')!;
+// the site the forwarder publishes: the webserver, though a case may have other servers (a resolver)
+const web = plan.hosts.find((h) => h.name === 'webserver') ?? plan.hosts.find((h) => h.role === 'server')!;
 
 const managed: Managed[] = plan.hosts.map((h) => {
   const spec = draw.hosts.find((d) => d.name === h.name)!;
