@@ -303,3 +303,20 @@ function base32Decode(s: string): Buffer {
   }
   return Buffer.from(out);
 }
+
+test('a case that offers Docker draws nothing Docker cannot build, and every case but lossy-link offers it', () => {
+  for (const c of allCases()) {
+    const docker = c.backends.includes('docker');
+    assert.equal(docker, c.id !== 'lossy-link', `${c.id}: backends ${c.backends.join(', ')}`);
+    if (!docker) continue;
+    for (const seed of seeds.slice(0, 10)) {
+      for (const suspects of [c.suspects.min, c.suspects.max]) {
+        for (const h of draw(c, seed, suspects).hosts) {
+          // the host side of a link is the netns backend's; a container's link is Docker's
+          assert.equal(h.link, undefined, `${c.id} ${seed}: ${h.name} has a link impairment`);
+          assert.ok(['webserver', 'sender', 'client', 'resolver'].includes(h.program), `${c.id}: ${h.program} is in the image`);
+        }
+      }
+    }
+  }
+});

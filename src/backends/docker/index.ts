@@ -274,6 +274,10 @@ export const dockerBackend: LabBackend & {
       args = composeArgs(plan.lab);
       toBuild = ['webserver', 'http-sender1']; // the five senders share one image: building it once is enough
     } else {
+      if (draw.hosts.some((h) => h.link)) {
+        // the case module says which backends it offers; this is the backstop
+        throw new UserError(`The case ${plan.caseId} impairs a host's link, which the docker backend cannot.`, 'Use --backend netns.', ExitCode.usage);
+      }
       env = { ...composeProcessEnv(), COMPOSE_PROJECT_NAME: composeNames(plan.lab).project };
       const base = await baseImage();
       env.NODE_IMAGE = base;
