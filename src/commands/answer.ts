@@ -25,7 +25,7 @@ export function registerAnswer(program: Command, ctx: Ctx): void {
     }
     const correct = loaded.case.checkAnswer(value.trim(), loaded.draw);
     const at = new Date().toISOString();
-    const updated = await updateState(lab, (s) => {
+    const updated = await updateState(loaded.state, (s) => {
       s.answers = [...(s.answers ?? []), { value: value.trim(), correct, at }];
       if (correct && !s.solvedAt) s.solvedAt = at;
     });

@@ -27,7 +27,7 @@ export function registerCheck(program: Command, ctx: Ctx): void {
       ctx.exitCode = ExitCode.unsolved;
       return;
     }
-    const updated = await updateState(lab, (s) => {
+    const updated = await updateState(loaded.state, (s) => {
       if (!s.solvedAt) s.solvedAt = new Date().toISOString();
     });
     if (updated) await recordRun(updated, true);

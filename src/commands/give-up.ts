@@ -11,7 +11,7 @@ export function registerGiveUp(program: Command, ctx: Ctx): void {
       requireRoot('give-up');
       const lab = labFrom(opts);
       const loaded = await loadLab(lab);
-      const updated = await updateState(lab, (s) => (s.gaveUp = true));
+      const updated = await updateState(loaded.state, (s) => (s.gaveUp = true));
       if (updated) await recordRun(updated, false);
       ctx.io.out(`You gave up. Here is how it could have been found:\n\n${await debriefText(loaded)}`);
     },

@@ -19,7 +19,7 @@ export function registerHint(program: Command, ctx: Ctx): void {
     const used = loaded.state.hintsUsed;
     const shown = opts.again ? Math.max(1, used) : Math.min(hints.length, used + 1);
     if (!opts.again && used < hints.length) {
-      const updated = await updateState(loaded.state.plan.lab, (s) => (s.hintsUsed = Math.max(s.hintsUsed, shown)));
+      const updated = await updateState(loaded.state, (s) => (s.hintsUsed = Math.max(s.hintsUsed, shown)));
       if (updated) await recordRun(updated, !!updated.solvedAt);
     }
     const lines: string[] = [];

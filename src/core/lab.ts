@@ -213,12 +213,24 @@ export interface LoadedLab {
 export async function loadLab(lab: string): Promise<LoadedLab> {
   const r = await readState(lab);
   const flag = labFlag(lab);
-  if (r.kind === 'missing') {
+  if (r.kind === 'missing' || (r.kind === 'ok' && r.state.adopted)) {
     // a lab started outside the tool (the seed's `docker-compose up`), read back by its backend
+    // each time: the learner may have taken it down, or brought up a new run, by hand
+    const recorded = r.kind === 'ok' ? r.state : undefined;
     for (const b of allBackends()) {
       const adopted = await b.adopt?.(lab);
-      if (adopted) return { state: adopted.state, backend: b, case: findCase(adopted.state.plan.caseId), draw: adopted.draw };
+      if (!adopted) continue;
+      let state: LabState = { ...adopted.state, adopted: true };
+      if (recorded && recorded.startedAt === state.startedAt) {
+        // the same run: what the learner did so far is in the state file
+        const { arrests, hintsUsed, answers, solvedAt, gaveUp, countersAtStop } = recorded;
+        state = { ...state, arrests, hintsUsed, answers, solvedAt, gaveUp, countersAtStop };
+      } else if (recorded) {
+        await removeLabDir(lab); // the record of a run that is gone
+      }
+      return { state, backend: b, case: findCase(state.plan.caseId), draw: adopted.draw };
     }
+    if (recorded) await removeLabDir(lab); // taken down by hand: its record goes too
     throw new UserError(
       `No lab${lab === defaultLabName ? '' : ` named "${lab}"`} is running.`,
       flag ? `Start one with \`sudo npx mystery start${flag}\`.` : "Start one with `sudo npm start` (or `sudo npx mystery start -d`).",

@@ -42,6 +42,8 @@ export interface LabState {
   answers?: Array<{ value: string; correct: boolean; at: string }>;
   solvedAt?: string;
   gaveUp?: boolean;
+  /** a lab started outside the tool (the seed's `docker-compose up`), read back from its backend */
+  adopted?: boolean;
 }
 
 export type StateRead = { kind: 'ok'; state: LabState } | { kind: 'missing' } | { kind: 'corrupt'; reason: string };
@@ -73,13 +75,17 @@ export async function writeState(state: LabState): Promise<void> {
   await rename(tmp, file);
 }
 
-/** Re-reads, applies a change and writes, so two commands do not lose each other's records. */
-export async function updateState(lab: string, change: (s: LabState) => void): Promise<LabState | undefined> {
-  const r = await readState(lab);
-  if (r.kind !== 'ok') return undefined;
-  change(r.state);
-  await writeState(r.state);
-  return r.state;
+/**
+ * Re-reads, applies a change and writes, so two commands do not lose each other's records.
+ * A lab started by hand (adopted) gets its state file with its first record: a hint, an arrest.
+ */
+export async function updateState(loaded: LabState, change: (s: LabState) => void): Promise<LabState | undefined> {
+  const r = await readState(loaded.plan.lab);
+  const state = r.kind === 'ok' ? r.state : r.kind === 'missing' && loaded.adopted ? structuredClone(loaded) : undefined;
+  if (!state) return undefined;
+  change(state);
+  await writeState(state);
+  return state;
 }
 
 /** Removes the lab's runtime directory, and the tool's root too when nothing else is in it. */

@@ -28,7 +28,7 @@ export async function arrest(loaded: LoadedLab, host: PlannedHost): Promise<Verd
   const correct = host.name === draw.culprit;
   const after = correct ? await settledLatency(port, 8000) : median(await sampleLatency(port, 3, 100, 10_000));
   const record: Arrest = { host: host.name, correct, at: new Date().toISOString(), latencyBeforeMs: before, latencyAfterMs: after };
-  const updated = await updateState(state.plan.lab, (s) => {
+  const updated = await updateState(state, (s) => {
     s.arrests.push(record);
     if (correct && !s.solvedAt) s.solvedAt = record.at;
   });

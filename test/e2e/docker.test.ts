@@ -261,6 +261,14 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   assert.equal(s0.port, 3000);
   assert.equal(s0.solved, false);
   assert.equal(s0.hosts.length, 6);
+  // and the toolkit works on it: hints progress, one after the other, and are recorded
+  const h1 = await mystery(['hint'], { timeoutMs: 60_000 });
+  assert.equal(h1.code, 0, h1.stderr);
+  assert.match(h1.stdout, /^Hint 1 of \d+:/m);
+  const h2 = await mystery(['hint'], { timeoutMs: 60_000 });
+  assert.equal(h2.code, 0, h2.stderr);
+  assert.match(h2.stdout, /^Hint 2 of \d+:/m);
+  assert.doesNotMatch(h2.stdout, /^Hint 1 of/m);
 
   // 6. docker stop http-senderN   ->   the site is fast again
   await docker(['stop', suspect]);
@@ -271,6 +279,10 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   const s1 = JSON.parse(st1.stdout) as { solved: boolean; hosts: Array<{ name: string; state: string }> };
   assert.equal(s1.solved, true, 'mystery status says solved');
   assert.equal(s1.hosts.find((h) => h.name === suspect)?.state, 'stopped');
+  assert.equal((JSON.parse(st1.stdout) as { hintsUsed: number }).hintsUsed, 2, 'the hints taken are recorded');
+  const check = await mystery(['check'], { timeoutMs: 60_000 });
+  assert.equal(check.code, 0, `an arrest made with docker stop counts: ${check.stdout}${check.stderr}`);
+  assert.match(check.stdout, /^Solved/m);
   t.diagnostic(`compose path: ready in ${readyMs} ms, median ${Math.round(slow)} ms slow, ${Math.round(fast)} ms after docker stop ${suspect}`);
 
   // mystery down removes the hand-started lab: containers, network, images; compose up ends
