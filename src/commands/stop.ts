@@ -38,18 +38,27 @@ export function registerStop(program: Command, ctx: Ctx): void {
           `CASE SOLVED: ${host.name} was the culprit.`,
           `  site response time: ${formatMs(v.latencyBeforeMs)} before the arrest, ${formatMs(v.latencyAfterMs)} after`,
           `  time taken: ${mins} min ${secs} s, hints used: ${v.hintsUsed}`,
-          `\`${cli} status\` shows the site recovering; \`${cli} down\` removes the lab.`,
+          slowMs(v.latencyBeforeMs)
+            ? `\`${cli} status\` shows the site recovering; \`${cli} debrief\` how it could be found; \`${cli} down\` removes the lab.`
+            : `\`${cli} debrief\` shows how it could be found, with this run's real values; \`${cli} down\` removes the lab.`,
         ].join('\n'),
       );
     } else {
       io.out(
         [
           `WRONG ARREST: ${host.name} is innocent.`,
-          `  the site is still slow: ${formatMs(v.latencyAfterMs)} (it was ${formatMs(v.latencyBeforeMs)})`,
+          slowMs(v.latencyAfterMs)
+            ? `  the site is still slow: ${formatMs(v.latencyAfterMs)} (it was ${formatMs(v.latencyBeforeMs)})`
+            : `  the incident goes on (the site answers in ${formatMs(v.latencyAfterMs)}; it was ${formatMs(v.latencyBeforeMs)})`,
           `  the arrest is on your record. Bring ${host.name} back with \`${cli} restart ${host.name}\`, and look again.`,
         ].join('\n'),
       );
       ctx.exitCode = ExitCode.wrong;
     }
   });
+}
+
+/** Slow enough that a learner would call the site slow (or it did not answer at all). */
+function slowMs(ms: number | null | undefined): boolean {
+  return ms === null || ms === undefined || ms >= 300;
 }
