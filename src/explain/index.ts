@@ -134,7 +134,9 @@ export function invalidFilterMessage(filter: FilterReport): { message: string; f
   if (token) {
     return {
       message: `tcpdump rejects the filter at column ${token.start + 1}: ${filter.tcpdump.message}`,
-      fix: 'Our parser accepts the grammar there; tcpdump also looks names up (DNS, /etc/hosts) when it compiles the filter.',
+      fix: /unknown host/.test(filter.tcpdump.message ?? '')
+        ? `Our parser accepts the grammar there; tcpdump looks host names up (DNS, /etc/hosts) when it compiles the filter, and this machine does not know the lab's hosts by name: use the address \`mystery ps\` gives (e.g. \`host 10.200.X.Y\`).`
+        : 'Our parser accepts the grammar there; tcpdump also looks names up (DNS, /etc/hosts) when it compiles the filter.',
     };
   }
   return {

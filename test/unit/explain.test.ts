@@ -262,6 +262,8 @@ test('mystery explain: a name tcpdump cannot resolve is its verdict, with the co
   assert.equal(await main(['explain', "tcpdump -c 5 -i veth0 'port 80 and host nosuch.invalid'"], io), 2);
   assert.match(io.stdout, /tcpdump -d: rejects it: unknown host 'nosuch.invalid'\. Our parser found no error: tcpdump is the authority/);
   assert.match(io.stderr, /error: tcpdump rejects the filter at column 18: unknown host 'nosuch.invalid'/);
+  // a lab host's name is what a learner tries: the fix says to use its address
+  assert.match(io.stderr, /does not know the lab's hosts by name: use the address `mystery ps` gives/);
 });
 
 test('mystery explain --json: machine-readable, with the AST', async () => {
