@@ -23,6 +23,8 @@ export const socketBuffers: Record<string, string> = {
   'net.ipv4.tcp_rmem': '4096 16384 32768',
   'net.ipv4.tcp_wmem': '4096 16384 32768',
 };
+/** Every app server ships metrics to the webserver's statsd (UDP): traffic no stalled worker slows. */
+export const statsdPort = 8125;
 /** The filter of the case: the window field of the TCP header (bytes 14-15) is 0, resets aside. */
 export const zeroWindowFilter = 'tcp[14:2] = 0 and tcp[tcpflags] & tcp-rst = 0';
 
@@ -50,7 +52,7 @@ export const zeroWindow: CaseModule = {
     const rng = caseStream(seedRng, 9);
     const culpritAt = rng.int(suspects);
     const exportBytes = (2 + rng.int(3)) * 1024 * 1024 + rng.int(1024) * 1024;
-    const hosts: HostSpec[] = [{ ...webserver({ workers, exportBytes }), sysctls: { ...socketBuffers } }];
+    const hosts: HostSpec[] = [{ ...webserver({ workers, exportBytes, statsdPort }), sysctls: { ...socketBuffers } }];
     // the innocents: one busy, the others anything between; two of them download the export too, at full speed
     const innocents = rng.shuffle([
       { gap: 150 + rng.int(50), loops: 4, exportEvery: 0 },
@@ -60,13 +62,15 @@ export const zeroWindow: CaseModule = {
     let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
+      // everyone's metrics: while the workers are taken, the page loops wait, the metrics do not
+      const metrics: ClientJob = { kind: 'statsd', port: statsdPort, perSec: 30 + rng.int(15), metric: `${name}.requests` };
       if (i === culpritAt) {
         // its everyday pages, and the broken consumer: as many slow downloads as there are workers
         const slow: ClientJob = { kind: 'download', loops: workers, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 400, firstMs: 1500 };
-        hosts.push(suspect(name, [getJob(600 + rng.int(400)), slow]));
+        hosts.push(suspect(name, [{ ...metrics, perSec: 5 + rng.int(4) }, getJob(600 + rng.int(400)), slow]));
       } else {
         const p = innocents[k++]!;
-        const jobs: ClientJob[] = [getJob(p.gap, p.loops)];
+        const jobs: ClientJob[] = [metrics, getJob(p.gap, p.loops)];
         if (p.exportEvery) jobs.push({ kind: 'download', loops: 1, sleepMs: p.exportEvery, firstMs: 1000 });
         hosts.push(suspect(name, jobs));
       }
@@ -79,7 +83,8 @@ export const zeroWindow: CaseModule = {
     return [
       `Our webserver at http://localhost:${view.port} stalls: pages take seconds, now and then none come at all.`,
       `Its ${workers} workers are all busy, yet its CPU is idle, and no host sends much: nobody floods it.`,
-      `${names.length} app servers (${range(names)}) use it; some also download the nightly export (GET /export, a few MB).`,
+      `${names.length} app servers (${range(names)}) use it and ship metrics to its statsd (UDP ${statsdPort}); some also`,
+      'download the nightly export (GET /export, a few MB).',
       'Someone is keeping the workers waiting. Find who with tcpdump, and stop it:',
       ...labCommands(view, 'arrest'),
     ].join('\n');
@@ -137,7 +142,8 @@ export const zeroWindow: CaseModule = {
       `giving up after ${Math.round((slow?.giveUpMs ?? 0) / 1000)} s or so and starting again. Its kernel's receive buffer stayed full, so it advertised`,
       `a window of 0, and each of the webserver's ${workers} workers waited on a socket that would take nothing.`,
       '',
-      'Each host since the start (its veth, both directions): the culprit was neither the loudest nor the only one downloading.',
+      `Each host since the start (its veth, both directions; everyone's metrics to UDP ${statsdPort} are the loud part):`,
+      'the culprit was neither the loudest nor the only one downloading.',
       ...rows,
       '',
       'How to see it:',

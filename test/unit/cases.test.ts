@@ -369,6 +369,10 @@ test('zero-window: the webserver streams an export with a few workers; only the 
       const loops = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
       const culprit = d.hosts.find((h) => h.name === d.culprit)!;
       assert.ok(Math.max(...innocents.map(loops)) >= 10 * loops(culprit), `${s}/${n}: a busy innocent`);
+      // while the workers are taken the page loops wait; the metrics keep every innocent louder than the culprit
+      const metrics = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'statsd').reduce((sum, j) => sum + j.perSec!, 0);
+      for (const h of innocents) assert.ok(metrics(h) >= 3 * metrics(culprit), `${s}/${n}: ${h.name} ships ${metrics(h)} metrics/s, the culprit ${metrics(culprit)}`);
+      assert.equal(web.config.statsdPort, jobs(culprit).find((j) => j.kind === 'statsd')!.port);
     }
   }
   assert.ok(sizes.size >= seeds.length / 2, `${sizes.size} export sizes in ${seeds.length} runs`);
