@@ -66,7 +66,7 @@ export const zeroWindow: CaseModule = {
       const metrics: ClientJob = { kind: 'statsd', port: statsdPort, perSec: 30 + rng.int(15), metric: `${name}.requests` };
       if (i === culpritAt) {
         // its everyday pages, and the broken consumer: as many slow downloads as there are workers
-        const slow: ClientJob = { kind: 'download', loops: workers, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 400, firstMs: 1500 };
+        const slow: ClientJob = { kind: 'download', loops: workers, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100, firstMs: 1500 };
         hosts.push(suspect(name, [{ ...metrics, perSec: 5 + rng.int(4) }, getJob(600 + rng.int(400)), slow]));
       } else {
         const p = innocents[k++]!;
