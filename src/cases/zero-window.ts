@@ -25,7 +25,7 @@ export const socketBuffers: Record<string, string> = {
 };
 /** Every app server ships metrics to the webserver's statsd (UDP): traffic no stalled worker slows. */
 export const statsdPort = 8125;
-/** The filter of the case: the window field of the TCP header (bytes 14-15) is 0, resets aside. */
+/** The filter of the case: the window field of the TCP header (bytes 14-15) is 0, resets aside (a reset for a closed port carries win 0). */
 export const zeroWindowFilter = 'tcp[14:2] = 0 and tcp[tcpflags] & tcp-rst = 0';
 
 /** The culprit's slow downloads, from its configuration (for the debrief and the tests). */
@@ -105,7 +105,7 @@ export const zeroWindow: CaseModule = {
       [
         'Filter on the field itself: the window is the 2 bytes at offset 14 of the TCP header.',
         `  sudo timeout 8 tcpdump -n -i ${view.bridge} '${zeroWindowFilter}'`,
-        "(a reset carries win 0 too: hence the second half.) Who sends them? Then watch that address: the webserver's kernel keeps asking with zero-window probes, tiny segments further and further apart, each answered with win 0. Map the address to its host with `mystery ps`.",
+        "(a reset the kernel sends for a port nobody listens on carries win 0 too: hence the second half.) Who sends them? Then watch that address: the webserver's kernel keeps asking with zero-window probes, tiny segments further and further apart, each answered with win 0. Map the address to its host with `mystery ps`.",
       ].join('\n'),
       [
         'The exact commands for this run:',
