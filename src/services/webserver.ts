@@ -93,6 +93,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   await slot;
   if (config.exportBytes && req.method === 'GET' && req.url?.split('?')[0] === '/export') {
+    // a client that left while it waited for a worker: its 'close' has come and gone
+    if (res.destroyed || req.socket.destroyed) {
+      release();
+      return;
+    }
     res.once('close', release); // finished, or the connection went away: the worker is free
     void streamExport(res, config.exportBytes);
     return;
