@@ -43,7 +43,7 @@ export interface ClientJob {
   dribbleMs?: number;
   /** slowloris: the connections are opened one by one over this long */
   rampMs?: number;
-  /** burst: how long a burst lasts, how often, and when the first starts */
+  /** burst: how long a burst lasts, how often, and when the first starts (download: when the first starts) */
   burstMs?: number;
   periodMs?: number;
   firstMs?: number;
