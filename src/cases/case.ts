@@ -26,6 +26,12 @@ export interface HostSpec {
    * the backend lets it, in that host's network namespace only.
    */
   lowPorts?: boolean;
+  /**
+   * Per-network-namespace sysctls of the host (e.g. `net.ipv4.tcp_rmem`), set inside its
+   * namespace (netns) or as the container's `sysctls` (Docker); the machine's own values
+   * are untouched. Only `net.*` keys, which the kernel keeps per namespace.
+   */
+  sysctls?: Record<string, string>;
 }
 
 /** What the run's seed decides. Never written to disk in plain text. */

@@ -6,6 +6,15 @@ import type { HostSpec, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
 
+/**
+ * The sysctls a host's namespace (or container) gets: its own `sysctls`, and with `lowPorts`
+ * net.ipv4.ip_unprivileged_port_start = 0 (per namespace since Linux 4.11), so its service
+ * binds port 53 as `nobody` without CAP_NET_BIND_SERVICE, as Docker sets it in containers.
+ */
+export function hostSysctls(spec: Pick<HostSpec, 'lowPorts' | 'sysctls'>): Record<string, string> {
+  return { ...(spec.lowPorts ? { 'net.ipv4.ip_unprivileged_port_start': '0' } : {}), ...(spec.sysctls ?? {}) };
+}
+
 /** The site every case publishes (noisy-neighbour's capacity: one worker, 10 ms a page). */
 export const webTarget = 'http://webserver:3000/';
 

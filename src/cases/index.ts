@@ -9,11 +9,12 @@ import { slowloris } from './slowloris.js';
 import { intermittentBurst } from './intermittent-burst.js';
 import { arpStorm } from './arp-storm.js';
 import { dnsExfil } from './dns-exfil.js';
+import { zeroWindow } from './zero-window.js';
 import { ExitCode, UserError } from '../core/errors.js';
 
 export const defaultCaseId = 'noisy-neighbour';
 
-const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, arpStorm, dnsExfil, lossyLink, slowloris, intermittentBurst];
+const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, arpStorm, dnsExfil, lossyLink, slowloris, intermittentBurst, zeroWindow];
 
 for (const m of modules) {
   const problems = validateCase(m);

@@ -12,6 +12,9 @@
  *              monitoring agent with a stale inventory: the kernel ARPs for each)
  *   dns        DNS lookups (type A) to the `resolver` at a rate: of `names` in turn, or, with
  *              `tunnel`, names that carry a file's bytes in base32 under one domain
+ *   download   `loops` downloads at once of a path (GET /export), each read at full speed or,
+ *              with `readBytesPerSec`, slowly: the socket paused between reads, so the
+ *              host's kernel advertises a zero window; `giveUpMs`: abandoned after that long
  * Addresses come from the top-level `target` URL, and `resolver` (dns://HOST:PORT) for DNS
  * (host names there are resolved to lab addresses by the supervisor).
  */
@@ -23,7 +26,7 @@ import { ipv4Of, readConfig, report, sleep } from './service-io.js';
 import { encodeQuery, tunnelName } from './dns.js';
 
 export interface ClientJob {
-  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns';
+  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns' | 'download';
   loops?: number;
   sleepMs?: number;
   method?: string;
@@ -40,7 +43,7 @@ export interface ClientJob {
   dribbleMs?: number;
   /** slowloris: the connections are opened one by one over this long */
   rampMs?: number;
-  /** burst: how long a burst lasts, how often, and when the first starts */
+  /** burst: how long a burst lasts, how often, and when the first starts (download: when the first starts) */
   burstMs?: number;
   periodMs?: number;
   firstMs?: number;
@@ -52,6 +55,10 @@ export interface ClientJob {
   names?: string[];
   /** dns: a tunnel instead: `data` (text) sent 30 bytes a name, as base32, under `domain` */
   tunnel?: { domain: string; data: string };
+  /** download: how fast the body is read (absent: as fast as it comes) */
+  readBytesPerSec?: number;
+  /** download: a download still running after this long is abandoned (the socket closed), and begun again */
+  giveUpMs?: number;
 }
 
 export interface ClientConfig {
@@ -224,6 +231,43 @@ function dns(job: ClientJob): void {
   setTimeout(send, Math.random() * gap);
 }
 
+/**
+ * `loops` downloads at once, each begun again `sleepMs` after the last ended. A slow reader
+ * pauses its socket after each chunk for as long as the chunk is worth at its rate: the
+ * kernel's receive buffer fills, and it advertises a window of 0 until the next read.
+ */
+function download(job: ClientJob): void {
+  const rate = job.readBytesPerSec;
+  const once = (): void => {
+    const s: Socket = connect({ host, port: webPort });
+    let ended = false;
+    let timer: NodeJS.Timeout | undefined;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      if (timer) clearTimeout(timer);
+      clearTimeout(giveUp);
+      s.destroy();
+      setTimeout(once, jitter(job.sleepMs ?? 1000));
+    };
+    const giveUp = setTimeout(end, job.giveUpMs ? jitter(job.giveUpMs) : 120_000);
+    s.on('connect', () => {
+      announce();
+      s.write(`GET ${job.path ?? '/export'} HTTP/1.1\r\nHost: ${host}:${webPort}\r\nConnection: close\r\n\r\n`);
+    });
+    s.on('data', (d: Buffer) => {
+      if (!rate) return;
+      s.pause();
+      timer = setTimeout(() => s.resume(), (d.length / rate) * 1000);
+    });
+    s.on('end', end);
+    s.on('error', end);
+    s.on('close', end);
+  };
+  // the downloads of one host do not start in step
+  for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, (job.firstMs ?? 0) + Math.random() * (job.sleepMs ?? 1000));
+}
+
 for (const job of config.jobs) {
   switch (job.kind) {
     case 'get':
@@ -247,6 +291,9 @@ for (const job of config.jobs) {
       break;
     case 'dns':
       dns(job);
+      break;
+    case 'download':
+      download(job);
       break;
   }
 }

@@ -25,6 +25,12 @@ export interface WebserverConfig {
   headersTimeoutMs?: number;
   /** Optional: a statsd-like UDP port whose datagrams are read and dropped. */
   statsdPort?: number;
+  /**
+   * Optional: GET /export streams a CSV export of this many bytes, as fast as the client
+   * takes it (backpressure: a full socket waits for 'drain'), and its worker stays taken
+   * until the whole body is handed to the kernel, or the client goes away.
+   */
+  exportBytes?: number;
 }
 
 const config = await readConfig<WebserverConfig>((env) => ({
@@ -86,12 +92,49 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return;
   }
   await slot;
+  if (config.exportBytes && req.method === 'GET' && req.url?.split('?')[0] === '/export') {
+    // a client that left while it waited for a worker: its 'close' has come and gone
+    if (res.destroyed || req.socket.destroyed) {
+      release();
+      return;
+    }
+    res.once('close', release); // finished, or the connection went away: the worker is free
+    void streamExport(res, config.exportBytes);
+    return;
+  }
   setTimeout(() => {
     release();
     const body = page();
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }, config.holdMs + bodyMs);
+}
+
+/** A few KB of an export's rows, repeated: what a learner sees with -A. */
+const exportRows = Buffer.from(
+  Array.from({ length: 128 }, (_, i) => `${100000 + i},order-${(i * 7919) % 100000},customer-${(i * 104729) % 10000},${(i * 37) % 1000}.${String(i % 100).padStart(2, '0')},EUR\n`).join(''),
+);
+
+/** Writes `bytes` of export rows, waiting for 'drain' whenever the socket's buffer is full. */
+async function streamExport(res: ServerResponse, bytes: number): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/csv', 'content-length': bytes });
+  let sent = 0;
+  while (sent < bytes && !res.destroyed) {
+    const chunk = exportRows.subarray(0, Math.min(exportRows.length, bytes - sent));
+    sent += chunk.length;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
 }
 
 const server = createServer((req, res) => void handle(req, res));

@@ -346,6 +346,35 @@ const detectives: Detective[] = [
     },
   },
   {
+    caseId: 'zero-window',
+    short: 'zw',
+    async solve(scene) {
+      // the first case's trick accuses someone else
+      const loud = await loudness(scene, 3);
+      // the window field is 0 (resets carry win 0 too: left out)
+      const lines = await capture(scene.bridge, ['-v'], 'tcp[14:2] = 0 and tcp[tcpflags] & tcp-rst = 0', 8);
+      const zero = lines.filter((l) => /, win 0,/.test(l));
+      assert.ok(zero.length >= 5, `window-0 segments were seen: ${zero.length}`);
+      // -v puts the IP header on one line and the TCP one on the next: "SRC.PORT > DST.PORT: Flags [.], ..., win 0, ..."
+      const from = top(tally(zero.map((l) => /(\d+\.\d+\.\d+\.\d+)\.\d+ > \d+\.\d+\.\d+\.\d+\.3000:/.exec(l)?.[1]).filter((x): x is string => !!x)));
+      assert.ok(from.n >= 5 && from.second === 0, `one host says win 0: ${from.key} ${from.n} vs ${from.second}`);
+      // the webserver's kernel probes it: pure ACKs to it, with nothing of the export in them, its answers win 0
+      const web = scene.ipOf('webserver');
+      const talk = await capture(scene.bridge, [], `host ${from.key} and tcp port 3000`, 4);
+      // a probe: a pure ACK from the webserver to one of its ports, answered at once from that port with win 0
+      const probes = talk.filter((l, i) => {
+        const port = new RegExp(`IP ${web.replace(/\./g, '\\.')}\\.3000 > ${from.key.replace(/\./g, '\\.')}\\.(\\d+): Flags \\[\\.\\], ack \\d+, win \\d+, .*length 0$`).exec(l)?.[1];
+        return !!port && talk[i + 1]?.includes(`IP ${from.key}.${port} > ${web}.3000: Flags [.], ack`) && talk[i + 1]!.includes(', win 0,');
+      });
+      assert.ok(probes.length >= 2, `zero-window probes, each answered with win 0: ${probes.length}`);
+      const culprit = scene.byIp(from.key);
+      console.log(`# ${scene.lab}: ${zero.length} window-0 segments in 8 s from ${culprit}, ${probes.length} probes to it in 4 s; packets per veth in 3 s: ${loud.map((l) => `${l.host} ${l.n}`).join(', ')}`);
+      assert.notEqual(loud[0]!.host, culprit, 'counting packets does not find the culprit');
+      await arrest(scene, culprit);
+      return culprit;
+    },
+  },
+  {
     caseId: 'intermittent-burst',
     short: 'ib',
     timeoutMs: 200_000,

@@ -44,6 +44,8 @@ const sysctls = [
   'net/ipv4/conf/all/route_localnet',
   'net/ipv4/ping_group_range',
   'net/ipv4/ip_unprivileged_port_start',
+  'net/ipv4/tcp_rmem',
+  'net/ipv4/tcp_wmem',
 ];
 
 async function lines(cmd: string, args: string[]): Promise<string[]> {

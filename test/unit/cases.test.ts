@@ -11,8 +11,12 @@ import { lookupsPerSec, resolverTarget, tunnelOf } from '../../src/cases/dns-exf
 import { encodeName, tunnelChunk, tunnelName } from '../../src/services/dns.js';
 import { seededRng } from '../../src/core/random.js';
 import { planLab, resolveConfig } from '../../src/core/model.js';
+import { slowDownloads, socketBuffers, workers, zeroWindowFilter } from '../../src/cases/zero-window.js';
+import { hostSysctls } from '../../src/cases/common.js';
+import { caseCompose } from '../../src/backends/docker/docker.js';
+import type { ClientJob } from '../../src/services/client.js';
 
-const newCases = ['reset-storm', 'password-in-clear', 'fat-payload', 'arp-storm', 'lossy-link', 'slowloris', 'intermittent-burst', 'dns-exfil'];
+const newCases = ['reset-storm', 'password-in-clear', 'fat-payload', 'arp-storm', 'lossy-link', 'slowloris', 'intermittent-burst', 'dns-exfil', 'zero-window'];
 /** Servers a case has besides the webserver: [name, program, port]. */
 const otherServers: Record<string, Array<[string, string, unknown]>> = { 'dns-exfil': [['resolver', 'resolver', 53]] };
 const seeds = Array.from({ length: 40 }, (_, i) => `unit-seed-${i}`);
@@ -318,5 +322,78 @@ test('a case that offers Docker draws nothing Docker cannot build, and every cas
         }
       }
     }
+  }
+});
+
+test('zero-window: every host gets the same socket buffers, per namespace (netns) or as container sysctls (Docker)', () => {
+  const c = findCase('zero-window');
+  for (const s of seeds) {
+    for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
+      const d = draw(c, s, n);
+      // reading a host's sysctls tells nothing: they are the same on every host
+      for (const h of d.hosts) assert.deepEqual(hostSysctls(h), socketBuffers, `${s}/${n}: ${h.name}`);
+      for (const key of Object.keys(socketBuffers)) assert.match(key, /^net\.ipv4\./, 'only per-namespace sysctls');
+      const file = caseCompose({ lab: 'zu1', port: 3620, hosts: d.hosts, baseImage: 'local/node:20' }) as { services: Record<string, { sysctls?: Record<string, string> }> };
+      for (const h of d.hosts) assert.deepEqual(file.services[h.name]!.sysctls, socketBuffers, `${h.name}'s container`);
+    }
+  }
+  // lowPorts is one such sysctl: the resolver of dns-exfil keeps it, and nobody else has any
+  const dx = draw(findCase('dns-exfil'), 'unit-seed-1');
+  const file = caseCompose({ lab: 'zu2', port: 3621, hosts: dx.hosts, baseImage: 'local/node:20' }) as { services: Record<string, { sysctls?: Record<string, string> }> };
+  assert.deepEqual(file.services.resolver!.sysctls, { 'net.ipv4.ip_unprivileged_port_start': '0' });
+  for (const h of dx.hosts.filter((x) => x.name !== 'resolver')) assert.equal(file.services[h.name]!.sysctls, undefined, h.name);
+});
+
+test('zero-window: the webserver streams an export with a few workers; only the culprit reads it slowly, on as many connections', () => {
+  const c = findCase('zero-window');
+  const sizes = new Set<number>();
+  for (const s of seeds) {
+    for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
+      const d = draw(c, s, n);
+      const web = d.hosts.find((h) => h.name === 'webserver')!;
+      assert.equal(web.config.workers, workers);
+      const bytes = Number(web.config.exportBytes);
+      assert.ok(bytes >= 2 * 1024 * 1024 && bytes < 6 * 1024 * 1024, `${s}: the export is a few MB: ${bytes}`);
+      sizes.add(bytes);
+      const slow = slowDownloads(d)!;
+      assert.ok(slow, `${s}/${n}: the culprit reads slowly`);
+      assert.equal(slow.loops, workers, 'one slow download for each worker');
+      assert.ok(slow.readBytesPerSec! <= 8192 && slow.giveUpMs! >= 5000, 'a few KB a second, for seconds');
+      const jobs = (h: HostSpec): ClientJob[] => h.config.jobs as ClientJob[];
+      const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
+      // downloading the export is no crime: innocents do it too, at full speed
+      assert.ok(innocents.some((h) => jobs(h).some((j) => j.kind === 'download')), `${s}/${n}: an innocent downloads the export`);
+      for (const h of innocents) for (const j of jobs(h)) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
+      // everyone uses the site; the busiest innocent runs more page loops than the culprit
+      for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.ok(jobs(h).some((j) => j.kind === 'get'), h.name);
+      const loops = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
+      const culprit = d.hosts.find((h) => h.name === d.culprit)!;
+      assert.ok(Math.max(...innocents.map(loops)) >= 10 * loops(culprit), `${s}/${n}: a busy innocent`);
+      // while the workers are taken the page loops wait; the metrics keep every innocent louder than the culprit
+      const metrics = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'statsd').reduce((sum, j) => sum + j.perSec!, 0);
+      for (const h of innocents) assert.ok(metrics(h) >= 3 * metrics(culprit), `${s}/${n}: ${h.name} ships ${metrics(h)} metrics/s, the culprit ${metrics(culprit)}`);
+      assert.equal(web.config.statsdPort, jobs(culprit).find((j) => j.kind === 'statsd')!.port);
+    }
+  }
+  assert.ok(sizes.size >= seeds.length / 2, `${sizes.size} export sizes in ${seeds.length} runs`);
+});
+
+test('zero-window: the hints keep the culprit\'s address for the last; the debrief gives the run\'s values', () => {
+  const c = findCase('zero-window');
+  for (const s of seeds.slice(0, 10)) {
+    const v = view(c, s);
+    const culprit = v.hosts.find((h) => h.name === v.draw.culprit)!;
+    const hints = c.hints(v);
+    for (const h of hints.slice(0, -1)) assert.ok(!new RegExp(`${culprit.ip.replace(/\./g, '\\.')}(?!\\d)`).test(h), 'an early hint gives the culprit\'s IP');
+    assert.ok(hints.slice(0, -1).some((h) => h.includes(zeroWindowFilter) && h.includes(v.bridge)), 'a hint shows the filter on the bridge');
+    assert.ok(hints.slice(0, -1).some((h) => /win 0/.test(h)), 'a hint says what to read: win 0');
+    const last = hints[hints.length - 1]!;
+    for (const x of [v.bridge, culprit.ip, `stop ${v.draw.culprit}`, 'tcp[14:2] = 0', 'win 0']) assert.ok(last.includes(x), `the last hint gives ${x}`);
+    assert.ok(!c.briefing(v).includes('tcp[14:2]'), 'the briefing does not give the filter');
+    const debrief = c.debrief(v, { packets: new Map([[v.draw.culprit, 300]]), bytes: new Map(), seconds: 10, interfaces: new Map([[v.draw.culprit, { veth: culprit.veth!, ifindex: 4242 }]]) });
+    for (const x of [culprit.ip, culprit.veth!, '4242', 'win 0', 'tcp[14:2]', `stop ${v.draw.culprit}`]) assert.ok(debrief.includes(x), `the debrief gives ${x}`);
+    assert.match(c.situationalHint!(v, { tcpdumpOn: [], wrongArrests: [] })!, /No tcpdump/);
+    assert.equal(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: [] }), undefined);
+    assert.match(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: ['app1'] })!, /restart/);
   }
 });

@@ -8,6 +8,7 @@ import { ExitCode, UserError } from '../../core/errors.js';
 import { defaultLabName } from '../../core/naming.js';
 import { projectRoot } from '../../core/paths.js';
 import { run, runOk, which, type RunOptions } from '../../core/run.js';
+import { hostSysctls } from '../../cases/common.js';
 
 /** The label every container, network and image of a lab carries: its lab's name. */
 export const labLabel = 'tcpdump-mystery.lab';
@@ -139,7 +140,7 @@ export async function containerIflink(c: ContainerInfo): Promise<number | undefi
 export interface CaseComposeInput {
   lab: string;
   port: number;
-  hosts: ReadonlyArray<{ name: string; role: string; program: string; config: Record<string, unknown>; lowPorts?: boolean }>;
+  hosts: ReadonlyArray<{ name: string; role: string; program: string; config: Record<string, unknown>; lowPorts?: boolean; sysctls?: Record<string, string> }>;
   baseImage: string;
 }
 
@@ -170,8 +171,9 @@ export function caseCompose(input: CaseComposeInput): Record<string, unknown> {
       restart: 'always',
       networks: ['lab'],
       labels: { [labLabel]: input.lab, 'tcpdump-mystery.role': h.role },
-      // a service on a port below 1024 (the resolver's 53) runs as nobody all the same
-      ...(h.lowPorts ? { sysctls: { 'net.ipv4.ip_unprivileged_port_start': 0 } } : {}),
+      // per-namespace sysctls: a service on a port below 1024 (the resolver's 53) runs as
+      // nobody all the same; socket buffer sizes where a case asks for them
+      ...(Object.keys(hostSysctls(h)).length ? { sysctls: hostSysctls(h) } : {}),
       ...(h.name === 'webserver' ? { ports: [`127.0.0.1:${input.port}:3000`] } : { depends_on: ['webserver'] }),
     };
   }

@@ -13,6 +13,7 @@ import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/pa
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { run, runOk, which } from '../../core/run.js';
 import { findCase } from '../../cases/index.js';
+import { hostSysctls } from '../../cases/common.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
@@ -119,6 +120,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
  * from the seed (the plan holds no secrets); all of it goes away with the veth or namespace.
  *   link      tc netem on the host-side veth, so what the host receives is delayed or lost
  *   lowPorts  its service may bind ports below 1024 as `nobody`
+ *   sysctls   per-namespace sysctls (socket buffer sizes ...), inside its namespace only
  */
 async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
   const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
@@ -126,18 +128,18 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
     const host = plan.hosts.find((h) => h.name === spec.name);
     if (!host) continue;
     if (spec.link) await impairLink(host, spec.link);
-    if (spec.lowPorts) await allowLowPorts(host.netns);
+    for (const [key, value] of Object.entries(hostSysctls(spec))) await setNetnsSysctl(host.netns, key, value);
   }
 }
 
 /**
- * net.ipv4.ip_unprivileged_port_start is per network namespace (Linux 4.11+): lowering it
- * inside the host's namespace lets its service bind port 53 as `nobody`, without giving it
- * CAP_NET_BIND_SERVICE (0, as Docker sets it in its containers), and leaves the machine's
- * own value as it was. Written with tee, not sysctl: procps may be missing, coreutils not.
+ * A `net.*` sysctl inside the host's namespace only (the kernel keeps them per network
+ * namespace), so the machine's own value stays as it was. Written with tee, not sysctl:
+ * procps may be missing, coreutils not.
  */
-export async function allowLowPorts(netns: string): Promise<void> {
-  await runOk('ip', ['netns', 'exec', netns, 'tee', '/proc/sys/net/ipv4/ip_unprivileged_port_start'], { input: '0\n' });
+export async function setNetnsSysctl(netns: string, key: string, value: string): Promise<void> {
+  if (!/^net(\.[a-z0-9_]+)+$/.test(key)) throw new Error(`not a per-namespace sysctl: ${key}`);
+  await runOk('ip', ['netns', 'exec', netns, 'tee', `/proc/sys/${key.replace(/\./g, '/')}`], { input: `${value}\n` });
 }
 
 /**
