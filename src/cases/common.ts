@@ -2,7 +2,7 @@
  * What the catalog's cases share: the webserver they all keep, neutral host names, the
  * lines of a briefing that show the lab's commands, and small helpers for hints.
  */
-import type { HostSpec, RunView } from './case.js';
+import type { Evidence, HostSpec, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
 
@@ -118,4 +118,14 @@ export function hex(rng: Rng, chars: number): string {
 export function caseStream(rng: Rng, offset: number): Rng {
   for (let i = 0; i < offset; i++) rng.int(2);
   return rng;
+}
+
+/** A host's average packets a second on its veth since the lab started (the debriefs' tables). */
+export function packetsPerSec(evidence: Evidence, name: string): number {
+  return Math.round((evidence.packets.get(name) ?? 0) / evidence.seconds);
+}
+
+/** A host's average KB a second on its veth since the lab started. */
+export function kbPerSec(evidence: Evidence, name: string): number {
+  return Math.round((evidence.bytes.get(name) ?? 0) / evidence.seconds / 1024);
 }

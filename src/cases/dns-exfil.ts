@@ -9,7 +9,7 @@ import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } 
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
 import { tunnelName } from '../services/dns.js';
-import { appName, caseStream, client, getJob, hex, host, labCommands, range, suspectNames, webserver, webTarget } from './common.js';
+import { appName, caseStream, client, getJob, hex, host, labCommands, range, suspectNames, webserver, webTarget, packetsPerSec } from './common.js';
 
 /** The lab's own zone: every name in it resolves to the webserver. */
 export const labZone = 'lab';
@@ -185,7 +185,7 @@ export const dnsExfil: CaseModule = {
     const tunnel = tunnelOf(view.draw) ?? { domain: view.draw.value ?? 'DOMAIN', data: '' };
     const data = Buffer.from(tunnel.data);
     const iface = evidence.interfaces.get(culprit.name) ?? (culprit.veth ? { veth: culprit.veth, ifindex: culprit.ifindex ?? 0 } : undefined);
-    const rate = (n: string): number => Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds);
+    const rate = (n: string): number => packetsPerSec(evidence, n);
     const rows = suspectNames(view)
       .map((n) => ({ n, p: rate(n), q: lookupsPerSec(view.draw.hosts.find((h) => h.name === n)!) }))
       .sort((a, b) => b.p - a.p)

@@ -6,7 +6,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec, kbPerSec } from './common.js';
 
 /** The webserver parses what it is sent: 1 ms of its one worker per KB of body. */
 export const bodyMsPerKB = 1;
@@ -91,7 +91,7 @@ export const fatPayload: CaseModule = {
   debrief(view: RunView, evidence: Evidence): string {
     const culprit = host(view, view.draw.culprit)!;
     const rows = suspectNames(view)
-      .map((n) => ({ n, p: Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds), b: Math.round((evidence.bytes.get(n) ?? 0) / evidence.seconds / 1024) }))
+      .map((n) => ({ n, p: packetsPerSec(evidence, n), b: kbPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p);
     return [
       `The culprit was ${culprit.name} (${culprit.ip}): it POSTed ${Math.round(Number(view.draw.value) / 1024)} KB to /api/import every`,

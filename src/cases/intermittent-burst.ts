@@ -6,7 +6,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, caseStream } from './common.js';
+import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, caseStream, packetsPerSec } from './common.js';
 
 /** How long a burst lasts, and the range of the period between bursts (ms). */
 export const burstMs = 4000;
@@ -89,7 +89,7 @@ export const intermittentBurst: CaseModule = {
   debrief(view: RunView, evidence: Evidence): string {
     const culprit = host(view, view.draw.culprit)!;
     const rows = suspectNames(view)
-      .map((n) => ({ n, p: Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds) }))
+      .map((n) => ({ n, p: packetsPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p)
       .map((r) => `  ${r.n.padEnd(8)} ${String(r.p).padStart(5)} packets/s${r.n === culprit.name ? '   <- the culprit' : ''}`);
     return [

@@ -6,7 +6,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
 
 export const lossyLink: CaseModule = {
   id: 'lossy-link',
@@ -80,7 +80,7 @@ export const lossyLink: CaseModule = {
   debrief(view: RunView, evidence: Evidence): string {
     const culprit = host(view, view.draw.culprit)!;
     const loss = view.draw.hosts.find((h) => h.name === culprit.name)?.link?.lossPercent;
-    const rows = suspectNames(view).map((n) => `  ${n.padEnd(8)} ${String(Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds)).padStart(5)} packets/s${n === culprit.name ? '   <- the lossy link' : ''}`);
+    const rows = suspectNames(view).map((n) => `  ${n.padEnd(8)} ${String(packetsPerSec(evidence, n)).padStart(5)} packets/s${n === culprit.name ? '   <- the lossy link' : ''}`);
     return [
       `The bad link was ${culprit.name}'s (${culprit.ip}, veth ${culprit.veth ?? '?'}): it lost ${loss ?? '?'}% of the packets sent to it.`,
       '(Made with tc netem loss on its veth, or, on kernels without netem, a random DROP rule in its namespace.)',

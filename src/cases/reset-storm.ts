@@ -5,7 +5,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
 
 /** Ports a mistyped health check might aim at: never the site's 3000. */
 export const badPorts = [3001, 3030, 3300, 4000, 5000, 8000, 8080, 8081, 8443, 8888, 9000, 9090] as const;
@@ -95,7 +95,7 @@ export const resetStorm: CaseModule = {
     const culprit = host(view, view.draw.culprit)!;
     const web = host(view, 'webserver');
     const rates = suspectNames(view)
-      .map((n) => ({ n, rate: Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds) }))
+      .map((n) => ({ n, rate: packetsPerSec(evidence, n) }))
       .sort((a, b) => b.rate - a.rate);
     return [
       `The culprit was ${culprit.name} (${culprit.ip}): its health check knocked on port ${view.draw.value} of the webserver, where nothing listens.`,

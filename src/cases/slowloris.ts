@@ -7,7 +7,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
 
 export const maxConnections = 24;
 export const headersTimeoutMs = 15_000;
@@ -87,7 +87,7 @@ export const slowloris: CaseModule = {
   debrief(view: RunView, evidence: Evidence): string {
     const culprit = host(view, view.draw.culprit)!;
     const rows = suspectNames(view)
-      .map((n) => ({ n, p: Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds) }))
+      .map((n) => ({ n, p: packetsPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p)
       .map((r) => `  ${r.n.padEnd(8)} ${String(r.p).padStart(5)} packets/s${r.n === culprit.name ? '   <- the culprit' : ''}`);
     return [

@@ -10,7 +10,7 @@
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { appName, caseStream, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen } from './common.js';
+import { appName, caseStream, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, packetsPerSec, kbPerSec } from './common.js';
 
 /** The webserver's workers; the culprit holds as many slow downloads. */
 export const workers = 3;
@@ -133,7 +133,7 @@ export const zeroWindow: CaseModule = {
     const exportBytes = Number(view.draw.hosts.find((h) => h.name === 'webserver')?.config.exportBytes ?? 0);
     const downloaders = new Set(view.draw.hosts.filter((h) => ((h.config.jobs ?? []) as ClientJob[]).some((j) => j.kind === 'download')).map((h) => h.name));
     const rows = suspectNames(view)
-      .map((n) => ({ n, p: Math.round((evidence.packets.get(n) ?? 0) / evidence.seconds), b: Math.round((evidence.bytes.get(n) ?? 0) / evidence.seconds / 1024) }))
+      .map((n) => ({ n, p: packetsPerSec(evidence, n), b: kbPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p)
       .map((r) => `  ${r.n.padEnd(8)} ${String(r.p).padStart(5)} packets/s ${String(r.b).padStart(7)} KB/s${downloaders.has(r.n) ? '   downloads /export' : ''}${r.n === culprit.name ? ', slowly: the culprit' : ''}`);
     return [
