@@ -78,7 +78,7 @@ export function inHostNet(view: RunView, name: string, command: string): string 
     const id = host(view, name)?.id ?? name;
     return `sudo nsenter -n -t $(sudo docker inspect -f '{{.State.Pid}}' ${id}) ${command}`;
   }
-  return `sudo npx ${view.cli} exec ${name} ${command}`;
+  return `${view.cli} exec ${name} ${command}`;
 }
 
 export function whereToListen(view: RunView): string {

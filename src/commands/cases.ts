@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../cli/context.js';
 import { allCases } from '../cases/index.js';
-import { caseProgress } from '../core/progress.js';
+import { readProgress } from '../core/progress.js';
 import { formatMs } from '../core/latency.js';
+import { invocation } from '../core/invocation.js';
 
 export function registerCases(program: Command, ctx: Ctx): void {
   program
@@ -10,7 +11,8 @@ export function registerCases(program: Command, ctx: Ctx): void {
     .description('the catalog of cases: difficulty, the tcpdump skills each teaches, your progress')
     .option('--json', 'as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const progress = await caseProgress();
+      const { cases: progress, problem } = await readProgress();
+      if (problem) ctx.io.err(problem);
       const rows = allCases().map((c) => {
         const p = progress.get(c.id);
         return {
@@ -38,7 +40,7 @@ export function registerCases(program: Command, ctx: Ctx): void {
         if (r.runs) lines.push(`  hints used: ${r.hintsUsed}, wrong arrests: ${r.wrongArrests}`);
         lines.push('');
       }
-      lines.push('Start one with: sudo npx mystery start CASE');
+      lines.push(`Start one with: ${invocation()} start CASE`);
       ctx.io.out(lines.join('\n'));
     });
 }

@@ -6,11 +6,12 @@ import { createServer } from 'node:net';
 import { allBackends, backendFor } from '../backends/index.js';
 import type { HostInterface, LabBackend } from '../backends/backend.js';
 import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
-import { findCase } from '../cases/index.js';
+import { allCases, findCase } from '../cases/index.js';
 import { ExitCode, Interrupted, UserError } from './errors.js';
 import { acquireStartLock, clearStaleStartLock, pidAlive } from './lock.js';
 import { findHost, planLab, type PlannedHost } from './model.js';
 import { defaultLabName, labFlag } from './naming.js';
+import { invocation } from './invocation.js';
 import { newSeed, seededRng } from './random.js';
 import { listLabDirs, readState, removeLabDir, writeState, type LabState } from './state.js';
 import { usedIpv4Prefixes } from '../backends/netns/ip.js';
@@ -30,7 +31,7 @@ export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new UserError(
       `\`mystery ${what}\` needs root: the lab is made of network namespaces, veth pairs and a bridge.`,
-      `Run it with sudo, for example: sudo npx mystery ${what}`,
+      `Run it with sudo, for example: ${invocation()} ${what}`,
       ExitCode.notRoot,
     );
   }
@@ -48,19 +49,34 @@ export function checkSuspects(c: CaseModule, suspects: number | undefined): numb
   return n;
 }
 
-export async function checkPortFree(port: number): Promise<void> {
-  const inUse = await new Promise<boolean>((resolve) => {
+/**
+ * Whether `port` can be bound on one loopback address: 'free', 'taken', or 'absent' where the
+ * machine has no such address (no IPv6).
+ */
+export function probePort(host: string, port: number): Promise<'free' | 'taken' | 'absent'> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', () => resolve(true));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(false)));
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT' ? 'absent' : 'taken');
+    });
+    srv.listen({ host, port, exclusive: true, ipv6Only: host.includes(':') }, () => srv.close(() => resolve('free')));
   });
-  if (inUse) {
-    throw new UserError(
-      `Port ${port} on localhost is already in use, so the site cannot be published there.`,
-      `Stop what listens on it (ss -ltnp 'sport = :${port}'), or choose another port: --port ${port === 3000 ? 3001 : port + 1}`,
-      ExitCode.conflict,
-    );
-  }
+}
+
+/**
+ * The site is published on both loopback addresses, as `localhost` means either: a port
+ * someone else holds on ::1 would answer the learner's `curl localhost:PORT` in our place.
+ */
+export async function checkPortFree(port: number): Promise<void> {
+  const v4 = await probePort('127.0.0.1', port);
+  const v6 = await probePort('::1', port);
+  if (v4 === 'free' && v6 !== 'taken') return;
+  const where = v4 !== 'free' && v6 === 'taken' ? '127.0.0.1 and [::1]' : v4 !== 'free' ? '127.0.0.1' : '[::1]';
+  throw new UserError(
+    `Port ${port} on localhost (${where}) is already in use, so the site cannot be published there.`,
+    `Stop what listens on it (ss -ltnp 'sport = :${port}'), or choose another port: --port ${port === 3000 ? 3001 : port + 1}`,
+    ExitCode.conflict,
+  );
 }
 
 export type Progress = (message: string) => void;
@@ -233,7 +249,7 @@ export async function loadLab(lab: string): Promise<LoadedLab> {
     if (recorded) await removeLabDir(lab); // taken down by hand: its record goes too
     throw new UserError(
       `No lab${lab === defaultLabName ? '' : ` named "${lab}"`} is running.`,
-      flag ? `Start one with \`sudo npx mystery start${flag}\`.` : "Start one with `sudo npm start` (or `sudo npx mystery start -d`).",
+      flag ? `Start one with \`${invocation()} start${flag}\`.` : `Start one with \`sudo npm start\` in the checkout (or \`${invocation()} start -d\`).`,
       ExitCode.noLab,
     );
   }
@@ -251,8 +267,16 @@ export async function loadLab(lab: string): Promise<LoadedLab> {
       ExitCode.noLab,
     );
   }
-  const c = findCase(r.state.plan.caseId);
-  const draw = c.draw(seededRng(r.state.plan.seed), r.state.plan.suspects);
+  const c = allCases().find((x) => x.id === r.state.plan.caseId);
+  const { suspects } = r.state.plan;
+  if (!c || suspects < c.suspects.min || suspects > c.suspects.max) {
+    throw new UserError(
+      `The lab's state file is corrupt (${c ? `${suspects} suspects is out of range for the case ${c.id}` : `there is no case ${r.state.plan.caseId}`}).`,
+      `Remove the lab with \`mystery down${flag}\` and start a new one.`,
+      ExitCode.noLab,
+    );
+  }
+  const draw = c.draw(seededRng(r.state.plan.seed), suspects);
   return { state: r.state, backend: backendFor(r.state.plan.backend), case: c, draw };
 }
 
@@ -268,8 +292,9 @@ export function requireHost(state: LabState, ref: string): PlannedHost {
   return h;
 }
 
+/** The command that runs this tool on the lab, as the learner ran it (`sudo npx --no-install mystery --name X`). */
 export function cliPrefix(lab: string): string {
-  return lab === defaultLabName ? 'mystery' : `mystery --name ${lab}`;
+  return `${invocation()}${labFlag(lab)}`;
 }
 
 /** What a case may see of the running lab; with `interfaces`, each host's veth and ifindex now. */

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labFlag, ownerTag, netnsPattern } from '../../core/naming.js';
 import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/paths.js';
-import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
-import { run, runOk, which } from '../../core/run.js';
+import { endIdentified, endProcesses, findProcesses, identify, isSameProcess, processArgs as readProcArgs, processStartTicks, sleep, type ProcessId } from '../../core/procs.js';
+import { run, runOk, safeEnv, which } from '../../core/run.js';
 import { findCase } from '../../cases/index.js';
 import { hostSysctls } from '../../cases/common.js';
 import { ExitCode, UserError } from '../../core/errors.js';
@@ -105,11 +105,16 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     detached: true,
     stdio: ['ignore', log.fd, log.fd],
     cwd: '/',
+    env: safeEnv(), // a long-lived root process: nothing of the caller's environment
   });
   child.unref();
   await log.close();
   await step('supervisor/spawned'); // running, its pid not yet in the journal
-  await journal(() => (state.supervisorPid = child.pid));
+  const startTicks = child.pid ? await processStartTicks(child.pid) : undefined;
+  await journal(() => {
+    state.supervisorPid = child.pid;
+    state.supervisorStartTicks = startTicks;
+  });
 
   await step('ready');
   await waitUntilReady(state, 20_000, step);
@@ -216,6 +221,22 @@ async function labProcesses(lab: string): Promise<number[]> {
   return findProcesses((args) => args.some((a, i) => (a === dir && args[i - 1] === '--lab-dir') || a.startsWith(`${dir}/services/`)));
 }
 
+/**
+ * The supervisor the state file names, if that very process still runs: same pid, same
+ * start time, and the supervisor of this lab by its arguments (an old state file has no
+ * start time; the arguments alone must then match).
+ */
+async function recordedSupervisor(lab: string, state: LabState): Promise<ProcessId | undefined> {
+  const pid = state.supervisorPid;
+  if (!pid) return undefined;
+  const [me] = await identify([pid]);
+  if (!me) return undefined;
+  if (state.supervisorStartTicks !== undefined && me.startTicks !== state.supervisorStartTicks) return undefined;
+  const args = (await readProcArgs(pid)) ?? [];
+  const ours = args.some((a, i) => a === labDir(lab) && args[i - 1] === '--lab-dir');
+  return ours && (await isSameProcess(me)) ? me : undefined;
+}
+
 /** Namespaces of this lab: the journal's, and any with the lab's prefix whose lo carries its tag. */
 async function labNamespaces(lab: string, journal: readonly string[]): Promise<string[]> {
   const existing = await listNetns();
@@ -244,8 +265,9 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
       /* not running */
     }
   }
-  const supervisor = state?.supervisorPid && pidAlive(state.supervisorPid) ? [state.supervisorPid] : [];
-  await endProcesses([...new Set([...supervisor, ...(await labProcesses(lab))])]);
+  const found = await identify(await labProcesses(lab));
+  const supervisor = state ? await recordedSupervisor(lab, state) : undefined;
+  await endIdentified([...found, ...(supervisor && !found.some((p) => p.pid === supervisor.pid) ? [supervisor] : [])]);
 
   // 2. namespaces: end every process inside, then delete (a namespace with a process left
   //    in it would stay alive, and its veth with it)
@@ -258,14 +280,11 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
     await run('ip', ['netns', 'del', ns]);
   }
 
-  // 3. links: the journal's and every link carrying the lab's tag
+  // 3. links: exactly those carrying the lab's tag. A journal name alone is no proof: a link
+  //    of that name without the tag is someone else's (each is made and tagged by one `ip
+  //    -batch`, so ours always has it).
   const links = await listLinks();
-  const toDelete = new Set(links.filter((l) => l.ifalias === tag).map((l) => l.ifname));
-  for (const name of [state?.created.bridge, ...(state?.created.veths ?? [])]) {
-    // journal names are random and ours, even if the tag was not set yet
-    if (name && links.some((l) => l.ifname === name)) toDelete.add(name);
-  }
-  for (const name of toDelete) await run('ip', ['link', 'del', 'dev', name]);
+  for (const l of links.filter((x) => x.ifalias === tag)) await run('ip', ['link', 'del', 'dev', l.ifname]);
 
   // 4. firewall rules: exactly the ones carrying the lab's tag. Without iptables a rule the
   //    journal names cannot be seen or removed: say so, and keep the state for the next down.
