@@ -237,18 +237,20 @@ async function recordedSupervisor(lab: string, state: LabState): Promise<Process
   return ours && (await isSameProcess(me)) ? me : undefined;
 }
 
-/** Namespaces of this lab: the journal's, and any with the lab's prefix whose lo carries its tag. */
-async function labNamespaces(lab: string, journal: readonly string[]): Promise<string[]> {
-  const existing = await listNetns();
+/**
+ * Namespaces of this lab: those with the lab's prefix whose lo carries its tag (made and
+ * tagged by one `ip -batch`). A name in the journal alone is no proof that it is ours.
+ */
+async function labNamespaces(lab: string): Promise<string[]> {
   const tag = ownerTag(lab);
   const pattern = netnsPattern(lab);
-  const out = new Set(journal.filter((n) => existing.includes(n)));
-  for (const ns of existing) {
-    if (out.has(ns) || !pattern.test(ns)) continue;
+  const out: string[] = [];
+  for (const ns of await listNetns()) {
+    if (!pattern.test(ns)) continue;
     const links = await listLinks(ns).catch(() => []);
-    if (links.some((l) => l.ifalias === tag)) out.add(ns);
+    if (links.some((l) => l.ifalias === tag)) out.push(ns);
   }
-  return [...out];
+  return out;
 }
 
 /**
@@ -271,7 +273,7 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
 
   // 2. namespaces: end every process inside, then delete (a namespace with a process left
   //    in it would stay alive, and its veth with it)
-  for (const ns of await labNamespaces(lab, state?.created.netns ?? [])) {
+  for (const ns of await labNamespaces(lab)) {
     for (let i = 0; i < 3; i++) {
       const pids = await netnsPids(ns);
       if (pids.length === 0) break;
