@@ -73,7 +73,7 @@ export async function checkPortFree(port: number): Promise<void> {
   if (v4 === 'free' && v6 !== 'taken') return;
   const where = v4 !== 'free' && v6 === 'taken' ? '127.0.0.1 and [::1]' : v4 !== 'free' ? '127.0.0.1' : '[::1]';
   throw new UserError(
-    `Port ${port} on localhost (${where}) is already in use, so the site cannot be published there.`,
+    `Port ${port} on localhost is already in use (on ${where}), so the site cannot be published there.`,
     `Stop what listens on it (ss -ltnp 'sport = :${port}'), or choose another port: --port ${port === 3000 ? 3001 : port + 1}`,
     ExitCode.conflict,
   );

@@ -133,7 +133,7 @@ test('a port someone else holds on [::1] refuses the start: the learner\'s local
   try {
     const r = await mystery(['start', '-d', '--name', 'rsquat', '--port', '3562', '--suspects', '2']);
     assert.equal(r.code, 5, `start over a squatted [::1]:3562 should refuse (exit 5): ${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, /Port 3562 on localhost \(\[::1\]\) is already in use/);
+    assert.match(r.stderr, /Port 3562 on localhost is already in use \(on \[::1\]\)/);
     assert.match(r.stderr, /--port 3563/);
   } finally {
     await new Promise((r) => squat.close(r));
