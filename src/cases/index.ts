@@ -10,11 +10,12 @@ import { intermittentBurst } from './intermittent-burst.js';
 import { arpStorm } from './arp-storm.js';
 import { dnsExfil } from './dns-exfil.js';
 import { zeroWindow } from './zero-window.js';
+import { vanishingPacket } from './vanishing-packet.js';
 import { ExitCode, UserError } from '../core/errors.js';
 
 export const defaultCaseId = 'noisy-neighbour';
 
-const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, arpStorm, dnsExfil, lossyLink, slowloris, intermittentBurst, zeroWindow];
+const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, arpStorm, dnsExfil, lossyLink, slowloris, intermittentBurst, zeroWindow, vanishingPacket];
 
 for (const m of modules) {
   const problems = validateCase(m);

@@ -9,7 +9,7 @@ import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
 import { allCases, findCase } from '../cases/index.js';
 import { ExitCode, Interrupted, UserError } from './errors.js';
 import { acquireStartLock, clearStaleStartLock, pidAlive } from './lock.js';
-import { findHost, planLab, type PlannedHost } from './model.js';
+import { findHost, hostInterfaces, networkOrder, planLab, planNetworks, type PlannedHost } from './model.js';
 import { defaultLabName, labFlag } from './naming.js';
 import { invocation } from './invocation.js';
 import { newSeed, seededRng } from './random.js';
@@ -113,11 +113,10 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
   try {
     await refuseIfExists(opts.lab);
     await checkPortFree(opts.port);
-    const { base, skipped } = pickSubnet(await usedIpv4Prefixes(), hashLab(opts.lab));
-    if (skipped.length) progress(`subnet ${skipped[0]}: using ${base}.0/24 instead`);
     const seed = opts.seed ?? newSeed();
     const draw = c.draw(seededRng(seed), suspects);
-    const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base, draw });
+    const [base, ...moreSubnetBases] = await pickSubnets(networkOrder(draw).length, hashLab(opts.lab), progress);
+    const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base!, moreSubnetBases, draw });
     const starter = { pid: process.pid, startTicks: (await processStartTicks(process.pid)) ?? 0 };
     state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, starter, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
     await writeState(state);
@@ -180,6 +179,26 @@ function describeStep(step: string, hosts: readonly PlannedHost[]): string {
     default:
       return step;
   }
+}
+
+/**
+ * One free /24 per network: none overlaps a route or address of the machine, another lab's
+ * networks (a network with no address on the machine leaves no route to see), or each other.
+ */
+async function pickSubnets(count: number, preferred: number, progress: Progress): Promise<string[]> {
+  const used = await usedIpv4Prefixes();
+  for (const other of await listLabDirs()) {
+    const r = await readState(other);
+    if (r.kind === 'ok') for (const n of planNetworks(r.state.plan)) if (n.subnet) used.push(n.subnet);
+  }
+  const bases: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { base, skipped } = pickSubnet(used, preferred + i);
+    if (skipped.length && i === 0) progress(`subnet ${skipped[0]}: using ${base}.0/24 instead`);
+    bases.push(base);
+    used.push(`${base}.0/24`);
+  }
+  return bases;
 }
 
 /** Different labs prefer different subnets, so that two labs rarely meet. */
@@ -280,12 +299,24 @@ export async function loadLab(lab: string): Promise<LoadedLab> {
   return { state: r.state, backend: backendFor(r.state.plan.backend), case: c, draw };
 }
 
+/**
+ * The host a command names, which the learner may touch: infrastructure (a provider's
+ * router) is refused, by `exec`, `stop` and `restart` alike.
+ */
 export function requireHost(state: LabState, ref: string): PlannedHost {
   const h = findHost(state.plan, ref);
   if (!h) {
     throw new UserError(
       `There is no host "${ref}" in this lab.`,
       `The hosts are: ${state.plan.hosts.map((x) => x.name).sort().join(', ')} (see \`mystery ps\`).`,
+      ExitCode.usage,
+    );
+  }
+  if (h.infrastructure) {
+    const bridges = hostInterfaces(state.plan, h).map((i) => `${i.network}: ${planNetworks(state.plan).find((n) => n.name === i.network)?.bridge ?? '?'}`);
+    throw new UserError(
+      `${h.name} is infrastructure: nobody here can log into it, stop it or restart it (as with a provider's router).`,
+      `Capture around it instead, on the networks it joins (${bridges.join(', ')}).`,
       ExitCode.usage,
     );
   }
@@ -300,15 +331,24 @@ export function cliPrefix(lab: string): string {
 /** What a case may see of the running lab; with `interfaces`, each host's veth and ifindex now. */
 export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterface | undefined>): RunView {
   const { plan } = loaded.state;
+  const netns = plan.backend === 'netns';
   return {
     lab: plan.lab,
     port: plan.port,
     backend: plan.backend,
     cli: cliPrefix(plan.lab),
     bridge: plan.bridge,
+    networks: planNetworks(plan).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet })),
     hosts: plan.hosts.map((h) => {
       const i = interfaces?.get(h.name);
-      return { name: h.name, id: h.id, ip: h.ip, veth: i?.veth ?? (plan.backend === 'netns' ? h.veth : undefined), ifindex: i?.ifindex };
+      return {
+        name: h.name,
+        id: h.id,
+        ip: h.ip,
+        veth: i?.veth ?? (netns ? h.veth : undefined),
+        ifindex: i?.ifindex,
+        interfaces: hostInterfaces(plan, h).map((x) => ({ ifname: x.ifname, network: x.network, ip: x.ip, ...(netns ? { veth: x.veth } : {}) })),
+      };
     }),
     draw: loaded.draw,
   };

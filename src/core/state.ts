@@ -22,6 +22,8 @@ export interface LabState {
   /** The journal: what may exist. Cleanup removes each if it is still there. */
   created: {
     bridge?: string;
+    /** the bridges of the lab's other networks */
+    bridges?: string[];
     netns: string[];
     veths: string[];
     /** iptables rules as `-A CHAIN ...` argument lists */
@@ -101,15 +103,34 @@ export function stateProblem(x: unknown, lab: string): string | undefined {
     if (!h || typeof h !== 'object') return 'a host is not an object';
     if (typeof h.name !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(h.name)) return 'a host name is not valid';
     if (typeof h.id !== 'string' || !/^[0-9a-f]{12}$/.test(h.id)) return `the id of ${h.name} is not 12 hex digits`;
-    if (h.role !== 'server' && h.role !== 'suspect') return `the role of ${h.name} is not valid`;
+    if (h.role !== 'server' && h.role !== 'suspect' && h.role !== 'router') return `the role of ${h.name} is not valid`;
     if (typeof h.program !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(h.program)) return `the program of ${h.name} is not valid`;
     if (!(h.ip === '' || isIpv4(h.ip))) return `the address of ${h.name} is not valid`;
     if (!emptyOr(netns)(h.netns)) return `the namespace of ${h.name} is not one of this lab`;
     if (!emptyOr(/^veth[0-9a-f]{7}$/)(h.veth)) return `the veth of ${h.name} is not a veth name of ours`;
+    if (h.infrastructure !== undefined && typeof h.infrastructure !== 'boolean') return `infrastructure of ${h.name} is not true or false`;
+    if (h.interfaces !== undefined) {
+      if (!Array.isArray(h.interfaces) || h.interfaces.length === 0 || h.interfaces.length > 8) return `the interfaces of ${h.name} are not a list`;
+      for (const [i, x] of (h.interfaces as Array<Record<string, unknown>>).entries()) {
+        if (!x || x.ifname !== `eth${i}` || typeof x.network !== 'string' || !/^[a-z][a-z0-9]{0,11}$/.test(x.network)) return `interface ${i} of ${h.name} is not valid`;
+        if (!(x.ip === '' || isIpv4(x.ip)) || !emptyOr(/^veth[0-9a-f]{7}$/)(x.veth)) return `interface ${i} of ${h.name} is not valid`;
+      }
+    }
+  }
+  if (plan.networks !== undefined) {
+    if (!Array.isArray(plan.networks) || plan.networks.length === 0 || plan.networks.length > 8) return 'plan.networks is not a list of networks';
+    for (const n of plan.networks as Array<Record<string, unknown>>) {
+      if (!n || typeof n.name !== 'string' || !/^[a-z][a-z0-9]{0,11}$/.test(n.name)) return 'a network name is not valid';
+      if (typeof n.subnet !== 'string' || !/^\d{1,3}\.\d{1,3}\.\d{1,3}\.0\/24$/.test(n.subnet)) return `the subnet of ${n.name} is not a /24`;
+      if (!(n.gateway === '' || isIpv4(n.gateway))) return `the gateway of ${n.name} is not an address`;
+      if (!emptyOr(/^br-[0-9a-f]{12}$/)(n.bridge)) return `the bridge of ${n.name} is not a bridge name of ours`;
+      if (n.mtu !== undefined && !isInt(n.mtu, 576, 9000)) return `the MTU of ${n.name} is not from 576 to 9000`;
+    }
   }
   const created = s.created as Record<string, unknown> | undefined;
   if (!created || typeof created !== 'object') return 'no journal';
   if (created.bridge !== undefined && !emptyOr(/^br-[0-9a-f]{12}$/)(created.bridge)) return 'the journal names a bridge that is not ours';
+  if (created.bridges !== undefined && !isStrings(created.bridges, (n) => /^br-[0-9a-f]{12}$/.test(n))) return 'the journal names a bridge that is not ours';
   if (!isStrings(created.netns, (n) => netns.test(n))) return 'the journal names a namespace that is not of this lab';
   if (!isStrings(created.veths, (n) => /^veth[0-9a-f]{7}$/.test(n))) return 'the journal names a veth that is not ours';
   if (!Array.isArray(created.rules) || !created.rules.every((r) => isStrings(r, () => true))) return 'the journal\'s rules are not argument lists';

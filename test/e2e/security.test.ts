@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { mystery, sh } from '../helpers/cli.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
-import { assertHostAsBefore, down, readLabState, startLab } from '../helpers/robust.js';
+import { assertHostAsBefore, down, readLabState } from '../helpers/robust.js';
 import { recordRun } from '../../src/core/progress.js';
 import { writeUserFile } from '../../src/core/userfs.js';
 import { labDir, stateFile } from '../../src/core/paths.js';
