@@ -110,6 +110,7 @@ export const vanishingPacket: CaseModule = {
         'Then follow that machine\'s packets across the gateway: two captures at once, one per side (-e prints the MACs: on dmz, the source MAC of its packets is the gateway\'s, for routers rewrite MACs at every hop, not addresses):',
         `  sudo timeout 5 tcpdump -nn -e -i ${lan.bridge} host IP > lan.txt & sudo timeout 5 tcpdump -nn -e -i ${dmz.bridge} host IP > dmz.txt; wait`,
         'Its SYNs reach lan. Do they come out on dmz? If they do, does the webserver answer, and does the answer come back out on lan? Where the trail stops is where the packets die.',
+        'One direction at a time: -Q in or -Q out. On the machine\'s end of a veth it is reversed: `-Q out` is what goes into the host behind it (`ip link show master BRIDGE` lists the veths of each side).',
       ].join('\n'),
       [
         'The exact commands for this run:',
