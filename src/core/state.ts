@@ -96,7 +96,8 @@ export function stateProblem(x: unknown, lab: string): string | undefined {
   if (!isInt(plan.suspects, 1, 64)) return 'plan.suspects is not a number from 1 to 64';
   if (plan.backend !== 'netns' && plan.backend !== 'docker') return 'plan.backend is neither netns nor docker';
   if (!isInt(plan.port, 1, 65535)) return 'plan.port is not a port';
-  if (!(plan.subnet === '' || (typeof plan.subnet === 'string' && /^\d{1,3}\.\d{1,3}\.\d{1,3}\.0\/24$/.test(plan.subnet)))) return 'plan.subnet is not a /24';
+  // a /24 of ours on netns; on Docker the network's own (a /16 of 172.x, say)
+  if (!(plan.subnet === '' || (typeof plan.subnet === 'string' && /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\/\d{1,2}$/.test(plan.subnet)))) return 'plan.subnet is not a subnet';
   if (!(plan.gateway === '' || isIpv4(plan.gateway))) return 'plan.gateway is not an address';
   if (!emptyOr(/^br-[0-9a-f]{12}$/)(plan.bridge)) return 'plan.bridge is not a bridge name of ours';
   if (!Array.isArray(plan.hosts) || plan.hosts.length === 0 || plan.hosts.length > 64) return 'plan.hosts is not a list of hosts';
