@@ -13,7 +13,7 @@
 ARG BASE_IMAGE=node:20-bookworm-slim
 FROM ${BASE_IMAGE}
 
-RUN if command -v tcpdump && command -v ip && command -v iptables && command -v nsenter && command -v ps && command -v curl; then \
+RUN if command -v tcpdump && command -v ip && command -v iptables && command -v nsenter && command -v ps; then \
       echo "the base image has the lab's tools"; \
     else \
       apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

@@ -24,8 +24,11 @@ if [ ! -f dist/src/cli/main.js ] || [ ! -d node_modules/commander ]; then
   npm run build >&2
 fi
 
-pkgs=(bash dash coreutils grep mawk sed findutils less ncurses-base netbase
-  iproute2 iptables libxtables12 tcpdump util-linux procps curl)
+# the lab's tools and the walkthrough's; less, curl and the rest where this machine has them
+need=(bash dash coreutils grep mawk sed findutils iproute2 iptables libxtables12 tcpdump util-linux procps)
+pkgs=("${need[@]}")
+for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || die "the Debian package $p is not installed: sudo apt-get install -y $p"; done
+for p in less curl ncurses-base netbase; do if dpkg -s "$p" >/dev/null 2>&1; then pkgs+=("$p"); fi; done
 node_bin="$(readlink -f "$(command -v node)")"
 want="$( { dpkg-query -W -f '${Package}=${Version}\n' "${pkgs[@]}"; sha256sum "$node_bin" "$0"; } | sha256sum | cut -c1-16)"
 have="$(docker image inspect -f '{{ index .Config.Labels "tcpdump-mystery.box-base" }}' "$BOX_BASE" 2>/dev/null || true)"
