@@ -18,6 +18,14 @@ if [ "${1:-}" = mystery ] && [ "${2:-}" = start ]; then
 fi
 [ "$#" -gt 0 ] || set -- bash -l
 
+# Docker Desktop's VM kernels (macOS, Windows) lack sch_netem: say so before any case needs it
+if ip link add tmysprobe0 type dummy 2>/dev/null; then
+  if ! tc qdisc add dev tmysprobe0 root netem delay 1ms 2>/dev/null; then
+    echo "box: this kernel has no sch_netem (Docker Desktop's VM lacks it): the case lossy-link cannot run here; every other case can." >&2
+  fi
+  ip link del tmysprobe0 2>/dev/null || true
+fi
+
 if "${start[@]}" -d; then
   port="$(mystery status --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).port||3000)}catch{console.log(3000)}})')"
   node /opt/tcpdump-mystery/docker/box/publish.js 3000 "$port" >/var/log/box-publish.log 2>&1 </dev/null &
