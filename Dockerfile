@@ -29,6 +29,7 @@ COPY docker/box ./docker/box
 RUN ln -sf /opt/tcpdump-mystery/dist/src/cli/main.js /usr/local/bin/mystery \
  && ln -sf /opt/tcpdump-mystery/dist/src/cli/main.js /usr/local/bin/tcpdump-mystery \
  && if ! command -v sudo >/dev/null; then ln -s /opt/tcpdump-mystery/docker/box/sudo /usr/local/bin/sudo; fi \
+ && mkdir -p /usr/local/sbin && ln -sf /opt/tcpdump-mystery/docker/box/npx /usr/local/sbin/npx \
  && mystery --version
 
 WORKDIR /root
