@@ -87,4 +87,7 @@ t0=$(date +%s)
 log "building $BOX_IMAGE (the root Dockerfile) on $BOX_BASE"
 docker build -q --build-arg "BASE_IMAGE=$BOX_BASE" --label tcpdump-mystery.box=1 -t "$BOX_IMAGE" . >&2
 log "image built in $(( $(date +%s) - t0 )) s"
+# the images an earlier build of this script tagged, untagged by this one (only its own labels)
+docker image prune -f --filter label=tcpdump-mystery.box=1 >/dev/null 2>&1 || true
+docker image prune -f --filter label=tcpdump-mystery.box-base >/dev/null 2>&1 || true
 echo "BOX_IMAGE=$BOX_IMAGE"
