@@ -44,7 +44,7 @@ export function registerStart(program: Command, ctx: Ctx): void {
       io.out(`\nThe lab runs in the background. \`${cli} status\` tells how the site is doing; \`${cli} down\` removes the lab.`);
       return;
     }
-    io.out(`\nThe lab runs until you press Ctrl-C. In another terminal: \`sudo npx ${cli} ps\`.\n`);
+    io.out(`\nThe lab runs until you press Ctrl-C. In another terminal: \`${cli} ps\`.\n`);
     await foreground(ctx, lab, state.plan.port);
   });
 }

@@ -59,6 +59,14 @@ export interface ClientJob {
   readBytesPerSec?: number;
   /** download: a download still running after this long is abandoned (the socket closed), and begun again */
   giveUpMs?: number;
+  /** get, post: a request with no answer for this long is abandoned, as a browser's user gives up (default 30 s) */
+  timeoutMs?: number;
+  /**
+   * get, post: when the host counts as sending, for the start's readiness: once a connection
+   * is made (default), or once the first request leaves (a host whose packets are lost on
+   * the way never connects, yet sends)
+   */
+  readyWhen?: 'connected' | 'sent';
 }
 
 export interface ClientConfig {
@@ -92,14 +100,14 @@ function httpOnce(job: ClientJob, body?: Buffer): Promise<void> {
     const headers: Record<string, string | number> = { connection: 'close', ...(job.headers ?? {}) };
     if (body) headers['content-length'] = body.length;
     const req = request(
-      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: false, headers, timeout: 30_000 },
+      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: false, headers, timeout: job.timeoutMs ?? 30_000 },
       (res) => {
         res.resume();
         res.on('end', resolve);
         res.on('error', () => resolve());
       },
     );
-    req.on('socket', (s) => s.once('connect', announce));
+    req.on('socket', (s) => (job.readyWhen === 'sent' ? announce() : s.once('connect', announce)));
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve());
     req.end(body);
