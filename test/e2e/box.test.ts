@@ -125,8 +125,8 @@ test('the lab in a box: built here, the default case solved inside it the learne
 
   // ip link show | grep vethX  ->  "N: vethX@if2: ...": the veth's ifindex in the box
   const ifindexes = await Promise.all(loud.map(async (v) => Number(/^(\d+):/.exec((await inBox(`ip link show | grep ${v}`)).trim())?.[1])));
-  // the README's loop, word for word: sudo and npx mystery work in the box (npx never asks the registry)
-  const iflinks = (await inBox('for host in $(sudo npx mystery ps -q); do echo "$host $(sudo npx mystery exec $host cat /sys/class/net/eth0/iflink)"; done'))
+  // the README's loop, word for word: sudo and `npx --no-install mystery` work in the box (never the registry)
+  const iflinks = (await inBox('for host in $(sudo npx --no-install mystery ps -q); do echo "$host $(sudo npx --no-install mystery exec $host cat /sys/class/net/eth0/iflink)"; done'))
     .trim()
     .split('\n')
     .map((l) => l.split(' ') as [string, string]);
