@@ -181,7 +181,9 @@ async function describeFromDocker(plan: LabPlan, cs: ContainerInfo[]): Promise<v
   const info = await dockerMaybe(['network', 'inspect', '--format', '{{json .IPAM.Config}}', networkId]);
   try {
     const cfg = (JSON.parse(info ?? '[]') as Array<{ Subnet?: string; Gateway?: string }>)[0];
-    if (cfg?.Subnet) plan.subnet = cfg.Subnet;
+    // the state keeps a /24 (the netns backend's kind); Docker's default pools hand out /16s,
+    // which `docker network inspect` tells: the plan then names no subnet
+    if (cfg?.Subnet) plan.subnet = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.0\/24$/.test(cfg.Subnet) ? cfg.Subnet : '';
     if (cfg?.Gateway) plan.gateway = cfg.Gateway;
   } catch {
     /* keep the plan's */
