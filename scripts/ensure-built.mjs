@@ -18,7 +18,16 @@ const newest = (dir) => {
 };
 if (!existsSync(join(root, 'src'))) process.exit(0); // an installed package: built already
 if (!existsSync(built) || newest(join(root, 'src')) > statSync(built).mtimeMs) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!existsSync(tsc)) {
+    console.error('error: the project is not built, and TypeScript is not installed.\n  Run `npm install` first, in this folder.');
+    process.exit(1);
+  }
   console.error('building first (npm run build) ...');
-  const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  // under sudo, as the user who ran it: dist/ stays theirs, as `npm install` left it
+  const as = process.getuid?.() === 0 && process.env.SUDO_UID ? { uid: Number(process.env.SUDO_UID), gid: Number(process.env.SUDO_GID) } : {};
+  for (const args of [[tsc, '-p', 'tsconfig.json'], [join(root, 'scripts', 'postbuild.mjs')]]) {
+    const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', ...as });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
 }
