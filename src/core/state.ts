@@ -46,6 +46,8 @@ export interface LabState {
   answers?: Array<{ value: string; correct: boolean; at: string }>;
   solvedAt?: string;
   gaveUp?: boolean;
+  /** captures the learner submitted (`mystery submit`), and what each showed */
+  evidence?: Array<{ at: string; proves: boolean; says: string }>;
   /** a lab started outside the tool (the seed's `docker-compose up`), read back from its backend */
   adopted?: boolean;
 }
@@ -144,6 +146,7 @@ export function stateProblem(x: unknown, lab: string): string | undefined {
   if (!Array.isArray(s.arrests) || !s.arrests.every((a) => a && typeof a === 'object' && typeof (a as Arrest).host === 'string' && typeof (a as Arrest).correct === 'boolean')) return 'arrests is not a list of arrests';
   if (!isInt(s.hintsUsed, 0, 1000)) return 'hintsUsed is not a count';
   if (s.answers !== undefined && !(Array.isArray(s.answers) && s.answers.every((a) => a && typeof a === 'object' && typeof a.value === 'string' && typeof a.correct === 'boolean'))) return 'answers is not a list of answers';
+  if (s.evidence !== undefined && !(Array.isArray(s.evidence) && s.evidence.length <= 100 && s.evidence.every((e) => e && typeof e === 'object' && typeof e.proves === 'boolean' && typeof e.says === 'string'))) return 'evidence is not a list of submissions';
   return undefined;
 }
 
