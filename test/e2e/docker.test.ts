@@ -73,10 +73,21 @@ function withoutForeign(s: Snapshot, foreign: Set<string>): Snapshot {
     v === '/run/tcpdump-mystery' ||
     otherLink(v) ||
     tokens.some((t) => new RegExp(`(^|[^\\w-])${t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w-])`).test(v));
+  // Docker resources name their lab last ("ID dock-webserver dock", "ID tcpdump-mystery-dock",
+  // "ID tcpdump-mystery/webserver:dock"); the default lab's network is plain tcpdump-mystery
+  const ourDocker = (v: string): boolean => ourLabs.includes(v.trim().split(/\s+/).pop()!.split(/[-:/]/).pop()!);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s)) out[k] = Array.isArray(v) ? (v as string[]).filter((x) => !isForeign(x)) : v;
-  // processes in other namespaces: only the containers' own count here (other labs run tools in theirs)
-  out.foreignNetnsProcesses = s.foreignNetnsProcesses.filter((x) => /^\d+ node (webserver|sender|suspect)\.js/.test(x));
+  for (const [k, v] of Object.entries(s)) {
+    if (!Array.isArray(v)) out[k] = v;
+    else if (k.startsWith('docker')) out[k] = (v as string[]).filter(ourDocker);
+    // the port publishing rules of other developers' containers cannot be told from ours (our
+    // containers, which those rules serve, are compared above)
+    else if (k === 'iptables') out[k] = (v as string[]).filter((x) => !isForeign(x) && !/MASQUERADE|DNAT|DOCKER/.test(x));
+    else out[k] = (v as string[]).filter((x) => !isForeign(x));
+  }
+  // processes in other namespaces: only the seed's senders count here (other labs run tools in
+  // theirs, other developers' Docker labs run webservers too); our containers are compared above
+  out.foreignNetnsProcesses = s.foreignNetnsProcesses.filter((x) => /^\d+ node (sender|suspect)\.js/.test(x));
   return out as unknown as Snapshot;
 }
 
@@ -117,12 +128,21 @@ async function docker(args: string[], timeoutMs = 60_000): Promise<string> {
   return r.stdout;
 }
 
+/** On a machine shared with other developers (never in CI), their Docker labs come and go too. */
+const sharedHost = !process.env.CI && process.env.MYSTERY_TEST_SHARED_HOST === '1';
+
 async function dockerImagesOfTheTool(): Promise<string[]> {
-  return (await docker(['image', 'ls', '--filter', 'label=tcpdump-mystery.lab', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean).sort();
+  const rows = (await docker(['image', 'ls', '--filter', 'label=tcpdump-mystery.lab', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean);
+  // the tag is the lab's name: on a shared machine, only this file's labs
+  return rows.filter((r) => !sharedHost || ourLabs.includes(r.split(':').pop()!)).sort();
 }
 
-/** Every image, intermediate ones too: a build's leftovers show here, labelled or not. */
+/**
+ * Every image, intermediate ones too: a build's leftovers show here, labelled or not. On a
+ * shared machine other developers' builds change this list at any time: compared in CI only.
+ */
 async function allImages(): Promise<string[]> {
+  if (sharedHost) return [];
   return (await docker(['image', 'ls', '-aq', '--no-trunc'])).split('\n').filter(Boolean).sort();
 }
 
