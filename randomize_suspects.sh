@@ -7,12 +7,27 @@
 # The loop counts are the case's own (src/cases/noisy-neighbour.ts, loopCounts(5)), shuffled.
 # .env.suspects is the evidence: once the lab's containers are up, a small background watcher
 # deletes it (as the original's Gitpod did), so that the culprit must be found with tcpdump.
-# KEEP_EVIDENCE=1 keeps it.
+# KEEP_EVIDENCE=1 keeps it. Deleting the evidence (`./randomize_suspects.sh --delete-evidence`,
+# which the watcher runs) rewrites the file without the draw: it keeps the project's name, so
+# that `docker-compose --env-file .env.suspects down` still works.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 SUSPECTS=5 # the senders docker-compose.yml defines
 ENV_FILE=.env.suspects
+
+if [ "${1:-}" = --delete-evidence ]; then
+  [ -f "$ENV_FILE" ] || exit 0
+  keep="$(grep -E '^(COMPOSE_PROJECT_NAME|NODE_IMAGE)=' "$ENV_FILE" || true)"
+  {
+    echo "# The evidence is deleted: who floods is written nowhere now. Find the culprit with tcpdump."
+    echo "# What is left lets \`docker-compose --env-file $ENV_FILE down\` work. Draw again: ./randomize_suspects.sh"
+    printf '%s\n' "${keep:-COMPOSE_PROJECT_NAME=tcpdump-mystery}"
+  } >"$ENV_FILE.tmp"
+  chmod 644 "$ENV_FILE.tmp"
+  mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+  exit 0
+fi
 
 # The services (and the case's profile) are compiled code: build them once.
 if [ ! -f dist/src/services/sender.js ] || [ ! -f dist/src/cases/noisy-neighbour.js ]; then
@@ -56,14 +71,16 @@ echo "The suspects are drawn ($ENV_FILE). Now run: docker-compose --env-file $EN
 command -v docker >/dev/null 2>&1 || exit 0
 
 # Delete the evidence: once every container of this draw runs (created after now), wait a
-# few seconds and remove the file. Gives up after 30 minutes, or when the file is gone.
+# few seconds and rewrite the file without the draw. Gives up after 30 minutes, or when the
+# draw is no longer in the file.
 since="$(date -u +%Y-%m-%dT%H:%M:%S)"
 want=$((SUSPECTS + 1))
 evidence="$PWD/$ENV_FILE"
+script="$PWD/randomize_suspects.sh"
 nohup bash -c '
-  evidence="$1"; since="$2"; want="$3"
+  evidence="$1"; since="$2"; want="$3"; script="$4"
   deadline=$(( $(date +%s) + 1800 ))
-  while [ -f "$evidence" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+  while grep -q "^SUSPECT" "$evidence" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
     fresh=0
     for id in $(docker ps -q --filter label=tcpdump-mystery.lab=mystery --filter status=running 2>/dev/null); do
       created="$(docker inspect -f "{{.Created}}" "$id" 2>/dev/null || true)"
@@ -71,10 +88,10 @@ nohup bash -c '
     done
     if [ "$fresh" -ge "$want" ]; then
       sleep 3
-      rm -f "$evidence"
+      "$script" --delete-evidence
       break
     fi
     sleep 1
   done
-' evidence-watcher "$evidence" "$since" "$want" >/dev/null 2>&1 </dev/null &
+' evidence-watcher "$evidence" "$since" "$want" "$script" >/dev/null 2>&1 </dev/null &
 disown || true

@@ -34,8 +34,12 @@ export interface LabBackend {
   exec(state: LabState, host: PlannedHost, argv: string[]): Promise<number>;
   /** Each host's host-side interface, where it has one now (a stopped container has none). */
   interfaces(state: LabState): Promise<Map<string, HostInterface | undefined>>;
-  /** Labs of this backend that exist on the host, found by their tags. */
-  findLabs(): Promise<string[]>;
+  /**
+   * Labs of this backend that exist on the host, found by their tags. With `labsOnly`, only
+   * what makes a lab (the docker backend: containers and networks, not the images a build
+   * left, which `down` removes but which never stop a new start).
+   */
+  findLabs(opts?: { labsOnly?: boolean }): Promise<string[]>;
   /**
    * Optional: a lab of this backend started outside the tool (the docker backend: the
    * seed's `docker-compose up` by hand), read back from the host, with its draw.

@@ -4,17 +4,22 @@
  * only wires them up and turns errors into messages and exit codes.
  */
 import { Command, CommanderError } from 'commander';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, Interrupted, UserError } from '../core/errors.js';
 import { CommandFailed } from '../core/run.js';
 import { setProgramLab, terminalIo, type Ctx, type Io } from './context.js';
 import { commands } from '../commands/index.js';
 
+/** The installed package's version (dist/src/cli/main.js -> package.json). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(ctx: Ctx): Command {
   const program = new Command('mystery')
     .description('tcpdump-mystery: learn tcpdump by solving network incidents in a lab on this machine')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .option('--name <lab>', 'the lab to work on, for every command (default mystery)')
     .enablePositionalOptions()

@@ -218,7 +218,13 @@ function hashLab(lab: string): number {
 }
 
 async function refuseIfExists(lab: string): Promise<void> {
-  const r = await readState(lab);
+  let r = await readState(lab);
+  if (r.kind === 'ok' && r.state.adopted && !(await Promise.all(allBackends().map((b) => b.findLabs({ labsOnly: true })))).flat().includes(lab)) {
+    // the record (hints, arrests) of a lab started by hand that was taken down by hand
+    // (`docker-compose down`): no lab any more
+    await removeLabDir(lab);
+    r = await readState(lab);
+  }
   if (r.kind === 'ok') {
     throw new UserError(
       `A lab named "${lab}" is already running (case ${r.state.plan.caseId}, started ${r.state.startedAt}).`,
@@ -236,7 +242,7 @@ async function refuseIfExists(lab: string): Promise<void> {
     );
   }
   for (const b of allBackends()) {
-    if ((await b.findLabs()).includes(lab)) {
+    if ((await b.findLabs({ labsOnly: true })).includes(lab)) {
       throw new UserError(
         `Leftovers of a lab named "${lab}" are still on this host (${b.name}).`,
         `Run \`mystery down${labFlag(lab)}\` to remove them, then start again.`,

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -73,10 +73,21 @@ function withoutForeign(s: Snapshot, foreign: Set<string>): Snapshot {
     v === '/run/tcpdump-mystery' ||
     otherLink(v) ||
     tokens.some((t) => new RegExp(`(^|[^\\w-])${t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w-])`).test(v));
+  // Docker resources name their lab last ("ID dock-webserver dock", "ID tcpdump-mystery-dock",
+  // "ID tcpdump-mystery/webserver:dock"); the default lab's network is plain tcpdump-mystery
+  const ourDocker = (v: string): boolean => ourLabs.includes(v.trim().split(/\s+/).pop()!.split(/[-:/]/).pop()!);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s)) out[k] = Array.isArray(v) ? (v as string[]).filter((x) => !isForeign(x)) : v;
-  // processes in other namespaces: only the containers' own count here (other labs run tools in theirs)
-  out.foreignNetnsProcesses = s.foreignNetnsProcesses.filter((x) => /^\d+ node (webserver|sender)\.js/.test(x));
+  for (const [k, v] of Object.entries(s)) {
+    if (!Array.isArray(v)) out[k] = v;
+    else if (k.startsWith('docker')) out[k] = (v as string[]).filter(ourDocker);
+    // the port publishing rules of other developers' containers cannot be told from ours (our
+    // containers, which those rules serve, are compared above)
+    else if (k === 'iptables') out[k] = (v as string[]).filter((x) => !isForeign(x) && !/MASQUERADE|DNAT|DOCKER/.test(x));
+    else out[k] = (v as string[]).filter((x) => !isForeign(x));
+  }
+  // processes in other namespaces: only the seed's senders count here (other labs run tools in
+  // theirs, other developers' Docker labs run webservers too); our containers are compared above
+  out.foreignNetnsProcesses = s.foreignNetnsProcesses.filter((x) => /^\d+ node (sender|suspect)\.js/.test(x));
   return out as unknown as Snapshot;
 }
 
@@ -117,12 +128,21 @@ async function docker(args: string[], timeoutMs = 60_000): Promise<string> {
   return r.stdout;
 }
 
+/** On a machine shared with other developers (never in CI), their Docker labs come and go too. */
+const sharedHost = !process.env.CI && process.env.MYSTERY_TEST_SHARED_HOST === '1';
+
 async function dockerImagesOfTheTool(): Promise<string[]> {
-  return (await docker(['image', 'ls', '--filter', 'label=tcpdump-mystery.lab', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean).sort();
+  const rows = (await docker(['image', 'ls', '--filter', 'label=tcpdump-mystery.lab', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean);
+  // the tag is the lab's name: on a shared machine, only this file's labs
+  return rows.filter((r) => !sharedHost || ourLabs.includes(r.split(':').pop()!)).sort();
 }
 
-/** Every image, intermediate ones too: a build's leftovers show here, labelled or not. */
+/**
+ * Every image, intermediate ones too: a build's leftovers show here, labelled or not. On a
+ * shared machine other developers' builds change this list at any time: compared in CI only.
+ */
 async function allImages(): Promise<string[]> {
+  if (sharedHost) return [];
   return (await docker(['image', 'ls', '-aq', '--no-trunc'])).split('\n').filter(Boolean).sort();
 }
 
@@ -214,8 +234,8 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   }
   assert.equal((await docker(['network', 'inspect', '--format', '{{.Driver}}', 'tcpdump-mystery'])).trim(), 'bridge');
 
-  // the evidence is deleted once the containers are up
-  await waitFor('.env.suspects to be deleted', 30_000, async () => (await access(evidence).then(() => undefined, () => true)));
+  // the evidence is deleted once the containers are up: the draw goes, the project's name stays
+  await waitFor('the draw to be deleted from .env.suspects', 30_000, async () => (/^SUSPECT/m.test(await readFile(evidence, 'utf8').catch(() => 'SUSPECT')) ? undefined : true));
 
   // the site is sluggish while the culprit runs
   const slow = median(await sampleLatency(3000, 5, 200, 20_000));
@@ -285,17 +305,66 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   assert.match(check.stdout, /^Solved/m);
   t.diagnostic(`compose path: ready in ${readyMs} ms, median ${Math.round(slow)} ms slow, ${Math.round(fast)} ms after docker stop ${suspect}`);
 
-  // mystery down removes the hand-started lab: containers, network, images; compose up ends
-  const down = await mystery(['down'], { timeoutMs: 120_000 });
-  assert.equal(down.code, 0, down.stderr);
-  assert.match(down.stdout, /Removed the lab "mystery"/);
-  await waitFor('docker-compose up to end', 30_000, async () => (composeUp!.exitCode !== null || composeUp!.signalCode !== null ? true : undefined));
-  assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore, 'the images it built are removed');
+  // The seed's teardowns, as a learner does them. Ctrl-C ends the foreground `up` (it stops the
+  // containers); `docker-compose down` works without the draw (the project's name is in .env);
+  // the images it leaves are no lab: `mystery start` is not refused for them.
+  composeUp!.kill('SIGINT');
+  await waitFor('docker-compose up to end on Ctrl-C', 60_000, async () => (composeUp!.exitCode !== null || composeUp!.signalCode !== null ? true : undefined));
+  const compose = (args: string[], timeoutMs = 120_000) =>
+    new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const c = spawn(composeCmd[0]!, [...composeCmd.slice(1), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      c.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+      c.on('error', reject);
+      c.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+  const labContainers = async (): Promise<string> => (await docker(['ps', '-aq', '--filter', 'label=tcpdump-mystery.lab=mystery'])).trim();
+  const labNetworks = async (): Promise<string> => (await docker(['network', 'ls', '-q', '--filter', 'label=tcpdump-mystery.lab=mystery'])).trim();
+  assert.notEqual(await labContainers(), '', 'Ctrl-C stops the containers, it does not remove them');
+  const plainDown = await compose(['down']);
+  assert.equal(plainDown.code, 0, `docker-compose down, with the evidence deleted:\n${plainDown.out}`);
+  assert.equal(await labContainers(), '', `docker-compose down removed the containers:\n${plainDown.out}`);
+  assert.equal(await labNetworks(), '', 'and the network');
+  assert.equal((await dockerImagesOfTheTool()).length, imagesBefore.length + 2, 'the images it built are still there');
+
+  const netnsStart = await mystery(['start', '-d', '--seed', 'compose-then-netns'], { timeoutMs: 120_000 });
+  assert.equal(netnsStart.code, 0, `mystery start after docker-compose down (images left):\n${netnsStart.stderr}`);
+  assert.match(netnsStart.stdout, /The lab is ready/);
+  const netnsDown = await mystery(['down'], { timeoutMs: 120_000 });
+  assert.equal(netnsDown.code, 0, netnsDown.stderr);
+
+  // `up` again with the evidence deleted: the senders say to draw first; both downs still work
+  const evidenceLeft = await readFile(evidence, 'utf8');
+  assert.doesNotMatch(evidenceLeft, /^SUSPECT/m, 'the draw is no longer in .env.suspects');
+  const undrawn = await compose(['--env-file', '.env.suspects', 'up', '-d'], 180_000);
+  assert.equal(undrawn.code, 0, undrawn.out);
+  const said = await waitFor('an undrawn sender to say what to do', 30_000, async () => {
+    const r = await sh('docker', ['logs', 'http-sender1']);
+    return /run \.\/randomize_suspects\.sh first/.test(r.stdout + r.stderr) ? r.stdout + r.stderr : undefined;
+  });
+  assert.match(said, /No suspects drawn/);
+  const stUndrawn = await mystery(['status'], { timeoutMs: 60_000 });
+  assert.equal(stUndrawn.code, 6, stUndrawn.stderr);
+  assert.match(stUndrawn.stderr, /without a draw[\s\S]*randomize_suspects\.sh/);
+  const envDown = await compose(['--env-file', '.env.suspects', 'down']);
+  assert.equal(envDown.code, 0, `docker-compose --env-file .env.suspects down, with the evidence deleted:\n${envDown.out}`);
+  assert.equal(await labContainers(), '', 'docker-compose --env-file .env.suspects down removed the containers');
+  assert.equal(await labNetworks(), '');
+
+  // the images the tool's label marks: `mystery down` removes them (and nothing else)
+  const imagesDown = await mystery(['down'], { timeoutMs: 120_000 });
+  assert.equal(imagesDown.code, 0, imagesDown.stderr);
+  assert.deepEqual(await dockerImagesOfTheTool(), imagesBefore, 'mystery down removes the images it built');
   assert.deepEqual(await allImages(), allImagesBefore, 'and the intermediate images of their builds');
   const watchers = (await sh('pgrep', ['-f', 'evidence-watcher'])).stdout.trim();
   assert.equal(watchers, '', 'the evidence watcher has ended');
   assert.ok(await portFree(3000), 'nothing listens on port 3000 any more');
-  await assertHostAsBefore(before, 'compose path, then mystery down');
+  await assertHostAsBefore(before, 'compose path, its teardowns, a netns lab, then mystery down');
 });
 
 test('mystery start --backend docker: ps, exec, status, stop, restart, down', { timeout: 300_000 }, async (t) => {

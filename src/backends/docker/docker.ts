@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { defaultLabName } from '../../core/naming.js';
 import { projectRoot } from '../../core/paths.js';
-import { run, runOk, which, type RunOptions } from '../../core/run.js';
+import { run, runOk, safeEnv, which, type RunOptions } from '../../core/run.js';
 import { hostSysctls } from '../../cases/common.js';
 
 /** The label every container, network and image of a lab carries: its lab's name. */
@@ -26,14 +26,27 @@ export function composeNames(lab: string): { project: string; network: string; p
   return { project: `tcpdump-mystery-${lab}`, network: `tcpdump-mystery-${lab}`, prefix: `${lab}-` };
 }
 
+/**
+ * The environment of every docker command: the tool's safe one, plus Docker's own settings of
+ * which engine to talk to (DOCKER_HOST ...), so that `docker` and Compose (which gets the
+ * caller's environment) always talk to the same engine.
+ */
+export function dockerEnv(): NodeJS.ProcessEnv {
+  const extra: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^DOCKER_(HOST|CONTEXT|CONFIG|TLS_VERIFY|CERT_PATH|API_VERSION)$/.test(k)) extra[k] = v;
+  }
+  return safeEnv(extra);
+}
+
 export async function docker(args: readonly string[], opts: RunOptions = {}): Promise<string> {
-  return runOk('docker', args, { timeoutMs: 120_000, ...opts });
+  return runOk('docker', args, { timeoutMs: 120_000, env: dockerEnv(), ...opts });
 }
 
 /** `docker ...` that may fail (no daemon, nothing to remove): undefined then. */
 export async function dockerMaybe(args: readonly string[], timeoutMs = 15_000): Promise<string | undefined> {
   try {
-    const r = await run('docker', args, { timeoutMs });
+    const r = await run('docker', args, { timeoutMs, env: dockerEnv() });
     return r.code === 0 ? r.stdout : undefined;
   } catch {
     return undefined; // docker is not installed

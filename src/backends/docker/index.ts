@@ -181,7 +181,9 @@ async function describeFromDocker(plan: LabPlan, cs: ContainerInfo[]): Promise<v
   const info = await dockerMaybe(['network', 'inspect', '--format', '{{json .IPAM.Config}}', networkId]);
   try {
     const cfg = (JSON.parse(info ?? '[]') as Array<{ Subnet?: string; Gateway?: string }>)[0];
-    if (cfg?.Subnet) plan.subnet = cfg.Subnet;
+    // the state keeps a /24 (the netns backend's kind); Docker's default pools hand out /16s,
+    // which `docker network inspect` tells: the plan then names no subnet
+    if (cfg?.Subnet) plan.subnet = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.0\/24$/.test(cfg.Subnet) ? cfg.Subnet : '';
     if (cfg?.Gateway) plan.gateway = cfg.Gateway;
   } catch {
     /* keep the plan's */
@@ -389,14 +391,17 @@ export const dockerBackend: LabBackend & {
     return out;
   },
 
-  async findLabs() {
+  async findLabs(opts) {
     if (!(await which('docker'))) return [];
     const fmt = `{{.Label "${labLabel}"}}`;
     const found = [
       ...lines(await dockerMaybe(['ps', '-a', '--filter', `label=${labLabel}`, '--format', fmt])),
       ...lines(await dockerMaybe(['network', 'ls', '--filter', `label=${labLabel}`, '--format', fmt])),
     ];
-    // images (an interrupted start may leave only them): `docker image ls` cannot print labels
+    // images (an interrupted start, or the seed's `docker-compose down`, may leave only them):
+    // `down` removes them, but they are not a lab, so they never stop a start (labsOnly)
+    if (opts?.labsOnly) return [...new Set(found)].filter((l) => /^[a-z][a-z0-9]{0,11}$/.test(l));
+    // `docker image ls` cannot print labels
     const images = [...new Set(lines(await dockerMaybe(['image', 'ls', '-q', '--filter', `label=${labLabel}`])))];
     if (images.length) found.push(...lines(await dockerMaybe(['image', 'inspect', '--format', `{{index .Config.Labels "${labLabel}"}}`, ...images])));
     return [...new Set(found)].filter((l) => /^[a-z][a-z0-9]{0,11}$/.test(l));
@@ -412,7 +417,16 @@ export const dockerBackend: LabBackend & {
     const web = cs.find((c) => serviceOf(c) === 'webserver');
     const senders = cs.filter((c) => senderPattern.test(serviceOf(c) ?? ''));
     if (!web || senders.length === 0) return undefined;
-    const loops = new Map(senders.map((c) => [serviceOf(c)!, Number(envOf(c, 'LOOPS') ?? 0)]));
+    const raw = senders.map((c) => [serviceOf(c)!, envOf(c, 'LOOPS') ?? ''] as const);
+    if (raw.some(([, v]) => !/^\d+$/.test(v))) {
+      // `docker-compose up` without a draw: its senders only say to run the script, and exit
+      throw new UserError(
+        'The lab was started by docker-compose without a draw: its senders have no loops to run (LOOPS=undrawn).',
+        'Take it down (docker-compose down), then run ./randomize_suspects.sh and docker-compose --env-file .env.suspects up --build.',
+        ExitCode.noLab,
+      );
+    }
+    const loops = new Map(raw.map(([n, v]) => [n, Number(v)]));
     const found = seedFor(loops);
     const draw = found?.draw ?? drawFrom(loops);
     const binding = (web.HostConfig?.PortBindings?.['3000/tcp'] ?? web.NetworkSettings.Ports?.['3000/tcp'] ?? [])[0];
