@@ -21,9 +21,13 @@ export const lossyLink: CaseModule = {
     const rng = caseStream(seedRng, 4);
     const culpritAt = rng.int(suspects);
     const hosts: HostSpec[] = [webserver()];
+    // one busy client, the others anything between; the lossy host's gap is at the slow end
+    // (its retransmissions add packets), so that counting packets never points at it
+    const gaps = rng.shuffle([150 + rng.int(50), ...Array.from({ length: Math.max(0, suspects - 2) }, () => 250 + rng.int(250))]);
+    let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
-      const spec = client(name, [getJob(250 + rng.int(250))]);
+      const spec = client(name, [getJob(i === culpritAt ? 450 + rng.int(100) : gaps[k++]!)]);
       if (i === culpritAt) spec.link = { lossPercent: 10 + rng.int(6) };
       hosts.push(spec);
     }

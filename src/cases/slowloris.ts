@@ -26,15 +26,23 @@ export const slowloris: CaseModule = {
   draw(seedRng: Rng, suspects: number): CaseDraw {
     const rng = caseStream(seedRng, 5);
     const culpritAt = rng.int(suspects);
-    const hosts: HostSpec[] = [webserver({ maxConnections, headersTimeoutMs, statsdPort })];
+    // a worker keeps an idle keep-alive connection for 10 s (as a prefork server's KeepAliveTimeout)
+    const hosts: HostSpec[] = [webserver({ maxConnections, headersTimeoutMs, statsdPort, keepAliveMs: 10_000 })];
+    // the innocents' clients keep their connections alive (a pool of one or two each), so
+    // their requests go on through the attack on the workers they hold; one of them is busy,
+    // so that counting port 3000 packets never points at the culprit
+    const pages = rng.shuffle([{ gap: 200 + rng.int(60), loops: 2 }, ...Array.from({ length: Math.max(0, suspects - 2) }, () => ({ gap: 400 + rng.int(400), loops: 1 }))]);
+    let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
       // everyone ships metrics to the webserver's statsd over UDP: the loud part of the traffic
       const metrics = { kind: 'statsd' as const, port: statsdPort, perSec: 35 + rng.int(15), metric: `${name}.requests` };
       if (i === culpritAt) {
-        hosts.push(client(name, [{ ...metrics, perSec: 4 + rng.int(3) }, { kind: 'slowloris', conns: maxConnections + 2, dribbleMs: 4000 + rng.int(2000), rampMs: headersTimeoutMs }]));
+        // a header line every 8-12 s on each connection: few packets, and the workers held
+        hosts.push(client(name, [{ ...metrics, perSec: 4 + rng.int(3) }, { kind: 'slowloris', conns: maxConnections + 2, dribbleMs: 8000 + rng.int(4000), rampMs: headersTimeoutMs }]));
       } else {
-        hosts.push(client(name, [metrics, getJob(400 + rng.int(400))]));
+        const p = pages[k++]!;
+        hosts.push(client(name, [metrics, getJob(p.gap, p.loops, { keepAlive: true })]));
       }
     }
     return { hosts, culprit: appName(culpritAt + 1) };

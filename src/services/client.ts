@@ -18,7 +18,7 @@
  * Addresses come from the top-level `target` URL, and `resolver` (dns://HOST:PORT) for DNS
  * (host names there are resolved to lab addresses by the supervisor).
  */
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
@@ -59,6 +59,8 @@ export interface ClientJob {
   readBytesPerSec?: number;
   /** download: a download still running after this long is abandoned (the socket closed), and begun again */
   giveUpMs?: number;
+  /** get: each loop keeps one connection open between its requests (HTTP keep-alive), as a pooled client does */
+  keepAlive?: boolean;
 }
 
 export interface ClientConfig {
@@ -87,12 +89,12 @@ const announce = (): void => {
 
 const jitter = (ms: number): number => ms * (0.85 + Math.random() * 0.3);
 
-function httpOnce(job: ClientJob, body?: Buffer): Promise<void> {
+function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
   return new Promise((resolve) => {
-    const headers: Record<string, string | number> = { connection: 'close', ...(job.headers ?? {}) };
+    const headers: Record<string, string | number> = { ...(agent ? {} : { connection: 'close' }), ...(job.headers ?? {}) };
     if (body) headers['content-length'] = body.length;
     const req = request(
-      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: false, headers, timeout: 30_000 },
+      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: agent ?? false, headers, timeout: 30_000 },
       (res) => {
         res.resume();
         res.on('end', resolve);
@@ -108,10 +110,12 @@ function httpOnce(job: ClientJob, body?: Buffer): Promise<void> {
 
 async function getLoop(job: ClientJob, active: () => boolean = () => true): Promise<void> {
   const body = job.body !== undefined ? Buffer.from(job.body) : job.bytes ? Buffer.alloc(job.bytes, 'x') : undefined;
+  // keep-alive: one connection for this loop, reused from request to request
+  const agent = job.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
   for (;;) {
     await sleep(jitter(job.sleepMs ?? 300));
     if (!active()) return;
-    await httpOnce(job, body);
+    await httpOnce(job, body, agent);
   }
 }
 

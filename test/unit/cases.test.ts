@@ -11,7 +11,7 @@ import { lookupsPerSec, resolverTarget, tunnelOf } from '../../src/cases/dns-exf
 import { encodeName, tunnelChunk, tunnelName } from '../../src/services/dns.js';
 import { seededRng } from '../../src/core/random.js';
 import { planLab, resolveConfig } from '../../src/core/model.js';
-import { slowDownloads, socketBuffers, workers, zeroWindowFilter } from '../../src/cases/zero-window.js';
+import { healthPath, slowDownloads, socketBuffers, workers, zeroWindowFilter } from '../../src/cases/zero-window.js';
 import { hostSysctls } from '../../src/cases/common.js';
 import { caseCompose } from '../../src/backends/docker/docker.js';
 import type { ClientJob } from '../../src/services/client.js';
@@ -366,9 +366,14 @@ test('zero-window: the webserver streams an export with a few workers; only the 
       for (const h of innocents) for (const j of jobs(h)) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
       // everyone uses the site; the busiest innocent runs more page loops than the culprit
       for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.ok(jobs(h).some((j) => j.kind === 'get'), h.name);
-      const loops = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
+      const rate = (h: HostSpec, health: boolean): number =>
+        jobs(h).filter((j) => j.kind === 'get' && (j.path === healthPath) === health).reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
       const culprit = d.hosts.find((h) => h.name === d.culprit)!;
-      assert.ok(Math.max(...innocents.map(loops)) >= 10 * loops(culprit), `${s}/${n}: a busy innocent`);
+      assert.ok(Math.max(...innocents.map((h) => rate(h, false))) >= 10 * rate(culprit, false), `${s}/${n}: a busy innocent`);
+      // the health checks (no worker needed) go on through a stall: one innocent checks 4 times as often as the culprit
+      assert.equal(web.config.healthPath, healthPath);
+      for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.equal(jobs(h).filter((j) => j.path === healthPath).length, 1, `${h.name} checks /health`);
+      assert.ok(Math.max(...innocents.map((h) => rate(h, true))) >= 4 * rate(culprit, true), `${s}/${n}: a busy health check`);
       // while the workers are taken the page loops wait; the metrics keep every innocent louder than the culprit
       const metrics = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'statsd').reduce((sum, j) => sum + j.perSec!, 0);
       for (const h of innocents) assert.ok(metrics(h) >= 3 * metrics(culprit), `${s}/${n}: ${h.name} ships ${metrics(h)} metrics/s, the culprit ${metrics(culprit)}`);
@@ -395,5 +400,38 @@ test('zero-window: the hints keep the culprit\'s address for the last; the debri
     assert.match(c.situationalHint!(v, { tcpdumpOn: [], wrongArrests: [] })!, /No tcpdump/);
     assert.equal(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: [] }), undefined);
     assert.match(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: ['app1'] })!, /restart/);
+  }
+});
+
+test('counting port 3000 never points at the culprit: the busiest innocent loads pages at twice its rate at least', () => {
+  // the cases whose suspects all load pages (the first case's trick would count them)
+  const reqPerSec = (h: HostSpec): number =>
+    (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
+  for (const id of ['password-in-clear', 'lossy-link', 'arp-storm']) {
+    const c = findCase(id);
+    for (let k = 0; k < 200; k++) {
+      for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
+        const d = draw(c, `naive-${k}`, n);
+        const culprit = d.hosts.find((h) => h.name === d.culprit)!;
+        const busiest = Math.max(...d.hosts.filter((h) => h.role === 'suspect' && h !== culprit).map(reqPerSec));
+        assert.ok(busiest >= 2 * reqPerSec(culprit), `${id} naive-${k}/${n}: ${busiest.toFixed(1)} vs the culprit's ${reqPerSec(culprit).toFixed(1)} requests/s`);
+      }
+    }
+  }
+});
+
+test('slowloris: the innocents keep their connections alive, one of them busy, so their requests go on through the attack', () => {
+  const c = findCase('slowloris');
+  for (let k = 0; k < 100; k++) {
+    const d = draw(c, `sl-${k}`, c.suspects.default);
+    const web = d.hosts.find((h) => h.name === 'webserver')!;
+    assert.ok(Number(web.config.keepAliveMs) >= 5000, 'idle keep-alive connections are kept for seconds');
+    const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
+    const gets = innocents.flatMap((h) => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'get'));
+    assert.ok(gets.every((j) => j.keepAlive), 'every innocent page loop keeps its connection');
+    assert.ok(gets.some((j) => (j.loops ?? 1) >= 2 && j.sleepMs! <= 300), 'one busy innocent');
+    // their connections and the culprit's fit in the server's limit together
+    const held = gets.reduce((sum, j) => sum + (j.loops ?? 1), 0);
+    assert.ok(held <= 12, `the innocents hold ${held} of the webserver's connections`);
   }
 });
