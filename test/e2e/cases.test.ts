@@ -438,7 +438,8 @@ for (const { caseId, short } of naiveCases) {
       await Promise.all(
         scenes.map(async (scene, i) => {
           const culprit = c.draw(seededRng(seeds[i]!), c.suspects.default).culprit;
-          const windows = caseId === 'intermittent-burst' ? [0] : [0, 4];
+          // slowloris: once more when the culprit holds every connection it can (its ramp is 15 s)
+          const windows = caseId === 'intermittent-burst' ? [0] : caseId === 'slowloris' ? [0, 4, 10] : [0, 4];
           const counts: Array<Array<{ host: string; n: number }>> = [];
           for (const pause of windows) {
             await new Promise((res) => setTimeout(res, pause * 1000));
