@@ -40,6 +40,10 @@ export const arpStorm: CaseModule = {
       // everyone polls the webserver's SNMP agent now and then, and uses the site
       const jobs: ClientJob[] = [getJob(i === culpritAt ? 600 + rng.int(100) : gaps[k++]!), { kind: 'sweep', perSec: 1 + rng.int(3), port: 161 }];
       if (i === culpritAt) jobs.push({ kind: 'sweep', perSec: pollsPerSec, port: 161, octets });
+      // every other agent's inventory is stale too, but it polls it at one address a second:
+      // its neighbour table holds as many dead entries (FAILED between polls), and it asks
+      // ARP three times a second at most, a tenth of the culprit's storm
+      else jobs.push({ kind: 'sweep', perSec: 1, port: 161, octets: rng.shuffle(pool).slice(0, deadServers).sort((a, b) => a - b) });
       hosts.push(client(name, jobs));
     }
     return { hosts, culprit: appName(culpritAt + 1) };

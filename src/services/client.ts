@@ -3,7 +3,8 @@
  * Every suspect of a case runs this same program, so nothing in `ps` tells them apart; the
  * secret configuration on stdin says how each behaves:
  *   get        loops of "sleep, GET (or POST) a path"; the everyday traffic of every host
- *   connect    TCP connection attempts to a port at a rate (a health check on a closed port)
+ *   connect    TCP connection attempts to a port at a rate (a health check on a closed port;
+ *              with `address` 127.0.0.1, a local sidecar that is not up: the resets stay on lo)
  *   post       loops of "sleep, POST a body of N bytes" (an upload job)
  *   slowloris  N connections held open, each dribbling a partial header every few seconds
  *   burst      like get with many loops, but only for a few seconds every period
@@ -59,6 +60,8 @@ export interface ClientJob {
   readBytesPerSec?: number;
   /** download: a download still running after this long is abandoned (the socket closed), and begun again */
   giveUpMs?: number;
+  /** connect: the address knocked on (default: the target host; 127.0.0.1: a local sidecar that is not up) */
+  address?: string;
   /** get: each loop keeps one connection open between its requests (HTTP keep-alive), as a pooled client does */
   keepAlive?: boolean;
 }
@@ -123,7 +126,7 @@ async function connectLoop(job: ClientJob): Promise<void> {
   const gap = 1000 / (job.perSec ?? 10);
   for (;;) {
     await sleep(jitter(gap));
-    const s = connect({ host, port: job.port ?? 3001 });
+    const s = connect({ host: job.address ?? host, port: job.port ?? 3001 });
     announce();
     s.on('error', () => s.destroy());
     s.on('connect', () => s.end());

@@ -157,8 +157,11 @@ test('answer cases check the value, and only the value', () => {
     const other = d.hosts.find((h) => h.role === 'suspect' && h.name !== d.culprit)!;
     assert.ok(!lossy.checkAnswer!(other.name, d));
     assert.ok(!lossy.checkAnswer!('webserver', d));
-    // only the culprit's link is impaired
-    assert.deepEqual(d.hosts.filter((h) => h.link).map((h) => h.name), [d.culprit]);
+    // only the culprit's link loses packets to speak of; every suspect has a rule of the same kind
+    assert.deepEqual(d.hosts.filter((h) => (h.link?.lossPercent ?? 0) >= 1).map((h) => h.name), [d.culprit]);
+    const suspects = d.hosts.filter((h) => h.role === 'suspect');
+    assert.ok(suspects.every((h) => h.link?.lossPercent !== undefined && !h.link.delayMs), 'every suspect has a loss rule');
+    for (const h of suspects.filter((x) => x.name !== d.culprit)) assert.ok(h.link!.lossPercent! < 1e-4, `${h.name}'s rule is a decoy`);
   }
 });
 
@@ -433,5 +436,38 @@ test('slowloris: the innocents keep their connections alive, one of them busy, s
     // their connections and the culprit's fit in the server's limit together
     const held = gets.reduce((sum, j) => sum + (j.loops ?? 1), 0);
     assert.ok(held <= 12, `the innocents hold ${held} of the webserver's connections`);
+  }
+});
+
+test('lossy-link: the loss rule is BPF that matches at random, at the given rate', async () => {
+  const { lossBytecode } = await import('../../src/backends/netns/lab.js');
+  assert.equal(lossBytecode(12), '4,32 0 0 4294963256,53 0 1 3779571220,6 0 0 1,6 0 0 0');
+  const threshold = (p: number): number => Number(lossBytecode(p).split(',')[2]!.split(' ')[3]);
+  assert.equal(threshold(0), 2 ** 32 - 1);
+  assert.ok(2 ** 32 - threshold(0.000005) < 1000, 'a decoy matches a few packets in a hundred million');
+});
+
+test('reset-storm and arp-storm: the innocents carry the same counters and neighbour tables', () => {
+  const rs = findCase('reset-storm');
+  for (const s of seeds) {
+    const d = draw(rs, s);
+    const local = (h: HostSpec): number => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'connect').reduce((sum, j) => sum + j.perSec!, 0);
+    const attempts = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit).map(local);
+    const culprit = local(d.hosts.find((h) => h.name === d.culprit)!);
+    // TcpAttemptFails climbs on every host, the culprit's within the innocents' range
+    assert.ok(culprit >= Math.min(...attempts) - 2 && culprit <= Math.max(...attempts) + 2, `${s}: ${culprit} vs ${attempts.join(', ')}`);
+    for (const h of d.hosts.filter((x) => x.role === 'suspect' && x.name !== d.culprit)) {
+      for (const j of (h.config.jobs as ClientJob[]).filter((x) => x.kind === 'connect')) assert.equal(j.address, '127.0.0.1', 'innocents knock on lo only');
+    }
+  }
+  const as = findCase('arp-storm');
+  for (const s of seeds) {
+    const d = draw(as, s);
+    for (const h of d.hosts.filter((x) => x.role === 'suspect')) {
+      const dead = (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'sweep' && j.octets);
+      assert.equal(dead.length, 1, `${h.name} polls a stale inventory`);
+      assert.equal(dead[0]!.octets!.length, 32);
+      assert.ok(h.name === d.culprit ? dead[0]!.perSec! >= 30 : dead[0]!.perSec === 1);
+    }
   }
 });
