@@ -32,6 +32,8 @@ export const resetStorm: CaseModule = {
     const pool = rng.shuffle(innocentGaps.slice(1));
     const ordered = rng.shuffle([innocentGaps[0], ...Array.from({ length: suspects - 2 }, (_, i) => pool[i % pool.length]!)]);
     const hosts: HostSpec[] = [webserver()];
+    // the innocents' local knocks a second; the culprit's, with its broken check's, add up to one of them
+    const local = Array.from({ length: suspects - 1 }, () => 6 + rng.int(10));
     let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
@@ -43,9 +45,10 @@ export const resetStorm: CaseModule = {
         // each), so that it stays well below the loudest innocent even when the innocents'
         // request loops are slowed (three labs at once on two cores)
         const remote = 5 + rng.int(4);
-        hosts.push(client(name, [getJob(700), { kind: 'connect', port, perSec: remote }, { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: 1 + rng.int(3) }]));
+        const total = Math.max(remote + 2, rng.pick(local));
+        hosts.push(client(name, [getJob(700), { kind: 'connect', port, perSec: remote }, { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: total - remote }]));
       } else {
-        hosts.push(client(name, [getJob(ordered[k % ordered.length]!), { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: 6 + rng.int(6) }]));
+        hosts.push(client(name, [getJob(ordered[k % ordered.length]!), { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: local[k]! }]));
         k++;
       }
     }

@@ -16,18 +16,21 @@
  *   download   `loops` downloads at once of a path (GET /export), each read at full speed or,
  *              with `readBytesPerSec`, slowly: the socket paused between reads, so the
  *              host's kernel advertises a zero window; `giveUpMs`: abandoned after that long
+ *   stall      a local stream on 127.0.0.1:`port` (a log shipper and its sidecar), `loops` at once,
+ *              read at `readBytesPerSec` and given up after `giveUpMs`: the host's kernel
+ *              advertises zero windows on lo, which no veth carries
  * Addresses come from the top-level `target` URL, and `resolver` (dns://HOST:PORT) for DNS
  * (host names there are resolved to lab addresses by the supervisor).
  */
 import { Agent, request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { ipv4Of, readConfig, report, sleep } from './service-io.js';
 import { encodeQuery, tunnelName } from './dns.js';
 
 export interface ClientJob {
-  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns' | 'download';
+  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns' | 'download' | 'stall';
   loops?: number;
   sleepMs?: number;
   method?: string;
@@ -275,8 +278,56 @@ function download(job: ClientJob): void {
   for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, (job.firstMs ?? 0) + Math.random() * (job.sleepMs ?? 1000));
 }
 
+/** A sidecar on 127.0.0.1 that streams to whoever connects (backpressure: it waits for 'drain'). */
+function stallServer(port: number): Promise<void> {
+  const chunk = Buffer.alloc(16 * 1024, 'log line of the sidecar\n');
+  const srv = createServer((s) => {
+    s.on('error', () => s.destroy());
+    const pump = (): void => {
+      while (!s.destroyed && s.write(chunk));
+    };
+    s.on('drain', pump);
+    pump();
+  });
+  return new Promise((resolve) => {
+    srv.on('error', () => resolve());
+    srv.listen({ host: '127.0.0.1', port }, () => resolve());
+  });
+}
+
+/** `loops` slow readers of the local sidecar, each abandoning its stream after `giveUpMs`. */
+async function stall(job: ClientJob): Promise<void> {
+  const port = job.port ?? 9902;
+  await stallServer(port);
+  const rate = job.readBytesPerSec ?? 4096;
+  const once = (): void => {
+    const s = connect({ host: '127.0.0.1', port });
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      if (timer) clearTimeout(timer);
+      clearTimeout(giveUp);
+      s.destroy();
+      setTimeout(once, jitter(job.sleepMs ?? 100));
+    };
+    const giveUp = setTimeout(end, jitter(job.giveUpMs ?? 10_000));
+    s.on('data', (d: Buffer) => {
+      s.pause();
+      timer = setTimeout(() => s.resume(), (d.length / rate) * 1000);
+    });
+    s.on('error', end);
+    s.on('close', end);
+  };
+  for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, Math.random() * 1000);
+}
+
 for (const job of config.jobs) {
   switch (job.kind) {
+    case 'stall':
+      void stall(job);
+      break;
     case 'get':
     case 'post':
       for (let i = 0; i < (job.loops ?? 1); i++) void getLoop(job);

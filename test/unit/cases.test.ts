@@ -366,7 +366,10 @@ test('zero-window: the webserver streams an export with a few workers; only the 
       const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
       // downloading the export is no crime: innocents do it too, at full speed
       assert.ok(innocents.some((h) => jobs(h).some((j) => j.kind === 'download')), `${s}/${n}: an innocent downloads the export`);
-      for (const h of innocents) for (const j of jobs(h)) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
+      for (const h of innocents) for (const j of jobs(h).filter((x) => x.kind === 'download')) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
+      // and every innocent reads a local sidecar (lo) as slowly: its zero-window counters climb too
+      for (const h of innocents) assert.ok(jobs(h).some((j) => j.kind === 'stall' && j.loops! >= workers && j.readBytesPerSec! <= 8192), `${h.name} stalls on lo`);
+      assert.ok(jobs(d.hosts.find((x) => x.name === d.culprit)!).some((j) => j.kind === 'stall' && j.loops === 1), 'the culprit has a sidecar too');
       // everyone uses the site; the busiest innocent runs more page loops than the culprit
       for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.ok(jobs(h).some((j) => j.kind === 'get'), h.name);
       const rate = (h: HostSpec, health: boolean): number =>
