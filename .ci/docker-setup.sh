@@ -7,13 +7,14 @@
 #      `ldd` lists, plus sh and a few tools the walkthrough uses: cat, ls, sleep),
 #      tagged tcpdump-mystery/node-base:local, unless NODE_IMAGE already names an
 #      image that exists.
-# Prints one line on stdout, `NODE_IMAGE=<image>`, and writes the same line to
-# $DOCKER_ENV_FILE (default /var/tmp/tcpdump-mystery-docker.env) for .ci/run to source.
+# Prints one line on stdout, `NODE_IMAGE=<image>` (.ci/run reads it), and writes the same line
+# to $DOCKER_ENV_FILE only when that is set: no fixed name in a world-writable directory, where
+# a planted symlink would make root overwrite a file of someone else's choosing.
 # Everything else goes to stderr. Idempotent: a second run takes about a second.
 set -euo pipefail
 
 BASE_IMAGE="${BASE_IMAGE:-tcpdump-mystery/node-base:local}"
-ENV_FILE="${DOCKER_ENV_FILE:-/var/tmp/tcpdump-mystery-docker.env}"
+ENV_FILE="${DOCKER_ENV_FILE:-}"
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/tcpdump-mystery-dockerd.log}"
 
 log() { printf 'docker-setup: %s\n' "$*" >&2; }
@@ -116,6 +117,8 @@ fi
 
 log "base image: $chosen"
 line="NODE_IMAGE=$chosen"
-mkdir -p "$(dirname "$ENV_FILE")"
-printf '%s\n' "$line" >"$ENV_FILE"
+if [ -n "$ENV_FILE" ]; then
+  mkdir -p "$(dirname "$ENV_FILE")"
+  printf '%s\n' "$line" >"$ENV_FILE"
+fi
 printf '%s\n' "$line"

@@ -23,11 +23,11 @@ const port = 3900;
 
 
 
-async function startDown(rounds: number): Promise<{ startMs: number[]; downMs: number[] }> {
+async function startDown(rounds: number, extra: string[] = []): Promise<{ startMs: number[]; downMs: number[] }> {
   const startMs: number[] = [];
   const downMs: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const s = await timed(() => mystery(['start', '-d', '--name', lab, '--port', String(port)]));
+    const s = await timed(() => mystery(['start', ...extra, '-d', '--name', lab, '--port', String(port)]));
     if (s.value.code !== 0) throw new Error(`start failed: ${s.value.stderr}`);
     startMs.push(s.ms);
     const d = await timed(() => mystery(['down', '--name', lab]));
@@ -91,6 +91,27 @@ async function benchNetns(): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * A lab of several networks: start until ready and down, and what is left of it after each
+ * down (links with its tag, its namespaces): the vanishing packet, two networks and a router.
+ */
+async function benchTopology(): Promise<Record<string, unknown>> {
+  const cycles = await startDown(3, ['vanishing-packet']);
+  const links = (await sh('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes(`tcpdump-mystery:${lab}`)).length;
+  const namespaces = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`tmys-${lab}-`)).length;
+  return {
+    case: 'vanishing-packet',
+    networks: 2,
+    routers: 1,
+    hosts: 7,
+    startToReadyMs: cycles.startMs,
+    startToReadyMedianMs: median(cycles.startMs),
+    downMs: cycles.downMs,
+    downMedianMs: median(cycles.downMs),
+    leftAfterDown: { links, namespaces },
+  };
+}
+
 async function dockerAvailable(): Promise<boolean> {
   const r = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
   return !!r && r.code === 0;
@@ -130,7 +151,7 @@ async function runBench(args: string[]): Promise<void> {
     console.log(JSON.stringify({ soak: await runSoak(minutes) }, null, 2));
     return;
   }
-  const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, netns: await benchNetns() };
+  const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, netns: await benchNetns(), topology: await benchTopology() };
   if (!args.includes('--no-docker')) {
     if (await dockerAvailable()) {
       const { benchDocker } = (await import(optional('./docker.js'))) as { benchDocker(): Promise<Record<string, unknown>> };

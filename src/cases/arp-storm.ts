@@ -79,8 +79,8 @@ export const arpStorm: CaseModule = {
       [
         'The exact commands for this run:',
         `  sudo timeout 5 tcpdump -e -nn -i ${view.bridge} arp | grep -o 'tell [0-9.]*' | sort | uniq -c   # tell ${culprit?.ip ?? 'IP'}`,
-        `  sudo npx ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}          # ${view.draw.culprit}`,
-        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+        `  ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}          # ${view.draw.culprit}`,
+        `  ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
     ];
   },
@@ -112,7 +112,7 @@ export const arpStorm: CaseModule = {
       'How to see it:',
       `  1. sudo timeout 5 tcpdump -e -nn -i ${view.bridge} broadcast        # ARP, Request who-has ${prefix}.${octets[0] ?? 'N'} tell ${culprit.ip}`,
       `  2. sudo timeout 5 tcpdump -nn -i ${view.bridge} arp | grep -o 'tell [0-9.]*' | sort | uniq -c`,
-      `  3. sudo npx ${view.cli} stop ${culprit.name}`,
+      `  3. ${view.cli} stop ${culprit.name}`,
       '',
       'Why it works: before a host sends an IP packet on a LAN it needs the MAC address of the next hop,',
       'and asks with an ARP broadcast. Nobody answers for a dead address, so it asks again. ARP is not IP:',

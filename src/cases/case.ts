@@ -11,11 +11,48 @@ export type Difficulty = 'easy' | 'medium' | 'hard';
 /** A program in src/services (its file name without .js). */
 export type ServiceProgram = string;
 
+/**
+ * A network of the lab: a bridge of its own with a /24 of its own (drawn per lab), as a
+ * Compose network is. A case without `networks` has one, `lan`.
+ */
+export interface NetworkSpec {
+  name: string;
+  /** the MTU of the bridge and of every interface on it (default 1500) */
+  mtu?: number;
+}
+
+/** One interface of a host, `eth0`, `eth1` ... in the order declared, as Docker numbers them. */
+export interface InterfaceSpec {
+  network: string;
+  /**
+   * Impairments of what leaves the host through this interface: tc netem on `ethN` inside
+   * the host's own namespace, so nothing on the machine (`tc qdisc show`) lists it.
+   */
+  impair?: { delayMs?: number; lossPercent?: number; rateKbit?: number };
+}
+
+/** A static route of a host: to a network of the lab (or `default`) through a router's address on a shared network. */
+export interface RouteSpec {
+  to: string;
+  via: string;
+}
+
+/**
+ * An iptables rule inside a host's own namespace (a router's NAT or filter), as data. In
+ * `args`, `{ip:HOST}` is that host's address (on its first network, or `{ip:HOST@NET}`),
+ * `{subnet:NET}` a network's /24 and `{dev:NET}` this host's interface on that network.
+ */
+export interface RuleSpec {
+  table?: 'filter' | 'nat' | 'mangle';
+  chain: string;
+  args: string[];
+}
+
 /** One host of the lab, as the case asks for it. */
 export interface HostSpec {
   name: string;
-  /** 'server' hosts are the victims; 'suspect' hosts can be arrested. */
-  role: 'server' | 'suspect';
+  /** 'server' hosts are the victims; 'suspect' hosts can be arrested; 'router' hosts forward between networks. */
+  role: 'server' | 'suspect' | 'router';
   program: ServiceProgram;
   /** Secret per-run configuration handed to the program (never shown to the learner). */
   config: Record<string, unknown>;
@@ -32,10 +69,24 @@ export interface HostSpec {
    * are untouched. Only `net.*` keys, which the kernel keeps per namespace.
    */
   sysctls?: Record<string, string>;
+  /** The host's interfaces, in order; absent: one, on the first network. */
+  interfaces?: InterfaceSpec[];
+  /** Static routes (a default gateway is `{ to: 'default', via: ROUTER }`). */
+  routes?: RouteSpec[];
+  /** iptables rules applied inside the host's namespace only (a router's NAT or firewall). */
+  rules?: RuleSpec[];
+  /**
+   * Infrastructure the learner cannot log into, as a switch or a provider's router: `mystery
+   * exec`, `stop` and `restart` refuse it, so what happens inside is found only by capturing
+   * around it.
+   */
+  infrastructure?: boolean;
 }
 
 /** What the run's seed decides. Never written to disk in plain text. */
 export interface CaseDraw {
+  /** The lab's networks; absent: one, `lan`. The site is published from the webserver's first network. */
+  networks?: NetworkSpec[];
   hosts: HostSpec[];
   /** The host to arrest. */
   culprit: string;
@@ -70,8 +121,10 @@ export interface RunView {
   backend: Backend;
   /** The command prefix for this lab: "mystery" or "mystery --name X". */
   cli: string;
-  hosts: Array<{ name: string; id: string; ip: string; veth?: string; ifindex?: number }>;
+  hosts: Array<{ name: string; id: string; ip: string; veth?: string; ifindex?: number; interfaces?: Array<{ ifname: string; network: string; ip: string; veth?: string }> }>;
   bridge: string;
+  /** every network of the lab, with its bridge and subnet */
+  networks?: Array<{ name: string; bridge: string; subnet: string }>;
   draw: CaseDraw;
 }
 

@@ -39,9 +39,10 @@ export function culpritIndex(rng: Rng, n: number): number {
   return rng.int(n);
 }
 
-/** The suspects' names in name order: every host but the servers (the webserver, a resolver). */
+/** The suspects' names in name order: every host but the servers and routers. */
 export function suspectNames(view: RunView): string[] {
-  const servers = new Set(view.draw.hosts.filter((h) => h.role === 'server').map((h) => h.name));
+  // servers (the webserver, a resolver) and routers are no suspects
+  const servers = new Set(view.draw.hosts.filter((h) => h.role !== 'suspect').map((h) => h.name));
   return view.hosts
     .filter((h) => h.name !== 'webserver' && !servers.has(h.name))
     .map((h) => h.name)
@@ -78,7 +79,7 @@ export function inHostNet(view: RunView, name: string, command: string): string 
     const id = host(view, name)?.id ?? name;
     return `sudo nsenter -n -t $(sudo docker inspect -f '{{.State.Pid}}' ${id}) ${command}`;
   }
-  return `sudo npx ${view.cli} exec ${name} ${command}`;
+  return `${view.cli} exec ${name} ${command}`;
 }
 
 export function whereToListen(view: RunView): string {

@@ -74,8 +74,8 @@ export const fatPayload: CaseModule = {
       [
         'The exact commands for this run:',
         `  sudo timeout 5 tcpdump -nn -q -i ${view.bridge} 'tcp dst port 3000 and greater 1000'   # from ${culprit?.ip ?? 'IP'}`,
-        `  sudo npx ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}      # ${view.draw.culprit}`,
-        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+        `  ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}      # ${view.draw.culprit}`,
+        `  ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
     ];
   },
@@ -103,8 +103,8 @@ export const fatPayload: CaseModule = {
       'How to see it:',
       `  1. sudo timeout 5 tcpdump -nn -q -i ${view.bridge} 'tcp dst port 3000 and greater 1000'`,
       `     IP ${culprit.ip}.NNNNN > WEBSERVER.3000: tcp 65160   (huge segments, all from one address)`,
-      `  2. sudo npx ${view.cli} ps | grep ${culprit.ip}   # ${culprit.name}`,
-      `  3. sudo npx ${view.cli} stop ${culprit.name}`,
+      `  2. ${view.cli} ps | grep ${culprit.ip}   # ${culprit.name}`,
+      `  3. ${view.cli} stop ${culprit.name}`,
       '',
       "Why it works: tcpdump's length is the payload in bytes. On a veth, the kernel hands over segments",
       'of up to 64 KB at once (GSO), so a megabyte is a few dozen packets, while a page request is five.',

@@ -1,20 +1,37 @@
-/** The catalog of cases. Adding a case means adding its module here, and its tests. */
-import { validateCase, type CaseModule } from './case.js';
-import { noisyNeighbour } from './noisy-neighbour.js';
-import { resetStorm } from './reset-storm.js';
-import { passwordInClear } from './password-in-clear.js';
-import { fatPayload } from './fat-payload.js';
-import { lossyLink } from './lossy-link.js';
-import { slowloris } from './slowloris.js';
-import { intermittentBurst } from './intermittent-burst.js';
-import { arpStorm } from './arp-storm.js';
-import { dnsExfil } from './dns-exfil.js';
-import { zeroWindow } from './zero-window.js';
+/**
+ * The catalog of cases, found by itself: every module in this folder that exports a case
+ * (an object with an id and a draw) is one. Adding a case is adding its file; nothing here
+ * lists them. The default case comes first, then easy, medium, hard, each by id.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { validateCase, type CaseModule, type Difficulty } from './case.js';
 import { ExitCode, UserError } from '../core/errors.js';
 
 export const defaultCaseId = 'noisy-neighbour';
 
-const modules: CaseModule[] = [noisyNeighbour, resetStorm, passwordInClear, fatPayload, arpStorm, dnsExfil, lossyLink, slowloris, intermittentBurst, zeroWindow];
+/** The modules of this folder that are not cases: the interface, the shared helpers, this file. */
+const notCases = new Set(['case.js', 'common.js', 'index.js']);
+const rank: Record<Difficulty, number> = { easy: 0, medium: 1, hard: 2 };
+
+async function discover(): Promise<CaseModule[]> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const found: CaseModule[] = [];
+  for (const file of readdirSync(here).filter((f) => f.endsWith('.js') && !notCases.has(f)).sort()) {
+    const exports = (await import(pathToFileURL(join(here, file)).href)) as Record<string, unknown>;
+    for (const value of Object.values(exports)) {
+      const v = value as Partial<CaseModule> | null;
+      if (v && typeof v === 'object' && typeof v.id === 'string' && typeof v.draw === 'function') found.push(v as CaseModule);
+    }
+  }
+  const ids = found.map((c) => c.id);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) throw new Error(`two case modules share the id ${twice}`);
+  return found.sort((x, y) => Number(y.id === defaultCaseId) - Number(x.id === defaultCaseId) || rank[x.difficulty] - rank[y.difficulty] || x.id.localeCompare(y.id));
+}
+
+const modules: CaseModule[] = await discover();
 
 for (const m of modules) {
   const problems = validateCase(m);

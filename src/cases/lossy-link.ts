@@ -73,7 +73,7 @@ export const lossyLink: CaseModule = {
         'The exact commands for this run:',
         `  sudo timeout 8 tcpdump -nn -S -t -i ${view.bridge} 'tcp port 3000 and (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 or len > 66)' | sed -E 's/, (ack|win) .*//' | sort | uniq -d`,
         `  # repeats to or from ${culprit?.ip ?? 'IP'} (with ${web?.ip ?? 'the webserver'})`,
-        `  sudo npx ${view.cli} answer ${view.draw.culprit}`,
+        `  ${view.cli} answer ${view.draw.culprit}`,
       ].join('\n'),
     ];
   },
@@ -98,7 +98,7 @@ export const lossyLink: CaseModule = {
       'How to see it:',
       `  1. sudo timeout 8 tcpdump -nn -S -t -i ${view.bridge} 'tcp port 3000 and (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0 or len > 66)' | sed -E 's/, (ack|win) .*//' | sort | uniq -d`,
       `     every repeat involves ${culprit.ip}: the webserver sending a page again, or ${culprit.name} repeating a SYN`,
-      `  2. sudo npx ${view.cli} answer ${culprit.name}`,
+      `  2. ${view.cli} answer ${culprit.name}`,
       '',
       'Why it works: TCP hides loss by sending again what was not acknowledged, after a timeout (200 ms',
       'at least; a lost SYN or SYN-ACK costs a full second). The repeats carry the same sequence',

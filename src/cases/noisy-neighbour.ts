@@ -81,14 +81,14 @@ export const noisyNeighbour: CaseModule = {
       ].join('\n'),
       [
         "Inside each host, /sys/class/net/eth0/iflink holds the ifindex of its veth on this machine. Compare it with the loud veth's number:",
-        `  for c in $(sudo npx ${view.cli} ps -q); do echo "$c $(sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink)"; done`,
+        `  for c in $(${view.cli} ps -q); do echo "$c $(${view.cli} exec $c cat /sys/class/net/eth0/iflink)"; done`,
         `The host whose iflink matches is the culprit (and the one that matches the other loud veth is the webserver at ${web?.ip ?? 'its IP'}).`,
       ].join('\n'),
       [
         'The exact commands for this run:',
         `  sudo timeout 3 tcpdump -nq -i ${culprit?.veth ?? 'VETH'} "tcp port 3000"     # the loud one${culprit?.ifindex ? ` (ifindex ${culprit.ifindex})` : ''}`,
-        `  sudo npx ${view.cli} exec ${view.draw.culprit} cat /sys/class/net/eth0/iflink${culprit?.ifindex ? `   # prints ${culprit.ifindex}` : ''}`,
-        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+        `  ${view.cli} exec ${view.draw.culprit} cat /sys/class/net/eth0/iflink${culprit?.ifindex ? `   # prints ${culprit.ifindex}` : ''}`,
+        `  ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
     ];
   },
@@ -131,8 +131,8 @@ export const noisyNeighbour: CaseModule = {
       'How to see it:',
       `  1. sudo timeout 3 tcpdump -nq -i ${ci?.veth ?? 'VETH'} "tcp port 3000"   # one of the two loud veths`,
       `  2. ip link show | grep ${ci?.veth ?? 'VETH'}                          # "${ci?.ifindex ?? 'N'}: ${ci?.veth ?? 'VETH'}@if..." : its ifindex is ${ci?.ifindex ?? 'N'}`,
-      `  3. for c in $(sudo npx ${view.cli} ps -q); do sudo npx ${view.cli} exec $c cat /sys/class/net/eth0/iflink; done   # ${culprit.name} prints ${ci?.ifindex ?? 'N'}`,
-      `  4. sudo npx ${view.cli} stop ${culprit.name}`,
+      `  3. for c in $(${view.cli} ps -q); do ${view.cli} exec $c cat /sys/class/net/eth0/iflink; done   # ${culprit.name} prints ${ci?.ifindex ?? 'N'}`,
+      `  4. ${view.cli} stop ${culprit.name}`,
       '',
       'Why it works: a veth pair is one cable with two ends. The end inside the host is eth0; its',
       "iflink is the ifindex of the other end, on this machine. tcpdump on a veth sees only that host's",

@@ -89,7 +89,7 @@ export const passwordInClear: CaseModule = {
         'The exact commands for this run:',
         `  sudo timeout 5 tcpdump -nn -A -i ${culprit?.veth ?? view.bridge} 'tcp dst port 3000 and tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x504f5354' | grep -i authorization`,
         `  (the login comes from ${view.draw.culprit}, ${culprit?.ip ?? 'its IP'}); decode the value after "Basic" with base64 -d, then:`,
-        `  sudo npx ${view.cli} answer 'PASSWORD'`,
+        `  ${view.cli} answer 'PASSWORD'`,
       ].join('\n'),
     ];
   },
@@ -109,7 +109,7 @@ export const passwordInClear: CaseModule = {
       `  1. sudo timeout 5 tcpdump -nn -A -i ${view.bridge} 'tcp dst port 3000' | grep -i 'authorization: basic'`,
       `     Authorization: ${login.auth}`,
       `  2. echo '${login.auth.replace(/^Basic /, '')}' | base64 -d        # ${login.user}:${view.draw.value}`,
-      `  3. sudo npx ${view.cli} answer '${view.draw.value}'`,
+      `  3. ${view.cli} answer '${view.draw.value}'`,
       '',
       'Why it works: plain HTTP is plain text, headers and all, and base64 is an encoding, not',
       'encryption. Anyone who can run tcpdump on the path reads it. Only TLS (HTTPS) would have hidden it.',

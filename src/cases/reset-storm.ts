@@ -86,8 +86,8 @@ export const resetStorm: CaseModule = {
       [
         'The exact commands for this run:',
         `  sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'   # ${web?.ip ?? 'webserver'}.${view.draw.value} > ${culprit?.ip ?? 'IP'}.NNNNN: Flags [R.]`,
-        `  sudo npx ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}                          # ${view.draw.culprit}`,
-        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+        `  ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}                          # ${view.draw.culprit}`,
+        `  ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
     ];
   },
@@ -115,8 +115,8 @@ export const resetStorm: CaseModule = {
       'How to see it:',
       `  1. sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'`,
       `     IP ${web?.ip}.${view.draw.value} > ${culprit.ip}.NNNNN: Flags [R.], seq 0, ack 1, win 0, length 0`,
-      `  2. sudo npx ${view.cli} ps | grep ${culprit.ip}   # ${culprit.name}`,
-      `  3. sudo npx ${view.cli} stop ${culprit.name}`,
+      `  2. ${view.cli} ps | grep ${culprit.ip}   # ${culprit.name}`,
+      `  3. ${view.cli} stop ${culprit.name}`,
       '',
       'Why it works: a SYN to a closed port is answered by the kernel with RST+ACK. tcp[tcpflags] is',
       'the 14th byte of the TCP header; & tcp-rst keeps the segments whose RST bit is set. A storm of them',

@@ -82,7 +82,7 @@ export const slowloris: CaseModule = {
         'The exact commands for this run:',
         `  sudo timeout 10 tcpdump -nn -A -i ${view.bridge} 'src host ${culprit?.ip ?? 'IP'} and tcp dst port 3000 and less 100'   # "X-1234: 5678" lines, seconds apart`,
         `  ${inHostNet(view, 'webserver', 'ss -tn')} | grep -c ${culprit?.ip ?? 'IP'}    # about ${maxConnections} connections`,
-        `  sudo npx ${view.cli} stop ${view.draw.culprit}`,
+        `  ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
     ];
   },
@@ -112,7 +112,7 @@ export const slowloris: CaseModule = {
       'How to see it:',
       `  1. sudo timeout 10 tcpdump -nn -q -i ${view.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0 and less 100' | awk '{print $3}' | cut -d. -f1-4 | sort | uniq -c`,
       `  2. sudo timeout 10 tcpdump -nn -A -ttt -i ${view.bridge} 'src host ${culprit.ip} and tcp dst port 3000'   # "X-NNNN: NNNN", seconds apart`,
-      `  3. sudo npx ${view.cli} stop ${culprit.name}`,
+      `  3. ${view.cli} stop ${culprit.name}`,
       '',
       'Why it works: a server with a fixed number of workers is full when every worker waits for a',
       'request that never completes. The attack costs almost no bandwidth, so volume never shows it;',

@@ -1,8 +1,18 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../cli/context.js';
 import { allCases } from '../cases/index.js';
-import { caseProgress } from '../core/progress.js';
+import type { CaseModule } from '../cases/case.js';
+import { networksOf } from '../core/model.js';
+import { seededRng } from '../core/random.js';
+import { readProgress } from '../core/progress.js';
 import { formatMs } from '../core/latency.js';
+import { invocation } from '../core/invocation.js';
+
+/** A case's networks and routers, from a draw of its default size (the same on every run). */
+function topology(c: CaseModule): { networks: string[]; routers: string[] } {
+  const draw = c.draw(seededRng('catalog'), c.suspects.default);
+  return { networks: networksOf(draw).map((n) => n.name), routers: draw.hosts.filter((h) => h.role === 'router').map((h) => h.name) };
+}
 
 export function registerCases(program: Command, ctx: Ctx): void {
   program
@@ -10,7 +20,8 @@ export function registerCases(program: Command, ctx: Ctx): void {
     .description('the catalog of cases: difficulty, the tcpdump skills each teaches, your progress')
     .option('--json', 'as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const progress = await caseProgress();
+      const { cases: progress, problem } = await readProgress();
+      if (problem) ctx.io.err(problem);
       const rows = allCases().map((c) => {
         const p = progress.get(c.id);
         return {
@@ -19,6 +30,7 @@ export function registerCases(program: Command, ctx: Ctx): void {
           difficulty: c.difficulty,
           skills: c.skills,
           backends: c.backends,
+          ...topology(c),
           summary: c.summary,
           solved: p?.solved ?? 0,
           runs: p?.runs ?? 0,
@@ -38,7 +50,7 @@ export function registerCases(program: Command, ctx: Ctx): void {
         if (r.runs) lines.push(`  hints used: ${r.hintsUsed}, wrong arrests: ${r.wrongArrests}`);
         lines.push('');
       }
-      lines.push('Start one with: sudo npx mystery start CASE');
+      lines.push(`Start one with: ${invocation()} start CASE`);
       ctx.io.out(lines.join('\n'));
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
-import { loadLab, requireHost, requireRoot } from '../core/lab.js';
+import { cliPrefix, loadLab, requireHost, requireRoot } from '../core/lab.js';
+import { ExitCode, UserError } from '../core/errors.js';
 
 export function registerExec(program: Command, ctx: Ctx): void {
   withLabOption(
@@ -16,6 +17,11 @@ export function registerExec(program: Command, ctx: Ctx): void {
     requireRoot('exec');
     const loaded = await loadLab(labFrom(opts));
     const host = requireHost(loaded.state, hostRef);
-    ctx.exitCode = await loaded.backend.exec(loaded.state, host, argv);
+    // `mystery exec HOST -- CMD`: the `--` ends mystery's options, it is not the command
+    const command = argv[0] === '--' ? argv.slice(1) : argv;
+    if (command.length === 0) {
+      throw new UserError('`mystery exec` needs a command to run after the host.', `For example: ${cliPrefix(loaded.state.plan.lab)} exec ${host.name} cat /sys/class/net/eth0/iflink`, ExitCode.usage);
+    }
+    ctx.exitCode = await loaded.backend.exec(loaded.state, host, command);
   });
 }

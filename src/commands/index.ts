@@ -14,8 +14,9 @@ import { registerGiveUp } from './give-up.js';
 import { registerAnswer } from './answer.js';
 import { registerCases } from './cases.js';
 import { registerExplain } from './explain.js';
+import { registerMap } from './map.js';
 
 export type Register = (program: Command, ctx: Ctx) => void;
 
 export const commands: Register[] = [registerStart, registerPs, registerExec, registerStop, registerRestart, registerStatus, registerDown,
-  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases, registerExplain];
+  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases, registerExplain, registerMap];

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { createServer } from 'node:net';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
 import { defaultCaseId } from '../cases/index.js';
-import { cliPrefix, downLab, loadLab, requireRoot, runView, startLab } from '../core/lab.js';
+import { checkPortFree, cliPrefix, downLab, loadLab, requireRoot, runView, startLab } from '../core/lab.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { readState } from '../core/state.js';
 import { ExitCode, UserError } from '../core/errors.js';
@@ -47,7 +46,7 @@ export function registerStart(program: Command, ctx: Ctx): void {
       io.out(`\nThe lab runs in the background. \`${cli} status\` tells how the site is doing; \`${cli} down\` removes the lab.`);
       return;
     }
-    io.out(`\nThe lab runs until you press Ctrl-C. In another terminal: \`sudo npx ${cli} ps\`.\n`);
+    io.out(`\nThe lab runs until you press Ctrl-C. In another terminal: \`${cli} ps\`.\n`);
     await foreground(ctx, lab, state.plan.port);
   });
 }
@@ -89,12 +88,15 @@ export function defaultPort(env: NodeJS.ProcessEnv = process.env): number {
 /** How many ports after the default are tried for a lab started without --port. */
 export const portsTried = 100;
 
+/** Free on 127.0.0.1 and [::1], as the start itself checks (checkPortFree). */
 async function portFree(port: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
+  try {
+    await checkPortFree(port);
+    return true;
+  } catch (err) {
+    if (err instanceof UserError) return false;
+    throw err;
+  }
 }
 
 /** The first port from `from` on (`count` of them) that `free` says is free. */
@@ -113,13 +115,18 @@ async function choosePort(lab: string, asked: number | undefined, io: Ctx['io'])
   const base = defaultPort();
   if ((await readState(lab)).kind !== 'missing') return asked ?? base; // startLab says what is wrong
   if (asked !== undefined) {
-    if (await portFree(asked)) return asked;
-    const free = await firstFreePort(asked === base ? base + 1 : asked + 1, portsTried, portFree);
-    throw new UserError(
-      `Port ${asked} on localhost is already in use, so the site cannot be published there.`,
-      `Stop what listens on it (ss -ltnp 'sport = :${asked}'), or publish this lab on another port${free ? `: --name ${lab} --port ${free}` : ' with --port P'} (each lab has its own name and port, side by side).`,
-      ExitCode.conflict,
-    );
+    try {
+      await checkPortFree(asked);
+      return asked;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      const free = await firstFreePort(asked + 1, portsTried, portFree);
+      throw new UserError(
+        err.message,
+        `Stop what listens on it (ss -ltnp 'sport = :${asked}'), or publish this lab on another port${free ? `: --name ${lab} --port ${free}` : ' with --port P'} (each lab has its own name and port, side by side).`,
+        ExitCode.conflict,
+      );
+    }
   }
   if (await portFree(base)) return base;
   const free = await firstFreePort(base + 1, portsTried - 1, portFree);

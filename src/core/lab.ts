@@ -6,11 +6,12 @@ import { createServer } from 'node:net';
 import { allBackends, backendFor } from '../backends/index.js';
 import type { HostInterface, LabBackend } from '../backends/backend.js';
 import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
-import { findCase } from '../cases/index.js';
+import { allCases, findCase } from '../cases/index.js';
 import { ExitCode, Interrupted, UserError } from './errors.js';
 import { acquireStartLock, clearStaleStartLock, pidAlive } from './lock.js';
-import { findHost, planLab, type PlannedHost } from './model.js';
+import { findHost, hostInterfaces, networkOrder, planLab, planNetworks, type PlannedHost } from './model.js';
 import { defaultLabName, labFlag } from './naming.js';
+import { invocation } from './invocation.js';
 import { newSeed, seededRng } from './random.js';
 import { listLabDirs, readState, removeLabDir, writeState, type LabState } from './state.js';
 import { usedIpv4Prefixes } from '../backends/netns/ip.js';
@@ -30,7 +31,7 @@ export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new UserError(
       `\`mystery ${what}\` needs root: the lab is made of network namespaces, veth pairs and a bridge.`,
-      `Run it with sudo, for example: sudo npx mystery ${what}`,
+      `Run it with sudo, for example: ${invocation()} ${what}`,
       ExitCode.notRoot,
     );
   }
@@ -48,19 +49,34 @@ export function checkSuspects(c: CaseModule, suspects: number | undefined): numb
   return n;
 }
 
-export async function checkPortFree(port: number): Promise<void> {
-  const inUse = await new Promise<boolean>((resolve) => {
+/**
+ * Whether `port` can be bound on one loopback address: 'free', 'taken', or 'absent' where the
+ * machine has no such address (no IPv6).
+ */
+export function probePort(host: string, port: number): Promise<'free' | 'taken' | 'absent'> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', () => resolve(true));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(false)));
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT' ? 'absent' : 'taken');
+    });
+    srv.listen({ host, port, exclusive: true, ipv6Only: host.includes(':') }, () => srv.close(() => resolve('free')));
   });
-  if (inUse) {
-    throw new UserError(
-      `Port ${port} on localhost is already in use, so the site cannot be published there.`,
-      `Stop what listens on it (ss -ltnp 'sport = :${port}'), or choose another port: --port ${port === 3000 ? 3001 : port + 1}`,
-      ExitCode.conflict,
-    );
-  }
+}
+
+/**
+ * The site is published on both loopback addresses, as `localhost` means either: a port
+ * someone else holds on ::1 would answer the learner's `curl localhost:PORT` in our place.
+ */
+export async function checkPortFree(port: number): Promise<void> {
+  const v4 = await probePort('127.0.0.1', port);
+  const v6 = await probePort('::1', port);
+  if (v4 === 'free' && v6 !== 'taken') return;
+  const where = v4 !== 'free' && v6 === 'taken' ? '127.0.0.1 and [::1]' : v4 !== 'free' ? '127.0.0.1' : '[::1]';
+  throw new UserError(
+    `Port ${port} on localhost is already in use (on ${where}), so the site cannot be published there.`,
+    `Stop what listens on it (ss -ltnp 'sport = :${port}'), or choose another port: --port ${port === 3000 ? 3001 : port + 1}`,
+    ExitCode.conflict,
+  );
 }
 
 export type Progress = (message: string) => void;
@@ -97,11 +113,10 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
   try {
     await refuseIfExists(opts.lab);
     await checkPortFree(opts.port);
-    const { base, skipped } = pickSubnet(await usedIpv4Prefixes(), hashLab(opts.lab));
-    if (skipped.length) progress(`subnet ${skipped[0]}: using ${base}.0/24 instead`);
     const seed = opts.seed ?? newSeed();
     const draw = c.draw(seededRng(seed), suspects);
-    const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base, draw });
+    const [base, ...moreSubnetBases] = await pickSubnets(networkOrder(draw).length, hashLab(opts.lab), progress);
+    const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base!, moreSubnetBases, draw });
     const starter = { pid: process.pid, startTicks: (await processStartTicks(process.pid)) ?? 0 };
     state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, starter, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
     await writeState(state);
@@ -164,6 +179,26 @@ function describeStep(step: string, hosts: readonly PlannedHost[]): string {
     default:
       return step;
   }
+}
+
+/**
+ * One free /24 per network: none overlaps a route or address of the machine, another lab's
+ * networks (a network with no address on the machine leaves no route to see), or each other.
+ */
+async function pickSubnets(count: number, preferred: number, progress: Progress): Promise<string[]> {
+  const used = await usedIpv4Prefixes();
+  for (const other of await listLabDirs()) {
+    const r = await readState(other);
+    if (r.kind === 'ok') for (const n of planNetworks(r.state.plan)) if (n.subnet) used.push(n.subnet);
+  }
+  const bases: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { base, skipped } = pickSubnet(used, preferred + i);
+    if (skipped.length && i === 0) progress(`subnet ${skipped[0]}: using ${base}.0/24 instead`);
+    bases.push(base);
+    used.push(`${base}.0/24`);
+  }
+  return bases;
 }
 
 /** Different labs prefer different subnets, so that two labs rarely meet. */
@@ -233,7 +268,7 @@ export async function loadLab(lab: string): Promise<LoadedLab> {
     if (recorded) await removeLabDir(lab); // taken down by hand: its record goes too
     throw new UserError(
       `No lab${lab === defaultLabName ? '' : ` named "${lab}"`} is running.`,
-      flag ? `Start one with \`sudo npx mystery start${flag}\`.` : "Start one with `sudo npm start` (or `sudo npx mystery start -d`).",
+      flag ? `Start one with \`${invocation()} start${flag}\`.` : `Start one with \`sudo npm start\` in the checkout (or \`${invocation()} start -d\`).`,
       ExitCode.noLab,
     );
   }
@@ -251,11 +286,23 @@ export async function loadLab(lab: string): Promise<LoadedLab> {
       ExitCode.noLab,
     );
   }
-  const c = findCase(r.state.plan.caseId);
-  const draw = c.draw(seededRng(r.state.plan.seed), r.state.plan.suspects);
+  const c = allCases().find((x) => x.id === r.state.plan.caseId);
+  const { suspects } = r.state.plan;
+  if (!c || suspects < c.suspects.min || suspects > c.suspects.max) {
+    throw new UserError(
+      `The lab's state file is corrupt (${c ? `${suspects} suspects is out of range for the case ${c.id}` : `there is no case ${r.state.plan.caseId}`}).`,
+      `Remove the lab with \`mystery down${flag}\` and start a new one.`,
+      ExitCode.noLab,
+    );
+  }
+  const draw = c.draw(seededRng(r.state.plan.seed), suspects);
   return { state: r.state, backend: backendFor(r.state.plan.backend), case: c, draw };
 }
 
+/**
+ * The host a command names, which the learner may touch: infrastructure (a provider's
+ * router) is refused, by `exec`, `stop` and `restart` alike.
+ */
 export function requireHost(state: LabState, ref: string): PlannedHost {
   const h = findHost(state.plan, ref);
   if (!h) {
@@ -265,25 +312,43 @@ export function requireHost(state: LabState, ref: string): PlannedHost {
       ExitCode.usage,
     );
   }
+  if (h.infrastructure) {
+    const bridges = hostInterfaces(state.plan, h).map((i) => `${i.network}: ${planNetworks(state.plan).find((n) => n.name === i.network)?.bridge ?? '?'}`);
+    throw new UserError(
+      `${h.name} is infrastructure: nobody here can log into it, stop it or restart it (as with a provider's router).`,
+      `Capture around it instead, on the networks it joins (${bridges.join(', ')}).`,
+      ExitCode.usage,
+    );
+  }
   return h;
 }
 
+/** The command that runs this tool on the lab, as the learner ran it (`sudo npx --no-install mystery --name X`). */
 export function cliPrefix(lab: string): string {
-  return lab === defaultLabName ? 'mystery' : `mystery --name ${lab}`;
+  return `${invocation()}${labFlag(lab)}`;
 }
 
 /** What a case may see of the running lab; with `interfaces`, each host's veth and ifindex now. */
 export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterface | undefined>): RunView {
   const { plan } = loaded.state;
+  const netns = plan.backend === 'netns';
   return {
     lab: plan.lab,
     port: plan.port,
     backend: plan.backend,
     cli: cliPrefix(plan.lab),
     bridge: plan.bridge,
+    networks: planNetworks(plan).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet })),
     hosts: plan.hosts.map((h) => {
       const i = interfaces?.get(h.name);
-      return { name: h.name, id: h.id, ip: h.ip, veth: i?.veth ?? (plan.backend === 'netns' ? h.veth : undefined), ifindex: i?.ifindex };
+      return {
+        name: h.name,
+        id: h.id,
+        ip: h.ip,
+        veth: i?.veth ?? (netns ? h.veth : undefined),
+        ifindex: i?.ifindex,
+        interfaces: hostInterfaces(plan, h).map((x) => ({ ifname: x.ifname, network: x.network, ip: x.ip, ...(netns ? { veth: x.veth } : {}) })),
+      };
     }),
     draw: loaded.draw,
   };

@@ -2,19 +2,42 @@
  * The lab model: a pure description of what to build, made from a case's draw. It holds
  * names and addresses, never the run's secrets (those are re-drawn from the seed).
  */
-import type { Backend, CaseDraw } from '../cases/case.js';
+import type { Backend, CaseDraw, HostSpec, NetworkSpec } from '../cases/case.js';
 import { bridgeName, hostId, netnsName, vethName } from './naming.js';
 import { cryptoRng, type Rng } from './random.js';
+
+/** One interface of a host: `eth0` .. in the order the case declares them. */
+export interface PlannedInterface {
+  ifname: string;
+  network: string;
+  ip: string;
+  /** netns backend: the host-side end of its veth pair */
+  veth: string;
+}
+
+export interface PlannedNetwork {
+  name: string;
+  /** e.g. 10.200.7.0/24 */
+  subnet: string;
+  /** the machine's own address on it ('' where the machine has none: only the published network has one) */
+  gateway: string;
+  bridge: string;
+  mtu?: number;
+}
 
 export interface PlannedHost {
   name: string;
   id: string;
-  role: 'server' | 'suspect';
+  role: 'server' | 'suspect' | 'router';
   program: string;
+  /** the first interface's address and host-side veth (the one every one-network case uses) */
   ip: string;
   /** netns backend: the namespace and the host-side veth. */
   netns: string;
   veth: string;
+  /** every interface; absent in state files written before topologies (one interface, eth0) */
+  interfaces?: PlannedInterface[];
+  infrastructure?: boolean;
 }
 
 export interface LabPlan {
@@ -24,12 +47,14 @@ export interface LabPlan {
   suspects: number;
   backend: Backend;
   port: number;
-  /** e.g. 10.200.7.0/24 */
+  /** the published network's (the webserver's): e.g. 10.200.7.0/24 */
   subnet: string;
   gateway: string;
   bridge: string;
   /** In the order `ps` lists them: shuffled, never name order. */
   hosts: PlannedHost[];
+  /** every network, the published one first; absent in state files written before topologies */
+  networks?: PlannedNetwork[];
 }
 
 export interface PlanInput {
@@ -39,23 +64,105 @@ export interface PlanInput {
   suspects: number;
   backend: Backend;
   port: number;
-  subnetBase: string; // "10.200.7"
+  subnetBase: string; // "10.200.7": the published network's
+  /** the other networks' bases, in the order of `networksOf(draw)` after the published one */
+  moreSubnetBases?: string[];
   draw: CaseDraw;
   rng?: Rng;
 }
 
+/** The case's networks; one, `lan`, where it names none. */
+export function networksOf(draw: Pick<CaseDraw, 'networks'>): NetworkSpec[] {
+  return draw.networks?.length ? draw.networks : [{ name: 'lan' }];
+}
+
+/** A host's interfaces as declared; one on the first network where it declares none. */
+export function interfacesOf(spec: Pick<HostSpec, 'interfaces'>, draw: Pick<CaseDraw, 'networks'>): Array<{ network: string }> {
+  return spec.interfaces?.length ? spec.interfaces : [{ network: networksOf(draw)[0]!.name }];
+}
+
+/**
+ * The networks in the order they get subnets: the published one (the webserver's first
+ * network, where the machine has an address for the forwarder) first, then the others as
+ * declared.
+ */
+export function networkOrder(draw: CaseDraw): NetworkSpec[] {
+  const nets = networksOf(draw);
+  const web = draw.hosts.find((h) => h.name === 'webserver') ?? draw.hosts.find((h) => h.role === 'server');
+  const published = web ? interfacesOf(web, draw)[0]!.network : nets[0]!.name;
+  return [...nets.filter((n) => n.name === published), ...nets.filter((n) => n.name !== published)];
+}
+
+/** What is wrong with a case's topology (a network nobody declared, a route through a stranger ...). */
+export function topologyProblems(draw: CaseDraw): string[] {
+  const problems: string[] = [];
+  const nets = networksOf(draw).map((n) => n.name);
+  if (new Set(nets).size !== nets.length) problems.push('two networks share a name');
+  for (const n of nets) if (!/^[a-z][a-z0-9]{0,11}$/.test(n)) problems.push(`network name "${n}" is not 1-12 lower-case letters and digits`);
+  const netsOf = new Map(draw.hosts.map((h) => [h.name, interfacesOf(h, draw).map((i) => i.network)]));
+  for (const h of draw.hosts) {
+    const mine = netsOf.get(h.name)!;
+    if (mine.length > 8) problems.push(`${h.name} has more than 8 interfaces`);
+    for (const n of mine) if (!nets.includes(n)) problems.push(`${h.name} is on "${n}", which is not a network of the case`);
+    for (const r of h.routes ?? []) {
+      if (r.to !== 'default' && !nets.includes(r.to)) problems.push(`${h.name} routes to "${r.to}", which is not a network`);
+      const via = netsOf.get(r.via);
+      if (!via) problems.push(`${h.name} routes via "${r.via}", which is not a host`);
+      else if (!via.some((n) => mine.includes(n))) problems.push(`${h.name} routes via ${r.via}, which shares no network with it`);
+    }
+    for (const rule of h.rules ?? []) {
+      for (const arg of rule.args) {
+        for (const m of arg.matchAll(/\{(ip|subnet|dev):([a-z0-9-]+)(?:@([a-z0-9]+))?\}/g)) {
+          const [, kind, name, net] = m;
+          if (kind === 'ip' && !netsOf.has(name!)) problems.push(`${h.name}'s rule names the address of "${name}", which is not a host`);
+          if (kind === 'ip' && net && !netsOf.get(name!)?.includes(net)) problems.push(`${h.name}'s rule names ${name} on ${net}, where it has no interface`);
+          if ((kind === 'subnet' || kind === 'dev') && !nets.includes(name!)) problems.push(`${h.name}'s rule names the network "${name}", which does not exist`);
+          if (kind === 'dev' && !mine.includes(name!)) problems.push(`${h.name}'s rule names its interface on ${name}, where it has none`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
 export function planLab(input: PlanInput): LabPlan {
   const rng = input.rng ?? cryptoRng;
+  const problems = topologyProblems(input.draw);
+  if (problems.length) throw new Error(`the case ${input.caseId} has a broken topology: ${problems.join('; ')}`);
   const order = rng.shuffle(input.draw.hosts);
-  const hosts: PlannedHost[] = order.map((h, i) => ({
-    name: h.name,
-    id: hostId(),
-    role: h.role,
-    program: h.program,
-    ip: `${input.subnetBase}.${i + 2}`,
-    netns: netnsName(input.lab),
-    veth: vethName(),
+  const nets = networkOrder(input.draw);
+  const bases = [input.subnetBase, ...(input.moreSubnetBases ?? [])];
+  if (bases.length < nets.length) throw new Error(`${nets.length} networks need ${nets.length} subnets, ${bases.length} given`);
+  const networks: PlannedNetwork[] = nets.map((n, i) => ({
+    name: n.name,
+    subnet: `${bases[i]}.0/24`,
+    // the machine has an address on the published network only (the forwarder reaches the site there)
+    gateway: i === 0 ? `${bases[i]}.1` : '',
+    bridge: bridgeName(),
+    ...(n.mtu ? { mtu: n.mtu } : {}),
   }));
+  // on each network, its hosts get .2, .3 ... in the order `ps` lists them
+  const next = new Map(networks.map((n) => [n.name, 2]));
+  const hosts: PlannedHost[] = order.map((h) => {
+    const interfaces = interfacesOf(h, input.draw).map((spec, i) => {
+      const net = networks.find((n) => n.name === spec.network)!;
+      const octet = next.get(net.name)!;
+      next.set(net.name, octet + 1);
+      return { ifname: `eth${i}`, network: net.name, ip: `${net.subnet.slice(0, -'.0/24'.length)}.${octet}`, veth: vethName() };
+    });
+    return {
+      name: h.name,
+      id: hostId(),
+      role: h.role,
+      program: h.program,
+      ip: interfaces[0]!.ip,
+      netns: netnsName(input.lab),
+      veth: interfaces[0]!.veth,
+      interfaces,
+      ...(h.infrastructure ? { infrastructure: true } : {}),
+    };
+  });
+  const published = networks[0]!;
   return {
     lab: input.lab,
     caseId: input.caseId,
@@ -63,11 +170,55 @@ export function planLab(input: PlanInput): LabPlan {
     suspects: input.suspects,
     backend: input.backend,
     port: input.port,
-    subnet: `${input.subnetBase}.0/24`,
-    gateway: `${input.subnetBase}.1`,
-    bridge: bridgeName(),
+    subnet: published.subnet,
+    gateway: published.gateway,
+    bridge: published.bridge,
     hosts,
+    networks,
   };
+}
+
+/** The lab's networks; a plan written before topologies has one, the published one. */
+export function planNetworks(plan: LabPlan): PlannedNetwork[] {
+  return plan.networks?.length ? plan.networks : [{ name: 'lan', subnet: plan.subnet, gateway: plan.gateway, bridge: plan.bridge }];
+}
+
+/** A host's interfaces; a host planned before topologies has one, eth0. */
+export function hostInterfaces(plan: LabPlan, h: PlannedHost): PlannedInterface[] {
+  return h.interfaces?.length ? h.interfaces : [{ ifname: 'eth0', network: planNetworks(plan)[0]!.name, ip: h.ip, veth: h.veth }];
+}
+
+/** A host's address on a network (its first interface's where none is named). */
+export function addressOf(plan: LabPlan, name: string, network?: string): string | undefined {
+  const h = plan.hosts.find((x) => x.name === name);
+  if (!h) return undefined;
+  const ifs = hostInterfaces(plan, h);
+  return (network ? ifs.find((i) => i.network === network) : ifs[0])?.ip;
+}
+
+/** A rule's arguments with their placeholders resolved for `host` (see RuleSpec). */
+export function resolveRuleArgs(plan: LabPlan, host: PlannedHost, args: readonly string[]): string[] {
+  return args.map((a) =>
+    a.replace(/\{(ip|subnet|dev):([a-z0-9-]+)(?:@([a-z0-9]+))?\}/g, (whole, kind: string, name: string, net?: string) => {
+      if (kind === 'ip') return addressOf(plan, name, net) ?? whole;
+      if (kind === 'subnet') return planNetworks(plan).find((n) => n.name === name)?.subnet ?? whole;
+      return hostInterfaces(plan, host).find((i) => i.network === name)?.ifname ?? whole;
+    }),
+  );
+}
+
+/**
+ * A host's routes as `ip route` arguments: the destination (a network's /24, or default)
+ * and the router's address on the network they share.
+ */
+export function resolveRoutes(plan: LabPlan, host: PlannedHost, spec: Pick<HostSpec, 'routes'>): Array<{ to: string; via: string }> {
+  const mine = hostInterfaces(plan, host).map((i) => i.network);
+  return (spec.routes ?? []).map((r) => {
+    const router = plan.hosts.find((h) => h.name === r.via)!;
+    const shared = hostInterfaces(plan, router).find((i) => mine.includes(i.network))!;
+    const to = r.to === 'default' ? 'default' : planNetworks(plan).find((n) => n.name === r.to)!.subnet;
+    return { to, via: shared.ip };
+  });
 }
 
 /** Replaces host names in a service's target URL with their lab addresses. */

@@ -1,4 +1,3 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,10 +14,3 @@ export const startLockFile = join(runRoot, 'start.lock');
 export const distRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const compiledServicesDir = join(distRoot, 'src', 'services');
 export const projectRoot = join(distRoot, '..');
-
-/** Per-user progress, in the XDG state directory of the user who ran sudo. */
-export function progressDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'tcpdump-mystery');
-  const home = env.SUDO_USER && env.SUDO_HOME ? env.SUDO_HOME : (env.HOME ?? homedir());
-  return join(home, '.local', 'state', 'tcpdump-mystery');
-}

@@ -42,23 +42,57 @@ export async function findProcesses(match: (args: string[]) => boolean): Promise
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** TERM, then KILL what is still there after `graceMs`; waits until all are gone. */
+/** A process known by its pid and its start time: the pair names it for good. */
+export interface ProcessId {
+  pid: number;
+  startTicks: number;
+}
+
+/** Pins each live pid to the process that has it now (its start time). */
+export async function identify(pids: readonly number[]): Promise<ProcessId[]> {
+  const out: ProcessId[] = [];
+  for (const pid of new Set(pids)) {
+    const startTicks = await processStartTicks(pid);
+    if (startTicks !== undefined && pidAlive(pid)) out.push({ pid, startTicks });
+  }
+  return out;
+}
+
+/** Still the same process: alive, and started when it did (its pid not handed to another). */
+export async function isSameProcess(p: ProcessId): Promise<boolean> {
+  return pidAlive(p.pid) && (await processStartTicks(p.pid)) === p.startTicks;
+}
+
+/**
+ * TERM, then KILL what is still there after `graceMs`; waits until all are gone. Each pid is
+ * pinned to its process first and checked again before every signal, so a process that
+ * exits and whose pid the kernel hands to another is never signalled in its place.
+ */
 export async function endProcesses(pids: readonly number[], graceMs = 1500): Promise<void> {
-  const signal = (sig: NodeJS.Signals): void => {
-    for (const pid of pids) {
+  await endIdentified(await identify(pids), graceMs);
+}
+
+export async function endIdentified(procs: readonly ProcessId[], graceMs = 1500): Promise<void> {
+  const live = async (): Promise<ProcessId[]> => {
+    const out: ProcessId[] = [];
+    for (const p of procs) if (await isSameProcess(p)) out.push(p);
+    return out;
+  };
+  const signal = async (sig: NodeJS.Signals): Promise<void> => {
+    for (const p of await live()) {
       try {
-        process.kill(pid, sig);
+        process.kill(p.pid, sig);
       } catch {
         /* already gone */
       }
     }
   };
-  signal('SIGTERM');
+  await signal('SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (pids.some(pidAlive) && Date.now() < deadline) await sleep(25);
-  if (pids.some(pidAlive)) {
-    signal('SIGKILL');
+  while ((await live()).length && Date.now() < deadline) await sleep(25);
+  if ((await live()).length) {
+    await signal('SIGKILL');
     const hard = Date.now() + 3000;
-    while (pids.some(pidAlive) && Date.now() < hard) await sleep(25);
+    while ((await live()).length && Date.now() < hard) await sleep(25);
   }
 }

@@ -2,10 +2,9 @@
  * The learner's progress, per user, in the XDG state directory: one record per run
  * (so recording the same run twice changes nothing), summed per case on reading.
  */
-import { chown, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabState } from './state.js';
+import { invokingUser, readUserFile, writeUserFile, type Owner } from './userfs.js';
 
 export interface RunRecord {
   caseId: string;
@@ -28,40 +27,52 @@ export interface CaseProgress {
 
 interface ProgressFile {
   version: 1;
-  runs: Record<string, RunRecord>;
+  runs: Record<string, unknown>;
 }
 
-/** The user who ran sudo, if any: progress belongs to them, not to root. */
-function invokingUser(env: NodeJS.ProcessEnv): { home: string; uid: number; gid: number } | undefined {
-  const name = env.SUDO_USER;
-  if (!name || name === 'root') return undefined;
-  try {
-    const line = readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`${name}:`));
-    const f = line?.split(':');
-    if (!f || !f[5]) return undefined;
-    return { home: f[5], uid: Number(f[2]), gid: Number(f[3]) };
-  } catch {
-    return undefined;
-  }
+/** Where the progress lives (below `base`, the one directory the tool does not make), and whose it is. */
+export function progressLocation(env: NodeJS.ProcessEnv = process.env): { base: string; file: string; owner: Owner | undefined } {
+  const owner = invokingUser(env);
+  if (env.XDG_STATE_HOME) return { base: env.XDG_STATE_HOME, file: join(env.XDG_STATE_HOME, 'tcpdump-mystery', 'progress.json'), owner };
+  const home = owner?.home ?? env.HOME ?? '/root';
+  return { base: home, file: join(home, '.local', 'state', 'tcpdump-mystery', 'progress.json'), owner };
 }
 
 export function progressFile(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'tcpdump-mystery', 'progress.json');
-  const user = invokingUser(env);
-  const home = user?.home ?? env.HOME ?? '/root';
-  return join(home, '.local', 'state', 'tcpdump-mystery', 'progress.json');
+  return progressLocation(env).file;
 }
 
-async function load(file: string): Promise<ProgressFile> {
+/** A record as the file holds it, or undefined if any field has the wrong type. */
+export function validRecord(r: unknown): RunRecord | undefined {
+  if (!r || typeof r !== 'object') return undefined;
+  const x = r as Record<string, unknown>;
+  const count = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1e9;
+  if (typeof x.caseId !== 'string' || typeof x.startedAt !== 'string') return undefined;
+  if (typeof x.solved !== 'boolean' || typeof x.gaveUp !== 'boolean') return undefined;
+  if (!count(x.hintsUsed) || !count(x.wrongArrests)) return undefined;
+  if (x.timeMs !== undefined && !(typeof x.timeMs === 'number' && Number.isFinite(x.timeMs) && x.timeMs >= 0)) return undefined;
+  return x as unknown as RunRecord;
+}
+
+type Loaded = { kind: 'ok'; progress: ProgressFile } | { kind: 'bad'; reason: string };
+
+async function load(env: NodeJS.ProcessEnv): Promise<Loaded> {
+  const { file, owner } = progressLocation(env);
+  const r = await readUserFile(file, owner);
+  if (r.kind === 'missing') return { kind: 'ok', progress: { version: 1, runs: {} } };
+  if (r.kind === 'bad') return { kind: 'bad', reason: r.reason };
   try {
-    const p = JSON.parse(await readFile(file, 'utf8')) as ProgressFile;
-    if (p.version === 1 && p.runs && typeof p.runs === 'object') return p;
-  } catch {
-    /* missing or unreadable: start afresh */
+    const p = JSON.parse(r.text) as ProgressFile;
+    if (p && p.version === 1 && p.runs && typeof p.runs === 'object' && !Array.isArray(p.runs)) return { kind: 'ok', progress: p };
+    return { kind: 'bad', reason: 'it is not a progress file of this tool (version 1)' };
+  } catch (err) {
+    return { kind: 'bad', reason: `it is not valid JSON (${(err as Error).message})` };
   }
-  return { version: 1, runs: {} };
+}
+
+/** What to tell the learner when the progress file cannot be used: it is kept as it is. */
+export function progressProblem(file: string, reason: string): string {
+  return `note: your progress is not recorded: ${file} cannot be used (${reason}). It is left as it is; move it aside (mv ${file} ${file}.old) to start a new record.`;
 }
 
 export function runKey(state: LabState): string {
@@ -82,34 +93,39 @@ export function runRecord(state: LabState, solved: boolean): RunRecord {
   };
 }
 
-/** Records (or updates) this run in the user's progress. Never fails the command. */
+/**
+ * Records (or updates) this run in the user's progress, written as that user. Never fails
+ * the command; a progress file that cannot be used is never overwritten (it says so).
+ */
 export async function recordRun(state: LabState, solved: boolean, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const file = progressFile(env);
+  const { base, file, owner } = progressLocation(env);
   try {
-    const p = await load(file);
-    const previous = p.runs[runKey(state)];
-    const record = runRecord(state, solved || !!previous?.solved);
-    p.runs[runKey(state)] = record;
-    const dir = join(file, '..');
-    await mkdir(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(p, null, 2));
-    await rename(tmp, file);
-    const user = env.XDG_STATE_HOME ? undefined : invokingUser(env);
-    if (user) {
-      for (const path of [join(dir, '..', '..'), join(dir, '..'), dir, file]) {
-        if (path.startsWith(user.home)) await chown(path, user.uid, user.gid).catch(() => {});
-      }
+    const loaded = await load(env);
+    if (loaded.kind === 'bad') {
+      process.stderr.write(`${progressProblem(file, loaded.reason)}\n`);
+      return;
     }
+    const p = loaded.progress;
+    const previous = validRecord(p.runs[runKey(state)]);
+    p.runs[runKey(state)] = runRecord(state, solved || !!previous?.solved);
+    await writeUserFile(base, file, JSON.stringify(p, null, 2), owner);
   } catch {
     /* progress is a nicety: a read-only home must not break the case */
   }
 }
 
+/** Each case's progress, summed over the runs; records of the wrong shape are left out. */
 export async function caseProgress(env: NodeJS.ProcessEnv = process.env): Promise<Map<string, CaseProgress>> {
-  const p = await load(progressFile(env));
+  return (await readProgress(env)).cases;
+}
+
+export async function readProgress(env: NodeJS.ProcessEnv = process.env): Promise<{ cases: Map<string, CaseProgress>; problem?: string }> {
+  const loaded = await load(env);
   const out = new Map<string, CaseProgress>();
-  for (const r of Object.values(p.runs)) {
+  if (loaded.kind === 'bad') return { cases: out, problem: progressProblem(progressFile(env), loaded.reason) };
+  for (const raw of Object.values(loaded.progress.runs)) {
+    const r = validRecord(raw);
+    if (!r) continue;
     const c = out.get(r.caseId) ?? { solved: 0, runs: 0, hintsUsed: 0, wrongArrests: 0, gaveUp: 0 };
     c.runs++;
     if (r.solved) {
@@ -121,5 +137,5 @@ export async function caseProgress(env: NodeJS.ProcessEnv = process.env): Promis
     if (r.gaveUp) c.gaveUp++;
     out.set(r.caseId, c);
   }
-  return out;
+  return { cases: out };
 }

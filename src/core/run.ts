@@ -1,5 +1,38 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { describeExit, ExitCode, UserError } from './errors.js';
+
+export const systemPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The directories a root process may take programs from: those of PATH that only root can
+ * change (owned by root, not writable by group or others), or the system's own when none
+ * is. A directory the learner can write to would let them put their own `ip` or `iptables`
+ * in front of root. Not root: PATH as it is (nothing is gained or lost).
+ */
+export function trustedPath(path = process.env.PATH): string {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return path || systemPath;
+  const dirs = (path ?? '').split(':').filter((d) => {
+    if (!d.startsWith('/')) return false;
+    try {
+      const st = statSync(d);
+      return st.isDirectory() && st.uid === 0 && (st.mode & 0o022) === 0;
+    } catch {
+      return false;
+    }
+  });
+  return dirs.length ? [...new Set(dirs)].join(':') : systemPath;
+}
+
+/**
+ * The environment of everything the tool runs as root: a trusted PATH and a C locale, and
+ * nothing else of the caller's (no NODE_OPTIONS, no LD_*), plus what the caller names.
+ */
+export function safeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: trustedPath(), LC_ALL: 'C' };
+  if (process.env.TERM) env.TERM = process.env.TERM;
+  return { ...env, ...extra };
+}
 
 export interface RunResult {
   code: number | null;
@@ -17,7 +50,9 @@ export interface RunOptions {
 /** Runs a program with an argument array (never a shell string) and collects its output. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env };
+    // a given environment keeps its variables (Compose reads its own), never its PATH
+    const env = opts.env ? withoutLoaderVars({ ...opts.env, PATH: trustedPath(opts.env.PATH ?? process.env.PATH) }) : safeEnv();
+    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env };
     const child = spawn(cmd, args, spawnOpts);
     let stdout = '';
     let stderr = '';
@@ -38,6 +73,13 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     child.stdin!.on('error', () => {});
     child.stdin!.end(opts.input ?? '');
   });
+}
+
+/** Variables that make a program load code of the caller's choosing. */
+export function withoutLoaderVars(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of Object.keys(out)) if (/^(NODE_OPTIONS|NODE_PATH|LD_[A-Z_]+|PYTHON[A-Z_]*|BASH_ENV|ENV)$/.test(k)) delete out[k];
+  return out;
 }
 
 /** Like run, but a non-zero exit is an error naming the command and what it printed. */
@@ -90,7 +132,7 @@ export function missingTool(cmd: string): UserError {
 export async function which(cmd: string): Promise<string | undefined> {
   const { access } = await import('node:fs/promises');
   const { constants } = await import('node:fs');
-  const dirs = (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+  const dirs = trustedPath().split(':').filter(Boolean);
   for (const d of dirs) {
     const p = `${d}/${cmd}`;
     try {

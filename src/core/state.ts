@@ -22,6 +22,8 @@ export interface LabState {
   /** The journal: what may exist. Cleanup removes each if it is still there. */
   created: {
     bridge?: string;
+    /** the bridges of the lab's other networks */
+    bridges?: string[];
     netns: string[];
     veths: string[];
     /** iptables rules as `-A CHAIN ...` argument lists */
@@ -30,6 +32,8 @@ export interface LabState {
     composeProject?: string;
   };
   supervisorPid?: number;
+  /** its start time (/proc/PID/stat), so that `down` never signals a process that reused the pid */
+  supervisorStartTicks?: number;
   /** docker backend: each stopped host's veth and its counters just before it stopped (the veth goes with it) */
   countersAtStop?: Record<string, { packets: number; bytes: number; veth?: string; ifindex?: number }>;
   /** the `mystery start` that builds the lab, until it is ready: `down` interrupts it */
@@ -56,15 +60,91 @@ export async function readState(lab: string): Promise<StateRead> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
     return { kind: 'corrupt', reason: (err as Error).message };
   }
+  let parsed: unknown;
   try {
-    const state = JSON.parse(text) as LabState;
-    if (state.version !== 1 || !state.plan || !state.created || !Array.isArray(state.plan.hosts)) {
-      return { kind: 'corrupt', reason: 'unexpected content' };
-    }
-    return { kind: 'ok', state };
+    parsed = JSON.parse(text);
   } catch (err) {
     return { kind: 'corrupt', reason: (err as Error).message };
   }
+  const problem = stateProblem(parsed, lab);
+  return problem ? { kind: 'corrupt', reason: problem } : { kind: 'ok', state: parsed as LabState };
+}
+
+const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const isIpv4 = (v: unknown): boolean => typeof v === 'string' && ipv4.test(v) && v.split('.').every((o) => Number(o) <= 255);
+const isInt = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isStrings = (v: unknown, ok: (s: string) => boolean): boolean => Array.isArray(v) && v.length <= 256 && v.every((x) => typeof x === 'string' && ok(x));
+/** Docker leaves a lab's netns fields empty: the empty string is a value of its own. */
+const emptyOr = (re: RegExp) => (v: unknown): boolean => v === '' || (typeof v === 'string' && re.test(v));
+
+/**
+ * What is wrong with a state file's content, or undefined: every field the commands use is
+ * checked for its type and range (a bad backend, a billion suspects, a name that is not one
+ * of ours), so that no command acts on a value the tool never wrote.
+ */
+export function stateProblem(x: unknown, lab: string): string | undefined {
+  if (!x || typeof x !== 'object') return 'not an object';
+  const s = x as Record<string, unknown>;
+  if (s.version !== 1) return 'not version 1';
+  const plan = s.plan as Record<string, unknown> | undefined;
+  if (!plan || typeof plan !== 'object') return 'no plan';
+  if (plan.lab !== lab) return `the plan is of another lab (${String(plan.lab).slice(0, 40)})`;
+  if (typeof plan.caseId !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(plan.caseId)) return 'plan.caseId is not a case name';
+  if (typeof plan.seed !== 'string' || plan.seed.length > 200) return 'plan.seed is not a seed';
+  if (!isInt(plan.suspects, 1, 64)) return 'plan.suspects is not a number from 1 to 64';
+  if (plan.backend !== 'netns' && plan.backend !== 'docker') return 'plan.backend is neither netns nor docker';
+  if (!isInt(plan.port, 1, 65535)) return 'plan.port is not a port';
+  if (!(plan.subnet === '' || (typeof plan.subnet === 'string' && /^\d{1,3}\.\d{1,3}\.\d{1,3}\.0\/24$/.test(plan.subnet)))) return 'plan.subnet is not a /24';
+  if (!(plan.gateway === '' || isIpv4(plan.gateway))) return 'plan.gateway is not an address';
+  if (!emptyOr(/^br-[0-9a-f]{12}$/)(plan.bridge)) return 'plan.bridge is not a bridge name of ours';
+  if (!Array.isArray(plan.hosts) || plan.hosts.length === 0 || plan.hosts.length > 64) return 'plan.hosts is not a list of hosts';
+  const netns = new RegExp(`^tmys-${lab}-[0-9a-f]{8}$`);
+  for (const h of plan.hosts as Array<Record<string, unknown>>) {
+    if (!h || typeof h !== 'object') return 'a host is not an object';
+    if (typeof h.name !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(h.name)) return 'a host name is not valid';
+    if (typeof h.id !== 'string' || !/^[0-9a-f]{12}$/.test(h.id)) return `the id of ${h.name} is not 12 hex digits`;
+    if (h.role !== 'server' && h.role !== 'suspect' && h.role !== 'router') return `the role of ${h.name} is not valid`;
+    if (typeof h.program !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(h.program)) return `the program of ${h.name} is not valid`;
+    if (!(h.ip === '' || isIpv4(h.ip))) return `the address of ${h.name} is not valid`;
+    if (!emptyOr(netns)(h.netns)) return `the namespace of ${h.name} is not one of this lab`;
+    if (!emptyOr(/^veth[0-9a-f]{7}$/)(h.veth)) return `the veth of ${h.name} is not a veth name of ours`;
+    if (h.infrastructure !== undefined && typeof h.infrastructure !== 'boolean') return `infrastructure of ${h.name} is not true or false`;
+    if (h.interfaces !== undefined) {
+      if (!Array.isArray(h.interfaces) || h.interfaces.length === 0 || h.interfaces.length > 8) return `the interfaces of ${h.name} are not a list`;
+      for (const [i, x] of (h.interfaces as Array<Record<string, unknown>>).entries()) {
+        if (!x || x.ifname !== `eth${i}` || typeof x.network !== 'string' || !/^[a-z][a-z0-9]{0,11}$/.test(x.network)) return `interface ${i} of ${h.name} is not valid`;
+        if (!(x.ip === '' || isIpv4(x.ip)) || !emptyOr(/^veth[0-9a-f]{7}$/)(x.veth)) return `interface ${i} of ${h.name} is not valid`;
+      }
+    }
+  }
+  if (plan.networks !== undefined) {
+    if (!Array.isArray(plan.networks) || plan.networks.length === 0 || plan.networks.length > 8) return 'plan.networks is not a list of networks';
+    for (const n of plan.networks as Array<Record<string, unknown>>) {
+      if (!n || typeof n.name !== 'string' || !/^[a-z][a-z0-9]{0,11}$/.test(n.name)) return 'a network name is not valid';
+      if (typeof n.subnet !== 'string' || !/^\d{1,3}\.\d{1,3}\.\d{1,3}\.0\/24$/.test(n.subnet)) return `the subnet of ${n.name} is not a /24`;
+      if (!(n.gateway === '' || isIpv4(n.gateway))) return `the gateway of ${n.name} is not an address`;
+      if (!emptyOr(/^br-[0-9a-f]{12}$/)(n.bridge)) return `the bridge of ${n.name} is not a bridge name of ours`;
+      if (n.mtu !== undefined && !isInt(n.mtu, 576, 9000)) return `the MTU of ${n.name} is not from 576 to 9000`;
+    }
+  }
+  const created = s.created as Record<string, unknown> | undefined;
+  if (!created || typeof created !== 'object') return 'no journal';
+  if (created.bridge !== undefined && !emptyOr(/^br-[0-9a-f]{12}$/)(created.bridge)) return 'the journal names a bridge that is not ours';
+  if (created.bridges !== undefined && !isStrings(created.bridges, (n) => /^br-[0-9a-f]{12}$/.test(n))) return 'the journal names a bridge that is not ours';
+  if (!isStrings(created.netns, (n) => netns.test(n))) return 'the journal names a namespace that is not of this lab';
+  if (!isStrings(created.veths, (n) => /^veth[0-9a-f]{7}$/.test(n))) return 'the journal names a veth that is not ours';
+  if (!Array.isArray(created.rules) || !created.rules.every((r) => isStrings(r, () => true))) return 'the journal\'s rules are not argument lists';
+  if (created.composeProject !== undefined && typeof created.composeProject !== 'string') return 'the journal\'s compose project is not a name';
+  if (s.supervisorPid !== undefined && !isInt(s.supervisorPid, 1, 2 ** 22)) return 'supervisorPid is not a pid';
+  if (s.supervisorStartTicks !== undefined && !isInt(s.supervisorStartTicks, 0, Number.MAX_SAFE_INTEGER)) return 'supervisorStartTicks is not a time';
+  const starter = s.starter as Record<string, unknown> | undefined;
+  if (starter !== undefined && !(starter && isInt(starter.pid, 1, 2 ** 22) && isInt(starter.startTicks, 0, Number.MAX_SAFE_INTEGER))) return 'starter is not a process';
+  if (typeof s.startedAt !== 'string' || Number.isNaN(Date.parse(s.startedAt))) return 'startedAt is not a time';
+  if (s.readyAt !== undefined && (typeof s.readyAt !== 'string' || Number.isNaN(Date.parse(s.readyAt)))) return 'readyAt is not a time';
+  if (!Array.isArray(s.arrests) || !s.arrests.every((a) => a && typeof a === 'object' && typeof (a as Arrest).host === 'string' && typeof (a as Arrest).correct === 'boolean')) return 'arrests is not a list of arrests';
+  if (!isInt(s.hintsUsed, 0, 1000)) return 'hintsUsed is not a count';
+  if (s.answers !== undefined && !(Array.isArray(s.answers) && s.answers.every((a) => a && typeof a === 'object' && typeof a.value === 'string' && typeof a.correct === 'boolean'))) return 'answers is not a list of answers';
+  return undefined;
 }
 
 export async function writeState(state: LabState): Promise<void> {

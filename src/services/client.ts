@@ -67,6 +67,14 @@ export interface ClientJob {
   address?: string;
   /** get: each loop keeps one connection open between its requests (HTTP keep-alive), as a pooled client does */
   keepAlive?: boolean;
+  /** get, post: a request with no answer for this long is abandoned, as a browser's user gives up (default 30 s) */
+  timeoutMs?: number;
+  /**
+   * get, post: when the host counts as sending, for the start's readiness: once a connection
+   * is made (default), or once the first request leaves (a host whose packets are lost on
+   * the way never connects, yet sends)
+   */
+  readyWhen?: 'connected' | 'sent';
 }
 
 export interface ClientConfig {
@@ -100,14 +108,14 @@ function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
     const headers: Record<string, string | number> = { ...(agent ? {} : { connection: 'close' }), ...(job.headers ?? {}) };
     if (body) headers['content-length'] = body.length;
     const req = request(
-      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: agent ?? false, headers, timeout: 30_000 },
+      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: agent ?? false, headers, timeout: job.timeoutMs ?? 30_000 },
       (res) => {
         res.resume();
         res.on('end', resolve);
         res.on('error', () => resolve());
       },
     );
-    req.on('socket', (s) => s.once('connect', announce));
+    req.on('socket', (s) => (job.readyWhen === 'sent' ? announce() : s.once('connect', announce)));
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve());
     req.end(body);

@@ -34,12 +34,13 @@ function serve(host: string): Promise<boolean> {
   });
   return new Promise((resolve) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      // ::1 may not exist on this host; 127.0.0.1 must
-      if (host !== '127.0.0.1') return resolve(false);
+      // ::1 may not exist on this host (no IPv6); taken by someone else, it would answer
+      // `localhost` in our place: then the site is not published at all
+      if (host.includes(':') && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) return resolve(false);
       console.error(`cannot listen on ${host}:${config.port}: ${err.message}`);
       process.exit(1);
     });
-    server.listen({ host, port: config.port }, () => resolve(true));
+    server.listen({ host, port: config.port, ipv6Only: host.includes(':') }, () => resolve(true));
   });
 }
 

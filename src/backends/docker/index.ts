@@ -21,7 +21,7 @@ import type { LabPlan, PlannedHost } from '../../core/model.js';
 import { labDir, projectRoot } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { seededRng } from '../../core/random.js';
-import { CommandFailed, requireTools, run, which } from '../../core/run.js';
+import { CommandFailed, requireTools, run, trustedPath, which, withoutLoaderVars } from '../../core/run.js';
 import { writeState, type LabState } from '../../core/state.js';
 import {
   baseImage,
@@ -369,7 +369,8 @@ export const dockerBackend: LabBackend & {
     const c = await containerOf(state, host);
     const tty = !!process.stdin.isTTY && !!process.stdout.isTTY;
     return new Promise((resolve, reject) => {
-      const child = spawn('docker', ['exec', '-i', ...(tty ? ['-t'] : []), c.Id, ...argv], { stdio: 'inherit' });
+      const env = withoutLoaderVars({ ...process.env, PATH: trustedPath() });
+      const child = spawn('docker', ['exec', '-i', ...(tty ? ['-t'] : []), c.Id, ...argv], { stdio: 'inherit', env });
       child.on('error', reject);
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber[signal] ?? 1) : 1)));
     });

@@ -4,7 +4,7 @@ import type { HostInterface, HostRuntime, LabBackend } from '../backend.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import type { PlannedHost } from '../../core/model.js';
 import { ownerTag, toolTag } from '../../core/naming.js';
-import { requireTools } from '../../core/run.js';
+import { requireTools, trustedPath, withoutLoaderVars } from '../../core/run.js';
 import type { LabState } from '../../core/state.js';
 import { control } from './control.js';
 import { listLinks, listNetns } from './ip.js';
@@ -71,7 +71,8 @@ export const netnsBackend: LabBackend = {
     // `ip netns exec` also mounts the namespace's own /sys, so that
     // /sys/class/net/eth0/iflink answers as it does inside a container.
     return new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', host.netns, ...argv], { stdio: 'inherit' });
+      const env = withoutLoaderVars({ ...process.env, PATH: trustedPath() });
+      const child = spawn('ip', ['netns', 'exec', host.netns, ...argv], { stdio: 'inherit', env });
       child.on('error', reject);
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber[signal] ?? 1) : 1)));
     });

@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labFlag, ownerTag, netnsPattern } from '../../core/naming.js';
 import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/paths.js';
-import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
-import { run, runOk, which } from '../../core/run.js';
+import { endIdentified, endProcesses, findProcesses, identify, isSameProcess, processArgs as readProcArgs, processStartTicks, sleep, type ProcessId } from '../../core/procs.js';
+import { run, runOk, safeEnv, which } from '../../core/run.js';
 import { findCase } from '../../cases/index.js';
 import { hostSysctls } from '../../cases/common.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
+import { hostInterfaces, planNetworks, resolveRoutes, resolveRuleArgs } from '../../core/model.js';
 import { pidAlive } from '../../core/lock.js';
 import { ip, ipBatch, listLinks, listNetns, netnsPids } from './ip.js';
 import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
@@ -43,23 +44,33 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     await writeState(state);
   };
 
-  await step('bridge');
-  await journal(() => (state.created.bridge = plan.bridge));
-  // made and tagged by one ip process, so that no kill of ours can come between the two
-  await ipBatch([
-    ['link', 'add', plan.bridge, 'type', 'bridge'],
-    ['link', 'set', 'dev', plan.bridge, 'alias', tag],
-  ]);
-  await step('bridge/added'); // made and tagged, not yet configured
-  await ip('addr', 'add', `${plan.gateway}/24`, 'dev', plan.bridge);
-  await withoutIpv6LinkLocal(plan.bridge);
-  await ip('link', 'set', 'dev', plan.bridge, 'up');
+  const networks = planNetworks(plan);
+  for (const [n, net] of networks.entries()) {
+    await step(n === 0 ? 'bridge' : `bridge:${n}`);
+    await journal(() => {
+      if (n === 0) state.created.bridge = net.bridge;
+      else (state.created.bridges ??= []).push(net.bridge);
+    });
+    // made and tagged by one ip process, so that no kill of ours can come between the two
+    await ipBatch([
+      ['link', 'add', net.bridge, 'type', 'bridge'],
+      ['link', 'set', 'dev', net.bridge, 'alias', tag],
+    ]);
+    if (n === 0) await step('bridge/added'); // made and tagged, not yet configured
+    // the machine's address only where the site is published from: no other network is routed on it
+    if (net.gateway) await ip('addr', 'add', `${net.gateway}/24`, 'dev', net.bridge);
+    if (net.mtu) await ip('link', 'set', 'dev', net.bridge, 'mtu', String(net.mtu));
+    await withoutIpv6LinkLocal(net.bridge);
+    await ip('link', 'set', 'dev', net.bridge, 'up');
+  }
 
   await step('firewall');
   if ((await bridgeTrafficIsFiltered()) && (await which('iptables'))) {
-    const rule = acceptRule(plan.lab, plan.bridge);
-    await journal(() => state.created.rules.push(rule));
-    await insertRule(rule);
+    for (const net of networks) {
+      const rule = acceptRule(plan.lab, net.bridge);
+      await journal(() => state.created.rules.push(rule));
+      await insertRule(rule);
+    }
   }
 
   for (const [i, host] of plan.hosts.entries()) {
@@ -73,24 +84,31 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     await ip('-n', host.netns, 'link', 'set', 'dev', 'lo', 'up');
 
     await step(`veth:${i}`);
-    await journal(() => state.created.veths.push(host.veth));
-    // Created with its peer already inside the namespace: no veth is ever stranded
-    // between creation and the move. One that fails half way is removed at once.
-    try {
-      await ipBatch([
-        ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns],
-        ['link', 'set', 'dev', host.veth, 'alias', tag],
-      ]);
-      await step(`veth:${i}/added`); // made and tagged, not yet configured
-      await ip('link', 'set', 'dev', host.veth, 'master', plan.bridge);
-      await withoutIpv6LinkLocal(host.veth);
-      await ip('link', 'set', 'dev', host.veth, 'up');
-      await ip('-n', host.netns, 'link', 'set', 'dev', 'eth0', 'alias', tag);
-      await ip('-n', host.netns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0');
-      await ip('-n', host.netns, 'link', 'set', 'dev', 'eth0', 'up');
-    } catch (err) {
-      await run('ip', ['link', 'del', 'dev', host.veth]);
-      throw err;
+    for (const [k, nic] of hostInterfaces(plan, host).entries()) {
+      const net = networks.find((x) => x.name === nic.network)!;
+      await journal(() => state.created.veths.push(nic.veth));
+      // Created with its peer already inside the namespace: no veth is ever stranded
+      // between creation and the move. One that fails half way is removed at once.
+      try {
+        await ipBatch([
+          ['link', 'add', nic.veth, 'type', 'veth', 'peer', 'name', nic.ifname, 'netns', host.netns],
+          ['link', 'set', 'dev', nic.veth, 'alias', tag],
+        ]);
+        if (k === 0) await step(`veth:${i}/added`); // made and tagged, not yet configured
+        if (net.mtu) {
+          await ip('link', 'set', 'dev', nic.veth, 'mtu', String(net.mtu));
+          await ip('-n', host.netns, 'link', 'set', 'dev', nic.ifname, 'mtu', String(net.mtu));
+        }
+        await ip('link', 'set', 'dev', nic.veth, 'master', net.bridge);
+        await withoutIpv6LinkLocal(nic.veth);
+        await ip('link', 'set', 'dev', nic.veth, 'up');
+        await ip('-n', host.netns, 'link', 'set', 'dev', nic.ifname, 'alias', tag);
+        await ip('-n', host.netns, 'addr', 'add', `${nic.ip}/24`, 'dev', nic.ifname);
+        await ip('-n', host.netns, 'link', 'set', 'dev', nic.ifname, 'up');
+      } catch (err) {
+        await run('ip', ['link', 'del', 'dev', nic.veth]);
+        throw err;
+      }
     }
   }
 
@@ -105,11 +123,16 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
     detached: true,
     stdio: ['ignore', log.fd, log.fd],
     cwd: '/',
+    env: safeEnv(), // a long-lived root process: nothing of the caller's environment
   });
   child.unref();
   await log.close();
   await step('supervisor/spawned'); // running, its pid not yet in the journal
-  await journal(() => (state.supervisorPid = child.pid));
+  const startTicks = child.pid ? await processStartTicks(child.pid) : undefined;
+  await journal(() => {
+    state.supervisorPid = child.pid;
+    state.supervisorStartTicks = startTicks;
+  });
 
   await step('ready');
   await waitUntilReady(state, 20_000, step);
@@ -118,7 +141,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
 /**
  * What a case asks of a host beyond its program, from its HostSpec. The draw is made again
  * from the seed (the plan holds no secrets); all of it goes away with the veth or namespace.
- *   link      tc netem on the host-side veth, so what the host receives is delayed or lost
+ *   link      what the host receives is lost (a random-match DROP inside its namespace) or delayed (tc netem on its veth)
  *   lowPorts  its service may bind ports below 1024 as `nobody`
  *   sysctls   per-namespace sysctls (socket buffer sizes ...), inside its namespace only
  */
@@ -128,7 +151,46 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
     const host = plan.hosts.find((h) => h.name === spec.name);
     if (!host) continue;
     if (spec.link) await impairLink(host, spec.link);
-    for (const [key, value] of Object.entries(hostSysctls(spec))) await setNetnsSysctl(host.netns, key, value);
+    const sysctls = { ...(spec.role === 'router' ? { 'net.ipv4.ip_forward': '1' } : {}), ...hostSysctls(spec) };
+    for (const [key, value] of Object.entries(sysctls)) await setNetnsSysctl(host.netns, key, value);
+    for (const r of resolveRoutes(plan, host, spec)) await ip('-n', host.netns, 'route', 'add', r.to, 'via', r.via);
+    for (const rule of spec.rules ?? []) {
+      const args = ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)];
+      await runOk('ip', ['netns', 'exec', host.netns, 'iptables', ...args]);
+    }
+    for (const [k, nic] of (spec.interfaces ?? []).entries()) {
+      if (nic.impair) await impairInterface(host.netns, `eth${k}`, nic.impair);
+    }
+  }
+}
+
+/**
+ * What leaves a host through one of its interfaces is delayed, lost or rate-limited, by a
+ * qdisc on that interface inside the host's own namespace: the machine's `tc qdisc show`
+ * lists nothing. Where the kernel has no sch_netem, loss is a random DROP on the way out
+ * (OUTPUT and FORWARD, inside the namespace) and rate a tbf; delay then cannot be made.
+ */
+export async function impairInterface(netns: string, dev: string, impair: { delayMs?: number; lossPercent?: number; rateKbit?: number }): Promise<void> {
+  const inNs = (cmd: string, args: string[]) => run('ip', ['netns', 'exec', netns, cmd, ...args]);
+  const netem = [...netemArgs(impair), ...(impair.rateKbit ? ['rate', `${impair.rateKbit}kbit`] : [])];
+  if (!netem.length) return;
+  const r = await inNs('tc', ['qdisc', 'add', 'dev', dev, 'root', 'netem', ...netem]);
+  if (r.code === 0) return;
+  if (!/qdisc kind is unknown/i.test(r.stderr) || impair.delayMs) {
+    throw new UserError(
+      `This case needs ${netem.join(' ')} on a link, and tc netem failed: ${r.stderr.trim()}`,
+      'Delay needs tc netem: a kernel with sch_netem (CONFIG_NET_SCH_NETEM). Choose another case on this machine (`mystery cases`).',
+      ExitCode.resources,
+    );
+  }
+  if (impair.rateKbit) {
+    await runOk('ip', ['netns', 'exec', netns, 'tc', 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', `${impair.rateKbit}kbit`, 'burst', '16kb', 'latency', '400ms']);
+  }
+  if (impair.lossPercent) {
+    const p = String(impair.lossPercent / 100);
+    for (const chain of ['OUTPUT', 'FORWARD']) {
+      await runOk('ip', ['netns', 'exec', netns, 'iptables', '-w', '-A', chain, '-o', dev, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP']);
+    }
   }
 }
 
@@ -153,10 +215,10 @@ export async function setNetnsSysctl(netns: string, key: string, value: string):
  */
 export async function impairLink(host: { veth: string; netns: string }, link: { delayMs?: number; lossPercent?: number }): Promise<void> {
   if (link.lossPercent !== undefined && !link.delayMs) {
-    const bpf = await run('ip', ['netns', 'exec', host.netns, 'iptables', '-A', 'INPUT', '-m', 'bpf', '--bytecode', lossBytecode(link.lossPercent), '-j', 'DROP']);
+    const bpf = await run('ip', ['netns', 'exec', host.netns, 'iptables', '-w', '-A', 'INPUT', '-m', 'bpf', '--bytecode', lossBytecode(link.lossPercent), '-j', 'DROP']);
     if (bpf.code === 0) return;
     const p = String(link.lossPercent / 100);
-    const stat = await run('ip', ['netns', 'exec', host.netns, 'iptables', '-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP']);
+    const stat = await run('ip', ['netns', 'exec', host.netns, 'iptables', '-w', '-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP']);
     if (stat.code === 0) return;
   }
   const args = netemArgs(link);
@@ -232,18 +294,36 @@ async function labProcesses(lab: string): Promise<number[]> {
   return findProcesses((args) => args.some((a, i) => (a === dir && args[i - 1] === '--lab-dir') || a.startsWith(`${dir}/services/`)));
 }
 
-/** Namespaces of this lab: the journal's, and any with the lab's prefix whose lo carries its tag. */
-async function labNamespaces(lab: string, journal: readonly string[]): Promise<string[]> {
-  const existing = await listNetns();
+/**
+ * The supervisor the state file names, if that very process still runs: same pid, same
+ * start time, and the supervisor of this lab by its arguments (an old state file has no
+ * start time; the arguments alone must then match).
+ */
+async function recordedSupervisor(lab: string, state: LabState): Promise<ProcessId | undefined> {
+  const pid = state.supervisorPid;
+  if (!pid) return undefined;
+  const [me] = await identify([pid]);
+  if (!me) return undefined;
+  if (state.supervisorStartTicks !== undefined && me.startTicks !== state.supervisorStartTicks) return undefined;
+  const args = (await readProcArgs(pid)) ?? [];
+  const ours = args.some((a, i) => a === labDir(lab) && args[i - 1] === '--lab-dir');
+  return ours && (await isSameProcess(me)) ? me : undefined;
+}
+
+/**
+ * Namespaces of this lab: those with the lab's prefix whose lo carries its tag (made and
+ * tagged by one `ip -batch`). A name in the journal alone is no proof that it is ours.
+ */
+async function labNamespaces(lab: string): Promise<string[]> {
   const tag = ownerTag(lab);
   const pattern = netnsPattern(lab);
-  const out = new Set(journal.filter((n) => existing.includes(n)));
-  for (const ns of existing) {
-    if (out.has(ns) || !pattern.test(ns)) continue;
+  const out: string[] = [];
+  for (const ns of await listNetns()) {
+    if (!pattern.test(ns)) continue;
     const links = await listLinks(ns).catch(() => []);
-    if (links.some((l) => l.ifalias === tag)) out.add(ns);
+    if (links.some((l) => l.ifalias === tag)) out.push(ns);
   }
-  return [...out];
+  return out;
 }
 
 /**
@@ -260,12 +340,13 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
       /* not running */
     }
   }
-  const supervisor = state?.supervisorPid && pidAlive(state.supervisorPid) ? [state.supervisorPid] : [];
-  await endProcesses([...new Set([...supervisor, ...(await labProcesses(lab))])]);
+  const found = await identify(await labProcesses(lab));
+  const supervisor = state ? await recordedSupervisor(lab, state) : undefined;
+  await endIdentified([...found, ...(supervisor && !found.some((p) => p.pid === supervisor.pid) ? [supervisor] : [])]);
 
   // 2. namespaces: end every process inside, then delete (a namespace with a process left
   //    in it would stay alive, and its veth with it)
-  for (const ns of await labNamespaces(lab, state?.created.netns ?? [])) {
+  for (const ns of await labNamespaces(lab)) {
     for (let i = 0; i < 3; i++) {
       const pids = await netnsPids(ns);
       if (pids.length === 0) break;
@@ -274,14 +355,11 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
     await run('ip', ['netns', 'del', ns]);
   }
 
-  // 3. links: the journal's and every link carrying the lab's tag
+  // 3. links: exactly those carrying the lab's tag. A journal name alone is no proof: a link
+  //    of that name without the tag is someone else's (each is made and tagged by one `ip
+  //    -batch`, so ours always has it).
   const links = await listLinks();
-  const toDelete = new Set(links.filter((l) => l.ifalias === tag).map((l) => l.ifname));
-  for (const name of [state?.created.bridge, ...(state?.created.veths ?? [])]) {
-    // journal names are random and ours, even if the tag was not set yet
-    if (name && links.some((l) => l.ifname === name)) toDelete.add(name);
-  }
-  for (const name of toDelete) await run('ip', ['link', 'del', 'dev', name]);
+  for (const l of links.filter((x) => x.ifalias === tag)) await run('ip', ['link', 'del', 'dev', l.ifname]);
 
   // 4. firewall rules: exactly the ones carrying the lab's tag. Without iptables a rule the
   //    journal names cannot be seen or removed: say so, and keep the state for the next down.
