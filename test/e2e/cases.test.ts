@@ -379,7 +379,7 @@ const detectives: Detective[] = [
     short: 'ib',
     timeoutMs: 200_000,
     async solve(scene) {
-      // watching live in the first seconds (no burst comes before 8 s) accuses someone else
+      // watching live in the first seconds (no burst comes before 15 s) accuses someone else
       const loud = await loudestSuspect(scene, 3);
       // record long enough for one burst (every 30-45 s), SYNs only; then read the file back
       const file = join(stateHome, `${scene.lab}.pcap`);
@@ -423,7 +423,7 @@ for (const d of detectives) {
  * 4 s, twice (at the start and a few seconds on), and arrest the loudest host that is not a
  * server (or, where the answer is a host, give its name). It must solve noisy-neighbour and
  * nothing else, on every seed. (intermittent-burst is counted once, in its first seconds:
- * no burst comes before 8 s, and a learner who watches live during a burst has found it.)
+ * no burst comes before 15 s, and a learner who watches live during a burst has found it.)
  */
 const naiveCases: Array<{ caseId: string; short: string }> = [{ caseId: 'noisy-neighbour', short: 'nn' }, ...detectives.map((d) => ({ caseId: d.caseId, short: d.short }))];
 
