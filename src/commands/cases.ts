@@ -37,6 +37,7 @@ export function registerCases(program: Command, ctx: Ctx): void {
           bestTimeMs: p?.bestTimeMs ?? null,
           hintsUsed: p?.hintsUsed ?? 0,
           wrongArrests: p?.wrongArrests ?? 0,
+          evidence: p?.evidence ?? 0,
         };
       });
       if (opts.json) return ctx.io.out(JSON.stringify(rows, null, 2));
@@ -47,7 +48,7 @@ export function registerCases(program: Command, ctx: Ctx): void {
         lines.push(`${r.id.padEnd(22)} ${r.difficulty.padEnd(7)} ${status}${backends}`);
         lines.push(`  ${r.title}: ${r.summary}`);
         lines.push(`  skills: ${r.skills.join('; ')}`);
-        if (r.runs) lines.push(`  hints used: ${r.hintsUsed}, wrong arrests: ${r.wrongArrests}`);
+        if (r.runs) lines.push(`  hints used: ${r.hintsUsed}, wrong arrests: ${r.wrongArrests}${r.evidence ? `, evidence shown in ${r.evidence} run${r.evidence > 1 ? 's' : ''}` : ''}`);
         lines.push('');
       }
       lines.push(`Start one with: ${invocation()} start CASE`);

@@ -15,8 +15,9 @@ import { registerAnswer } from './answer.js';
 import { registerCases } from './cases.js';
 import { registerExplain } from './explain.js';
 import { registerMap } from './map.js';
+import { registerSubmit } from './submit.js';
 
 export type Register = (program: Command, ctx: Ctx) => void;
 
 export const commands: Register[] = [registerStart, registerPs, registerExec, registerStop, registerRestart, registerStatus, registerDown,
-  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases, registerExplain, registerMap];
+  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases, registerExplain, registerMap, registerSubmit];

@@ -81,6 +81,14 @@ export async function checkPortFree(port: number): Promise<void> {
 
 export type Progress = (message: string) => void;
 
+/**
+ * The fast test tier (and its mutants) runs in-process, also as root: MYSTERY_NO_LABS=1
+ * keeps it from ever building or removing a real lab, whatever a mutant does to the checks.
+ */
+function noLabsHere(): void {
+  if (process.env.MYSTERY_NO_LABS === '1') throw new Error('MYSTERY_NO_LABS=1: this process builds and removes no lab');
+}
+
 /** Set by the signal handler while a start is under way: the next step rolls back. */
 let interrupted = false;
 
@@ -98,6 +106,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
       ExitCode.usage,
     );
   }
+  noLabsHere();
   const backend = backendFor(opts.backend);
   await backend.preflight();
 
@@ -356,6 +365,7 @@ export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterfac
 
 /** Takes a lab down: with its state if there is one, by its tags if not. Idempotent. */
 export async function downLab(lab: string, progress: Progress = () => {}): Promise<boolean> {
+  noLabsHere();
   let r = await readState(lab);
   const starter = r.kind === 'ok' && !r.state.readyAt ? r.state.starter : undefined;
   if (starter && (await interruptStart(lab, starter))) {

@@ -14,6 +14,8 @@ export interface RunRecord {
   hintsUsed: number;
   wrongArrests: number;
   gaveUp: boolean;
+  /** a capture of the learner's proved the case (`mystery submit`) */
+  evidence?: boolean;
 }
 
 export interface CaseProgress {
@@ -23,6 +25,8 @@ export interface CaseProgress {
   hintsUsed: number;
   wrongArrests: number;
   gaveUp: number;
+  /** runs in which a submitted capture proved the case */
+  evidence: number;
 }
 
 interface ProgressFile {
@@ -50,6 +54,7 @@ export function validRecord(r: unknown): RunRecord | undefined {
   if (typeof x.caseId !== 'string' || typeof x.startedAt !== 'string') return undefined;
   if (typeof x.solved !== 'boolean' || typeof x.gaveUp !== 'boolean') return undefined;
   if (!count(x.hintsUsed) || !count(x.wrongArrests)) return undefined;
+  if (x.evidence !== undefined && typeof x.evidence !== 'boolean') return undefined;
   if (x.timeMs !== undefined && !(typeof x.timeMs === 'number' && Number.isFinite(x.timeMs) && x.timeMs >= 0)) return undefined;
   return x as unknown as RunRecord;
 }
@@ -90,6 +95,7 @@ export function runRecord(state: LabState, solved: boolean): RunRecord {
     hintsUsed: state.hintsUsed,
     wrongArrests: state.arrests.filter((a) => !a.correct).length,
     gaveUp: !!state.gaveUp,
+    evidence: (state.evidence ?? []).some((e) => e.proves),
   };
 }
 
@@ -126,7 +132,7 @@ export async function readProgress(env: NodeJS.ProcessEnv = process.env): Promis
   for (const raw of Object.values(loaded.progress.runs)) {
     const r = validRecord(raw);
     if (!r) continue;
-    const c = out.get(r.caseId) ?? { solved: 0, runs: 0, hintsUsed: 0, wrongArrests: 0, gaveUp: 0 };
+    const c = out.get(r.caseId) ?? { solved: 0, runs: 0, hintsUsed: 0, wrongArrests: 0, gaveUp: 0, evidence: 0 };
     c.runs++;
     if (r.solved) {
       c.solved++;
@@ -135,6 +141,7 @@ export async function readProgress(env: NodeJS.ProcessEnv = process.env): Promis
     c.hintsUsed += r.hintsUsed;
     c.wrongArrests += r.wrongArrests;
     if (r.gaveUp) c.gaveUp++;
+    if (r.evidence) c.evidence++;
     out.set(r.caseId, c);
   }
   return { cases: out };

@@ -46,6 +46,8 @@ export interface LabState {
   answers?: Array<{ value: string; correct: boolean; at: string }>;
   solvedAt?: string;
   gaveUp?: boolean;
+  /** captures the learner submitted (`mystery submit`), and what each showed */
+  evidence?: Array<{ at: string; proves: boolean; says: string }>;
   /** a lab started outside the tool (the seed's `docker-compose up`), read back from its backend */
   adopted?: boolean;
 }
@@ -94,7 +96,8 @@ export function stateProblem(x: unknown, lab: string): string | undefined {
   if (!isInt(plan.suspects, 1, 64)) return 'plan.suspects is not a number from 1 to 64';
   if (plan.backend !== 'netns' && plan.backend !== 'docker') return 'plan.backend is neither netns nor docker';
   if (!isInt(plan.port, 1, 65535)) return 'plan.port is not a port';
-  if (!(plan.subnet === '' || (typeof plan.subnet === 'string' && /^\d{1,3}\.\d{1,3}\.\d{1,3}\.0\/24$/.test(plan.subnet)))) return 'plan.subnet is not a /24';
+  // a /24 of ours on netns; on Docker the network's own (a /16 of 172.x, say)
+  if (!(plan.subnet === '' || (typeof plan.subnet === 'string' && /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\/\d{1,2}$/.test(plan.subnet)))) return 'plan.subnet is not a subnet';
   if (!(plan.gateway === '' || isIpv4(plan.gateway))) return 'plan.gateway is not an address';
   if (!emptyOr(/^br-[0-9a-f]{12}$/)(plan.bridge)) return 'plan.bridge is not a bridge name of ours';
   if (!Array.isArray(plan.hosts) || plan.hosts.length === 0 || plan.hosts.length > 64) return 'plan.hosts is not a list of hosts';
@@ -144,6 +147,7 @@ export function stateProblem(x: unknown, lab: string): string | undefined {
   if (!Array.isArray(s.arrests) || !s.arrests.every((a) => a && typeof a === 'object' && typeof (a as Arrest).host === 'string' && typeof (a as Arrest).correct === 'boolean')) return 'arrests is not a list of arrests';
   if (!isInt(s.hintsUsed, 0, 1000)) return 'hintsUsed is not a count';
   if (s.answers !== undefined && !(Array.isArray(s.answers) && s.answers.every((a) => a && typeof a === 'object' && typeof a.value === 'string' && typeof a.correct === 'boolean'))) return 'answers is not a list of answers';
+  if (s.evidence !== undefined && !(Array.isArray(s.evidence) && s.evidence.length <= 100 && s.evidence.every((e) => e && typeof e === 'object' && typeof e.proves === 'boolean' && typeof e.says === 'string'))) return 'evidence is not a list of submissions';
   return undefined;
 }
 

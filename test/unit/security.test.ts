@@ -50,7 +50,7 @@ test('progress: a record of the wrong types is left out, the others still count,
   };
   writeFileSync(join(dir, 'tcpdump-mystery', 'progress.json'), JSON.stringify({ version: 1, runs }));
   const p = await caseProgress({ XDG_STATE_HOME: dir });
-  assert.deepEqual(p.get('reset-storm'), { solved: 1, runs: 1, bestTimeMs: 5000, hintsUsed: 1, wrongArrests: 0, gaveUp: 0 });
+  assert.deepEqual(p.get('reset-storm'), { solved: 1, runs: 1, bestTimeMs: 5000, hintsUsed: 1, wrongArrests: 0, gaveUp: 0, evidence: 0 });
   assert.equal(validRecord(good), good);
   for (const bad of Object.values(runs).slice(1)) assert.equal(validRecord(bad), undefined, JSON.stringify(bad));
 
