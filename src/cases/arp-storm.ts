@@ -31,11 +31,19 @@ export const arpStorm: CaseModule = {
     const pool = Array.from({ length: 140 }, (_, i) => 100 + i);
     const octets = rng.shuffle(pool).slice(0, deadServers).sort((a, b) => a - b);
     const hosts: HostSpec[] = [webserver()];
+    // the site's users: one busy, the others anything between, the monitoring agent's host
+    // at the slow end, so that counting port 3000 packets never points at it
+    const gaps = rng.shuffle([150 + rng.int(100), ...Array.from({ length: Math.max(0, suspects - 2) }, () => 250 + rng.int(400))]);
+    let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
       // everyone polls the webserver's SNMP agent now and then, and uses the site
-      const jobs: ClientJob[] = [getJob(250 + rng.int(400)), { kind: 'sweep', perSec: 1 + rng.int(3), port: 161 }];
+      const jobs: ClientJob[] = [getJob(i === culpritAt ? 600 + rng.int(100) : gaps[k++]!), { kind: 'sweep', perSec: 1 + rng.int(3), port: 161 }];
       if (i === culpritAt) jobs.push({ kind: 'sweep', perSec: pollsPerSec, port: 161, octets });
+      // every other agent's inventory is stale too, but it polls it at one address a second:
+      // its neighbour table holds as many dead entries (FAILED between polls), and it asks
+      // ARP three times a second at most, a tenth of the culprit's storm
+      else jobs.push({ kind: 'sweep', perSec: 1, port: 161, octets: rng.shuffle(pool).slice(0, deadServers).sort((a, b) => a - b) });
       hosts.push(client(name, jobs));
     }
     return { hosts, culprit: appName(culpritAt + 1) };

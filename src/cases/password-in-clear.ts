@@ -28,9 +28,14 @@ export const passwordInClear: CaseModule = {
     const user = rng.pick(serviceAccounts);
     const password = drawPassword(rng);
     const hosts: HostSpec[] = [webserver()];
+    // the innocents' page gaps: one busy client, the others anything between; the culprit
+    // (a script that logs in every two seconds or so) loads pages seldom, so that counting
+    // port 3000 packets never points at it
+    const gaps = rng.shuffle([200 + rng.int(100), ...Array.from({ length: Math.max(0, suspects - 2) }, () => 400 + rng.int(600))]);
+    let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
-      const gap = 400 + rng.int(600);
+      const gap = i === culpritAt ? 1000 + rng.int(400) : gaps[k++]!;
       if (i === culpritAt) {
         hosts.push(
           client(name, [

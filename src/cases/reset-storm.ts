@@ -9,6 +9,8 @@ import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNa
 
 /** Ports a mistyped health check might aim at: never the site's 3000. */
 export const badPorts = [3001, 3030, 3300, 4000, 5000, 8000, 8080, 8081, 8443, 8888, 9000, 9090] as const;
+/** The local sidecar every host's agent knocks on, on 127.0.0.1, that is not up. */
+export const sidecarPort = 9901;
 /** Innocents' everyday GET gaps (ms): the first is always louder than the culprit. */
 const innocentGaps = [160, 220, 300, 450, 650, 900] as const;
 
@@ -30,16 +32,23 @@ export const resetStorm: CaseModule = {
     const pool = rng.shuffle(innocentGaps.slice(1));
     const ordered = rng.shuffle([innocentGaps[0], ...Array.from({ length: suspects - 2 }, (_, i) => pool[i % pool.length]!)]);
     const hosts: HostSpec[] = [webserver()];
+    // the innocents' local knocks a second; the culprit's, with its broken check's, add up to one of them
+    const local = Array.from({ length: suspects - 1 }, () => 6 + rng.int(10));
     let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
+      // every host's agent also knocks on a local sidecar (127.0.0.1) that is not up: its own
+      // kernel refuses it on lo, which no veth carries, so every host's TcpAttemptFails (and
+      // TcpOutRsts) climb alike, the culprit's no faster than the innocents'
       if (i === culpritAt) {
         // its everyday work, plus the broken check: 5 to 8 attempts a second (two packets
         // each), so that it stays well below the loudest innocent even when the innocents'
         // request loops are slowed (three labs at once on two cores)
-        hosts.push(client(name, [getJob(700), { kind: 'connect', port, perSec: 5 + rng.int(4) }]));
+        const remote = 5 + rng.int(4);
+        const total = Math.max(remote + 2, rng.pick(local));
+        hosts.push(client(name, [getJob(700), { kind: 'connect', port, perSec: remote }, { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: total - remote }]));
       } else {
-        hosts.push(client(name, [getJob(ordered[k % ordered.length]!)]));
+        hosts.push(client(name, [getJob(ordered[k % ordered.length]!), { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: local[k]! }]));
         k++;
       }
     }

@@ -10,7 +10,10 @@ import type { Rng } from '../core/random.js';
 import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
 
 export const maxConnections = 24;
-export const headersTimeoutMs = 15_000;
+/** A worker gives up on unfinished headers after this long (408): long, so the culprit reconnects seldom. */
+export const headersTimeoutMs = 30_000;
+/** The culprit opens its connections one by one over this long. */
+export const rampMs = 15_000;
 export const statsdPort = 8125;
 
 export const slowloris: CaseModule = {
@@ -26,15 +29,23 @@ export const slowloris: CaseModule = {
   draw(seedRng: Rng, suspects: number): CaseDraw {
     const rng = caseStream(seedRng, 5);
     const culpritAt = rng.int(suspects);
-    const hosts: HostSpec[] = [webserver({ maxConnections, headersTimeoutMs, statsdPort })];
+    // a worker keeps an idle keep-alive connection for 10 s (as a prefork server's KeepAliveTimeout)
+    const hosts: HostSpec[] = [webserver({ maxConnections, headersTimeoutMs, statsdPort, keepAliveMs: 10_000 })];
+    // the innocents' clients keep their connections alive (a pool of one or two each), so
+    // their requests go on through the attack on the workers they hold; one of them is busy,
+    // so that counting port 3000 packets never points at the culprit
+    const pages = rng.shuffle([{ gap: 150 + rng.int(50), loops: 3 }, ...Array.from({ length: Math.max(0, suspects - 2) }, () => ({ gap: 400 + rng.int(400), loops: 1 }))]);
+    let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
       // everyone ships metrics to the webserver's statsd over UDP: the loud part of the traffic
       const metrics = { kind: 'statsd' as const, port: statsdPort, perSec: 35 + rng.int(15), metric: `${name}.requests` };
       if (i === culpritAt) {
-        hosts.push(client(name, [{ ...metrics, perSec: 4 + rng.int(3) }, { kind: 'slowloris', conns: maxConnections + 2, dribbleMs: 4000 + rng.int(2000), rampMs: headersTimeoutMs }]));
+        // a header line every 4-6 s on each connection: few packets, and the workers held
+        hosts.push(client(name, [{ ...metrics, perSec: 4 + rng.int(3) }, { kind: 'slowloris', conns: maxConnections + 2, dribbleMs: 4000 + rng.int(2000), rampMs }]));
       } else {
-        hosts.push(client(name, [metrics, getJob(400 + rng.int(400))]));
+        const p = pages[k++]!;
+        hosts.push(client(name, [metrics, getJob(p.gap, p.loops, { keepAlive: true })]));
       }
     }
     return { hosts, culprit: appName(culpritAt + 1) };

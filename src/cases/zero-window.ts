@@ -25,6 +25,10 @@ export const socketBuffers: Record<string, string> = {
 };
 /** Every app server ships metrics to the webserver's statsd (UDP): traffic no stalled worker slows. */
 export const statsdPort = 8125;
+/** The local sidecar every innocent's log shipper reads slowly (127.0.0.1). */
+export const sidecarPort = 9902;
+/** The webserver's health check, answered without a worker: everyone's steady port-3000 traffic. */
+export const healthPath = '/health';
 /** The filter of the case: the window field of the TCP header (bytes 14-15) is 0, resets aside (a reset for a closed port carries win 0). */
 export const zeroWindowFilter = 'tcp[14:2] = 0 and tcp[tcpflags] & tcp-rst = 0';
 
@@ -52,7 +56,11 @@ export const zeroWindow: CaseModule = {
     const rng = caseStream(seedRng, 9);
     const culpritAt = rng.int(suspects);
     const exportBytes = (2 + rng.int(3)) * 1024 * 1024 + rng.int(1024) * 1024;
-    const hosts: HostSpec[] = [{ ...webserver({ workers, exportBytes, statsdPort }), sysctls: { ...socketBuffers } }];
+    const hosts: HostSpec[] = [{ ...webserver({ workers, exportBytes, statsdPort, healthPath }), sysctls: { ...socketBuffers } }];
+    // everyone's health checks of the webserver (answered without a worker, so they go on
+    // through a stall): one innocent checks 5-7 times a second, the culprit about once, so
+    // that counting port 3000 packets never points at the culprit
+    const healthGaps = rng.shuffle([140 + rng.int(40), ...Array.from({ length: Math.max(0, suspects - 2) }, () => 300 + rng.int(500))]);
     // the innocents: one busy, the others anything between; two of them download the export too, at full speed
     const innocents = rng.shuffle([
       { gap: 150 + rng.int(50), loops: 4, exportEvery: 0 },
@@ -67,11 +75,14 @@ export const zeroWindow: CaseModule = {
       if (i === culpritAt) {
         // its everyday pages, and the broken consumer: as many slow downloads as there are workers
         const slow: ClientJob = { kind: 'download', loops: workers, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100, firstMs: 1500 };
-        hosts.push(suspect(name, [{ ...metrics, perSec: 5 + rng.int(4) }, getJob(600 + rng.int(400)), slow]));
+        hosts.push(suspect(name, [{ ...metrics, perSec: 5 + rng.int(4) }, getJob(600 + rng.int(400)), getJob(900 + rng.int(300), 1, { path: healthPath }), slow, { kind: 'stall', port: sidecarPort, loops: 1, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100 }]));
       } else {
         const p = innocents[k++]!;
-        const jobs: ClientJob[] = [metrics, getJob(p.gap, p.loops)];
+        const jobs: ClientJob[] = [metrics, getJob(p.gap, p.loops), getJob(healthGaps[k - 1]!, 1, { path: healthPath })];
         if (p.exportEvery) jobs.push({ kind: 'download', loops: 1, sleepMs: p.exportEvery, firstMs: 1000 });
+        // its log shipper reads a local sidecar as slowly as the culprit reads the export: the
+        // host's zero-window counters (nstat TCPToZeroWindowAdv) climb alike, on lo only
+        jobs.push({ kind: 'stall', port: sidecarPort, loops: workers + rng.int(2), readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100 });
         hosts.push(suspect(name, jobs));
       }
     }

@@ -31,7 +31,13 @@ export function registerCheck(program: Command, ctx: Ctx): void {
       if (!s.solvedAt) s.solvedAt = new Date().toISOString();
     });
     if (updated) await recordRun(updated, true);
-    const lines = [`Solved: the culprit is stopped, and the site answers in ${formatMs(latency)}.`];
+    const how =
+      loaded.case.solvedBy === 'answer'
+        ? 'your answer is right'
+        : result.how === 'stopped'
+          ? 'the culprit is stopped'
+          : "the culprit's traffic has stopped";
+    const lines = [`Solved: ${how}, and the site answers in ${formatMs(latency)}.`];
     if (result.innocentsDown.length) {
       lines.push(`But innocent hosts are down too: ${result.innocentsDown.join(', ')}. Bring them back with \`${cli} restart HOST\`.`);
     }

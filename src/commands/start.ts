@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
 import { defaultCaseId } from '../cases/index.js';
-import { cliPrefix, downLab, loadLab, requireRoot, runView, startLab } from '../core/lab.js';
+import { checkPortFree, cliPrefix, downLab, loadLab, requireRoot, runView, startLab } from '../core/lab.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { readState } from '../core/state.js';
+import { ExitCode, UserError } from '../core/errors.js';
 import { choiceOption, intOption } from './options.js';
 import type { Backend } from '../cases/case.js';
 
@@ -11,7 +12,7 @@ interface StartOpts {
   detach?: boolean;
   seed?: string;
   suspects?: number;
-  port: number;
+  port?: number;
   backend: Backend;
   name?: string;
 }
@@ -25,15 +26,16 @@ export function registerStart(program: Command, ctx: Ctx): void {
       .option('-d, --detach', 'return once the lab is ready, instead of staying in the foreground')
       .option('--seed <seed>', 'draw the culprit from this seed (a reproducible run)')
       .option('--suspects <n>', 'how many suspects (2 to 12 for the default case)', intOption('--suspects', 1, 99))
-      .option('--port <port>', 'publish the site on this localhost port', intOption('--port', 1, 65535), 3000)
+      .option('--port <port>', `publish the site on this localhost port (default ${defaultPort()}, or the next free one)`, intOption('--port', 1, 65535))
       .option('--backend <backend>', 'netns (no Docker needed) or docker (Docker Compose)', choiceOption('--backend', ['netns', 'docker'] as const), 'netns'),
   ).action(async (caseId: string, opts: StartOpts) => {
     requireRoot('start');
     const lab = labFrom(opts);
     const io = ctx.io;
     const started = Date.now();
+    const port = await choosePort(lab, opts.port, io);
     const state = await startLab(
-      { caseId, lab, backend: opts.backend, seed: opts.seed, suspects: opts.suspects, port: opts.port },
+      { caseId, lab, backend: opts.backend, seed: opts.seed, suspects: opts.suspects, port },
       (msg) => io.err(`  ${msg} ...`),
     );
     const loaded = await loadLab(lab);
@@ -75,4 +77,66 @@ async function foreground(ctx: Ctx, lab: string, port: number): Promise<void> {
   ctx.io.out('\nRemoving the lab ...');
   await downLab(lab);
   ctx.io.out('The lab is removed; this host is as it was.');
+}
+
+/** The site's port when --port is not given: 3000, as in the original (a test may move it). */
+export function defaultPort(env: NodeJS.ProcessEnv = process.env): number {
+  const p = Number(env.MYSTERY_TEST_DEFAULT_PORT);
+  return Number.isInteger(p) && p >= 1024 && p <= 65000 ? p : 3000;
+}
+
+/** How many ports after the default are tried for a lab started without --port. */
+export const portsTried = 100;
+
+/** Free on 127.0.0.1 and [::1], as the start itself checks (checkPortFree). */
+async function portFree(port: number): Promise<boolean> {
+  try {
+    await checkPortFree(port);
+    return true;
+  } catch (err) {
+    if (err instanceof UserError) return false;
+    throw err;
+  }
+}
+
+/** The first port from `from` on (`count` of them) that `free` says is free. */
+export async function firstFreePort(from: number, count: number, free: (port: number) => Promise<boolean>): Promise<number | undefined> {
+  for (let p = from; p < from + count && p <= 65535; p++) if (await free(p)) return p;
+  return undefined;
+}
+
+/**
+ * The port of a new lab. Without --port: the default, or where another lab (or anything
+ * else) holds it, the next free port, and the start says which. With --port P where P is
+ * taken: the error names a free port and the way to run a second lab beside the first.
+ * (A lab of that name already running is refused by startLab, with its own message.)
+ */
+async function choosePort(lab: string, asked: number | undefined, io: Ctx['io']): Promise<number> {
+  const base = defaultPort();
+  if ((await readState(lab)).kind !== 'missing') return asked ?? base; // startLab says what is wrong
+  if (asked !== undefined) {
+    try {
+      await checkPortFree(asked);
+      return asked;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      const free = await firstFreePort(asked + 1, portsTried, portFree);
+      throw new UserError(
+        err.message,
+        `Stop what listens on it (ss -ltnp 'sport = :${asked}'), or publish this lab on another port${free ? `: --name ${lab} --port ${free}` : ' with --port P'} (each lab has its own name and port, side by side).`,
+        ExitCode.conflict,
+      );
+    }
+  }
+  if (await portFree(base)) return base;
+  const free = await firstFreePort(base + 1, portsTried - 1, portFree);
+  if (free === undefined) {
+    throw new UserError(
+      `Ports ${base} to ${base + portsTried - 1} on localhost are all in use, so the site cannot be published there.`,
+      `Choose a free port: --name ${lab} --port P.`,
+      ExitCode.conflict,
+    );
+  }
+  io.err(`  port ${base} on localhost is taken (another lab?): this lab's site is published on port ${free} (--port P chooses) ...`);
+  return free;
 }

@@ -26,11 +26,31 @@ export function registerStop(program: Command, ctx: Ctx): void {
       io.out(`Stopped ${host.name}. It is not a suspect: ${lost}. \`${cli} restart ${host.name}\` brings it back.`);
       return;
     }
+    if (loaded.case.solvedBy === 'answer') {
+      // no arrest: this case is solved by a value, and stopping a host judges nothing
+      await loaded.backend.stopHost(loaded.state, host);
+      io.out(
+        [
+          `Stopped ${host.name}. This case is not solved by an arrest: nothing was judged, and the case is still open.`,
+          `  when you know the answer: \`${cli} answer VALUE\`; \`${cli} restart ${host.name}\` brings ${host.name} back.`,
+        ].join('\n'),
+      );
+      return;
+    }
     io.err(`Stopping ${host.name} and measuring the site before and after ...`);
     const v = await arrest(loaded, host);
     const updated = await readState(lab);
-    if (updated.kind === 'ok') await recordRun(updated.state, v.correct || !!updated.state.solvedAt);
-    if (v.correct) {
+    if (updated.kind === 'ok') await recordRun(updated.state, !!updated.state.solvedAt);
+    if (v.correct && !v.solved) {
+      // stopped, yet the lab's state does not say so (its traffic goes on): say what check says
+      io.out(
+        [
+          `${host.name} was the culprit, but its traffic has not stopped: the case is not solved yet.`,
+          `  \`${cli} check\` judges the lab's real state; \`${cli} status\` shows ${host.name}'s state.`,
+        ].join('\n'),
+      );
+      ctx.exitCode = ExitCode.unsolved;
+    } else if (v.correct) {
       const mins = Math.floor(v.elapsedMs / 60000);
       const secs = Math.round((v.elapsedMs % 60000) / 1000);
       io.out(

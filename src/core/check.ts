@@ -1,7 +1,14 @@
 /**
- * Is the case solved? Judged from the lab's real state, as SadServers' check does: the
- * culprit's interface has gone quiet, however it was stopped (`mystery stop`, `kill`
- * inside its namespace, `docker stop`).
+ * Is the case solved? One judgement, used by `mystery stop`, `check`, `status` and `debrief`
+ * alike, so that they agree at every moment. Judged from the lab's real state, as SadServers'
+ * check does:
+ * - an arrest case is solved when the culprit's host is stopped (`mystery stop`, a `kill`
+ *   (TERM) inside its namespace, `docker stop`: the backend reports it stopped), or, while it
+ *   still runs, when its interface has gone quiet (the learner silenced it another way);
+ * - an answer case is solved by a right answer only: stopping a host there solves nothing.
+ * A stopped host's kernel may still send what it had begun (an ARP storm's retries, for
+ * up to 3 s): the host's state, not its veth, decides then, so the judgement does not lag
+ * the arrest.
  */
 import type { LoadedLab } from './lab.js';
 import { packetsSent } from './traffic.js';
@@ -11,6 +18,8 @@ export const quietPackets = 5;
 
 export interface CheckResult {
   solved: boolean;
+  /** arrest cases: how: the culprit's host is stopped, or it runs but its veth is quiet */
+  how?: 'stopped' | 'quiet';
   culpritQuiet: boolean;
   /** innocent suspects that are not running */
   innocentsDown: string[];
@@ -21,17 +30,22 @@ export async function checkLab(loaded: LoadedLab, windowMs = 1000): Promise<Chec
   const { state, backend, draw } = loaded;
   if (loaded.case.solvedBy === 'answer') {
     const answered = (state.answers ?? []).some((a) => a.correct);
-    const ifaces = await backend.interfaces(state);
-    const packets = await packetsSent(ifaces, Math.min(windowMs, 200));
-    return { solved: answered, culpritQuiet: false, innocentsDown: [], packets };
+    return { solved: answered, culpritQuiet: false, innocentsDown: [], packets: new Map() };
   }
-  const ifaces = await backend.interfaces(state);
-  const packets = await packetsSent(ifaces, Math.max(windowMs, loaded.case.quietWindowMs ?? 0));
-  const culpritQuiet = (packets.get(draw.culprit) ?? 0) < quietPackets;
   const runtime = await backend.hosts(state);
   const innocentsDown = state.plan.hosts
     .filter((h) => h.role === 'suspect' && h.name !== draw.culprit)
     .filter((h) => runtime.find((r) => r.name === h.name)?.state !== 'running')
     .map((h) => h.name);
-  return { solved: culpritQuiet, culpritQuiet, innocentsDown, packets };
+  const culpritState = runtime.find((r) => r.name === draw.culprit)?.state;
+  if (culpritState === 'stopped') {
+    return { solved: true, how: 'stopped', culpritQuiet: true, innocentsDown, packets: new Map() };
+  }
+  const ifaces = await backend.interfaces(state);
+  const packets = await packetsSent(ifaces, Math.max(windowMs, loaded.case.quietWindowMs ?? 0));
+  // a crashed culprit is being restarted (restart: always): quiet for a moment, not arrested
+  const comingBack = culpritState === 'restarting' || culpritState === 'starting';
+  const culpritQuiet = (packets.get(draw.culprit) ?? 0) < quietPackets;
+  const solved = culpritQuiet && !comingBack;
+  return { solved, how: solved ? 'quiet' : undefined, culpritQuiet, innocentsDown, packets };
 }

@@ -3,7 +3,8 @@
  * Every suspect of a case runs this same program, so nothing in `ps` tells them apart; the
  * secret configuration on stdin says how each behaves:
  *   get        loops of "sleep, GET (or POST) a path"; the everyday traffic of every host
- *   connect    TCP connection attempts to a port at a rate (a health check on a closed port)
+ *   connect    TCP connection attempts to a port at a rate (a health check on a closed port;
+ *              with `address` 127.0.0.1, a local sidecar that is not up: the resets stay on lo)
  *   post       loops of "sleep, POST a body of N bytes" (an upload job)
  *   slowloris  N connections held open, each dribbling a partial header every few seconds
  *   burst      like get with many loops, but only for a few seconds every period
@@ -15,18 +16,21 @@
  *   download   `loops` downloads at once of a path (GET /export), each read at full speed or,
  *              with `readBytesPerSec`, slowly: the socket paused between reads, so the
  *              host's kernel advertises a zero window; `giveUpMs`: abandoned after that long
+ *   stall      a local stream on 127.0.0.1:`port` (a log shipper and its sidecar), `loops` at once,
+ *              read at `readBytesPerSec` and given up after `giveUpMs`: the host's kernel
+ *              advertises zero windows on lo, which no veth carries
  * Addresses come from the top-level `target` URL, and `resolver` (dns://HOST:PORT) for DNS
  * (host names there are resolved to lab addresses by the supervisor).
  */
-import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { Agent, request } from 'node:http';
+import { connect, createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { ipv4Of, readConfig, report, sleep } from './service-io.js';
 import { encodeQuery, tunnelName } from './dns.js';
 
 export interface ClientJob {
-  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns' | 'download';
+  kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns' | 'download' | 'stall';
   loops?: number;
   sleepMs?: number;
   method?: string;
@@ -59,6 +63,10 @@ export interface ClientJob {
   readBytesPerSec?: number;
   /** download: a download still running after this long is abandoned (the socket closed), and begun again */
   giveUpMs?: number;
+  /** connect: the address knocked on (default: the target host; 127.0.0.1: a local sidecar that is not up) */
+  address?: string;
+  /** get: each loop keeps one connection open between its requests (HTTP keep-alive), as a pooled client does */
+  keepAlive?: boolean;
   /** get, post: a request with no answer for this long is abandoned, as a browser's user gives up (default 30 s) */
   timeoutMs?: number;
   /**
@@ -95,12 +103,12 @@ const announce = (): void => {
 
 const jitter = (ms: number): number => ms * (0.85 + Math.random() * 0.3);
 
-function httpOnce(job: ClientJob, body?: Buffer): Promise<void> {
+function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
   return new Promise((resolve) => {
-    const headers: Record<string, string | number> = { connection: 'close', ...(job.headers ?? {}) };
+    const headers: Record<string, string | number> = { ...(agent ? {} : { connection: 'close' }), ...(job.headers ?? {}) };
     if (body) headers['content-length'] = body.length;
     const req = request(
-      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: false, headers, timeout: job.timeoutMs ?? 30_000 },
+      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: agent ?? false, headers, timeout: job.timeoutMs ?? 30_000 },
       (res) => {
         res.resume();
         res.on('end', resolve);
@@ -116,10 +124,12 @@ function httpOnce(job: ClientJob, body?: Buffer): Promise<void> {
 
 async function getLoop(job: ClientJob, active: () => boolean = () => true): Promise<void> {
   const body = job.body !== undefined ? Buffer.from(job.body) : job.bytes ? Buffer.alloc(job.bytes, 'x') : undefined;
+  // keep-alive: one connection for this loop, reused from request to request
+  const agent = job.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
   for (;;) {
     await sleep(jitter(job.sleepMs ?? 300));
     if (!active()) return;
-    await httpOnce(job, body);
+    await httpOnce(job, body, agent);
   }
 }
 
@@ -127,7 +137,7 @@ async function connectLoop(job: ClientJob): Promise<void> {
   const gap = 1000 / (job.perSec ?? 10);
   for (;;) {
     await sleep(jitter(gap));
-    const s = connect({ host, port: job.port ?? 3001 });
+    const s = connect({ host: job.address ?? host, port: job.port ?? 3001 });
     announce();
     s.on('error', () => s.destroy());
     s.on('connect', () => s.end());
@@ -276,8 +286,56 @@ function download(job: ClientJob): void {
   for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, (job.firstMs ?? 0) + Math.random() * (job.sleepMs ?? 1000));
 }
 
+/** A sidecar on 127.0.0.1 that streams to whoever connects (backpressure: it waits for 'drain'). */
+function stallServer(port: number): Promise<void> {
+  const chunk = Buffer.alloc(16 * 1024, 'log line of the sidecar\n');
+  const srv = createServer((s) => {
+    s.on('error', () => s.destroy());
+    const pump = (): void => {
+      while (!s.destroyed && s.write(chunk));
+    };
+    s.on('drain', pump);
+    pump();
+  });
+  return new Promise((resolve) => {
+    srv.on('error', () => resolve());
+    srv.listen({ host: '127.0.0.1', port }, () => resolve());
+  });
+}
+
+/** `loops` slow readers of the local sidecar, each abandoning its stream after `giveUpMs`. */
+async function stall(job: ClientJob): Promise<void> {
+  const port = job.port ?? 9902;
+  await stallServer(port);
+  const rate = job.readBytesPerSec ?? 4096;
+  const once = (): void => {
+    const s = connect({ host: '127.0.0.1', port });
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      if (timer) clearTimeout(timer);
+      clearTimeout(giveUp);
+      s.destroy();
+      setTimeout(once, jitter(job.sleepMs ?? 100));
+    };
+    const giveUp = setTimeout(end, jitter(job.giveUpMs ?? 10_000));
+    s.on('data', (d: Buffer) => {
+      s.pause();
+      timer = setTimeout(() => s.resume(), (d.length / rate) * 1000);
+    });
+    s.on('error', end);
+    s.on('close', end);
+  };
+  for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, Math.random() * 1000);
+}
+
 for (const job of config.jobs) {
   switch (job.kind) {
+    case 'stall':
+      void stall(job);
+      break;
     case 'get':
     case 'post':
       for (let i = 0; i < (job.loops ?? 1); i++) void getLoop(job);

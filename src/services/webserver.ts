@@ -31,6 +31,13 @@ export interface WebserverConfig {
    * until the whole body is handed to the kernel, or the client goes away.
    */
   exportBytes?: number;
+  /**
+   * Optional: this path (a load balancer's health check, e.g. /health) is answered at once by
+   * the server's front, without a worker: it stays quick while every worker is taken.
+   */
+  healthPath?: string;
+  /** Optional: how long an idle keep-alive connection is kept open (default 1000 ms). */
+  keepAliveMs?: number;
 }
 
 const config = await readConfig<WebserverConfig>((env) => ({
@@ -83,6 +90,12 @@ function bodyLength(req: IncomingMessage): Promise<number> {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (config.healthPath && req.method === 'GET' && req.url === config.healthPath) {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
+    res.end('ok\n');
+    return;
+  }
   const bodyMs = config.bodyMsPerKB ? ((await bodyLength(req)) / 1024) * config.bodyMsPerKB : 0;
   req.resume();
   const slot = acquire();
@@ -138,7 +151,7 @@ async function streamExport(res: ServerResponse, bytes: number): Promise<void> {
 }
 
 const server = createServer((req, res) => void handle(req, res));
-server.keepAliveTimeout = 1000;
+server.keepAliveTimeout = config.keepAliveMs ?? 1000;
 if (config.maxConnections) {
   // A prefork server: the kernel completes every handshake, but only maxConnections are read.
   const max = config.maxConnections;

@@ -11,7 +11,7 @@ import { lookupsPerSec, resolverTarget, tunnelOf } from '../../src/cases/dns-exf
 import { encodeName, tunnelChunk, tunnelName } from '../../src/services/dns.js';
 import { seededRng } from '../../src/core/random.js';
 import { planLab, resolveConfig } from '../../src/core/model.js';
-import { slowDownloads, socketBuffers, workers, zeroWindowFilter } from '../../src/cases/zero-window.js';
+import { healthPath, slowDownloads, socketBuffers, workers, zeroWindowFilter } from '../../src/cases/zero-window.js';
 import { hostSysctls } from '../../src/cases/common.js';
 import { caseCompose } from '../../src/backends/docker/docker.js';
 import type { ClientJob } from '../../src/services/client.js';
@@ -157,8 +157,11 @@ test('answer cases check the value, and only the value', () => {
     const other = d.hosts.find((h) => h.role === 'suspect' && h.name !== d.culprit)!;
     assert.ok(!lossy.checkAnswer!(other.name, d));
     assert.ok(!lossy.checkAnswer!('webserver', d));
-    // only the culprit's link is impaired
-    assert.deepEqual(d.hosts.filter((h) => h.link).map((h) => h.name), [d.culprit]);
+    // only the culprit's link loses packets to speak of; every suspect has a rule of the same kind
+    assert.deepEqual(d.hosts.filter((h) => (h.link?.lossPercent ?? 0) >= 1).map((h) => h.name), [d.culprit]);
+    const suspects = d.hosts.filter((h) => h.role === 'suspect');
+    assert.ok(suspects.every((h) => h.link?.lossPercent !== undefined && !h.link.delayMs), 'every suspect has a loss rule');
+    for (const h of suspects.filter((x) => x.name !== d.culprit)) assert.ok(h.link!.lossPercent! < 1e-4, `${h.name}'s rule is a decoy`);
   }
 });
 
@@ -368,12 +371,20 @@ test('zero-window: the webserver streams an export with a few workers; only the 
       const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
       // downloading the export is no crime: innocents do it too, at full speed
       assert.ok(innocents.some((h) => jobs(h).some((j) => j.kind === 'download')), `${s}/${n}: an innocent downloads the export`);
-      for (const h of innocents) for (const j of jobs(h)) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
+      for (const h of innocents) for (const j of jobs(h).filter((x) => x.kind === 'download')) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
+      // and every innocent reads a local sidecar (lo) as slowly: its zero-window counters climb too
+      for (const h of innocents) assert.ok(jobs(h).some((j) => j.kind === 'stall' && j.loops! >= workers && j.readBytesPerSec! <= 8192), `${h.name} stalls on lo`);
+      assert.ok(jobs(d.hosts.find((x) => x.name === d.culprit)!).some((j) => j.kind === 'stall' && j.loops === 1), 'the culprit has a sidecar too');
       // everyone uses the site; the busiest innocent runs more page loops than the culprit
       for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.ok(jobs(h).some((j) => j.kind === 'get'), h.name);
-      const loops = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
+      const rate = (h: HostSpec, health: boolean): number =>
+        jobs(h).filter((j) => j.kind === 'get' && (j.path === healthPath) === health).reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
       const culprit = d.hosts.find((h) => h.name === d.culprit)!;
-      assert.ok(Math.max(...innocents.map(loops)) >= 10 * loops(culprit), `${s}/${n}: a busy innocent`);
+      assert.ok(Math.max(...innocents.map((h) => rate(h, false))) >= 10 * rate(culprit, false), `${s}/${n}: a busy innocent`);
+      // the health checks (no worker needed) go on through a stall: one innocent checks 4 times as often as the culprit
+      assert.equal(web.config.healthPath, healthPath);
+      for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.equal(jobs(h).filter((j) => j.path === healthPath).length, 1, `${h.name} checks /health`);
+      assert.ok(Math.max(...innocents.map((h) => rate(h, true))) >= 4 * rate(culprit, true), `${s}/${n}: a busy health check`);
       // while the workers are taken the page loops wait; the metrics keep every innocent louder than the culprit
       const metrics = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'statsd').reduce((sum, j) => sum + j.perSec!, 0);
       for (const h of innocents) assert.ok(metrics(h) >= 3 * metrics(culprit), `${s}/${n}: ${h.name} ships ${metrics(h)} metrics/s, the culprit ${metrics(culprit)}`);
@@ -400,5 +411,71 @@ test('zero-window: the hints keep the culprit\'s address for the last; the debri
     assert.match(c.situationalHint!(v, { tcpdumpOn: [], wrongArrests: [] })!, /No tcpdump/);
     assert.equal(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: [] }), undefined);
     assert.match(c.situationalHint!(v, { tcpdumpOn: [v.bridge], wrongArrests: ['app1'] })!, /restart/);
+  }
+});
+
+test('counting port 3000 never points at the culprit: the busiest innocent loads pages at twice its rate at least', () => {
+  // the cases whose suspects all load pages (the first case's trick would count them)
+  const reqPerSec = (h: HostSpec): number =>
+    (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
+  for (const id of ['password-in-clear', 'lossy-link', 'arp-storm']) {
+    const c = findCase(id);
+    for (let k = 0; k < 200; k++) {
+      for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
+        const d = draw(c, `naive-${k}`, n);
+        const culprit = d.hosts.find((h) => h.name === d.culprit)!;
+        const busiest = Math.max(...d.hosts.filter((h) => h.role === 'suspect' && h !== culprit).map(reqPerSec));
+        assert.ok(busiest >= 2 * reqPerSec(culprit), `${id} naive-${k}/${n}: ${busiest.toFixed(1)} vs the culprit's ${reqPerSec(culprit).toFixed(1)} requests/s`);
+      }
+    }
+  }
+});
+
+test('slowloris: the innocents keep their connections alive, one of them busy, so their requests go on through the attack', () => {
+  const c = findCase('slowloris');
+  for (let k = 0; k < 100; k++) {
+    const d = draw(c, `sl-${k}`, c.suspects.default);
+    const web = d.hosts.find((h) => h.name === 'webserver')!;
+    assert.ok(Number(web.config.keepAliveMs) >= 5000, 'idle keep-alive connections are kept for seconds');
+    const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
+    const gets = innocents.flatMap((h) => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'get'));
+    assert.ok(gets.every((j) => j.keepAlive), 'every innocent page loop keeps its connection');
+    assert.ok(gets.some((j) => (j.loops ?? 1) >= 3 && j.sleepMs! <= 200), 'one busy innocent');
+    // their connections and the culprit's fit in the server's limit together
+    const held = gets.reduce((sum, j) => sum + (j.loops ?? 1), 0);
+    assert.ok(held <= 12, `the innocents hold ${held} of the webserver's connections`);
+  }
+});
+
+test('lossy-link: the loss rule is BPF that matches at random, at the given rate', async () => {
+  const { lossBytecode } = await import('../../src/backends/netns/lab.js');
+  assert.equal(lossBytecode(12), '4,32 0 0 4294963256,53 0 1 3779571220,6 0 0 1,6 0 0 0');
+  const threshold = (p: number): number => Number(lossBytecode(p).split(',')[2]!.split(' ')[3]);
+  assert.equal(threshold(0), 2 ** 32 - 1);
+  assert.ok(2 ** 32 - threshold(0.000005) < 1000, 'a decoy matches a few packets in a hundred million');
+});
+
+test('reset-storm and arp-storm: the innocents carry the same counters and neighbour tables', () => {
+  const rs = findCase('reset-storm');
+  for (const s of seeds) {
+    const d = draw(rs, s);
+    const local = (h: HostSpec): number => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'connect').reduce((sum, j) => sum + j.perSec!, 0);
+    const attempts = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit).map(local);
+    const culprit = local(d.hosts.find((h) => h.name === d.culprit)!);
+    // TcpAttemptFails climbs on every host, the culprit's within the innocents' range
+    assert.ok(culprit >= Math.min(...attempts) - 2 && culprit <= Math.max(...attempts) + 2, `${s}: ${culprit} vs ${attempts.join(', ')}`);
+    for (const h of d.hosts.filter((x) => x.role === 'suspect' && x.name !== d.culprit)) {
+      for (const j of (h.config.jobs as ClientJob[]).filter((x) => x.kind === 'connect')) assert.equal(j.address, '127.0.0.1', 'innocents knock on lo only');
+    }
+  }
+  const as = findCase('arp-storm');
+  for (const s of seeds) {
+    const d = draw(as, s);
+    for (const h of d.hosts.filter((x) => x.role === 'suspect')) {
+      const dead = (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'sweep' && j.octets);
+      assert.equal(dead.length, 1, `${h.name} polls a stale inventory`);
+      assert.equal(dead[0]!.octets!.length, 32);
+      assert.ok(h.name === d.culprit ? dead[0]!.perSec! >= 30 : dead[0]!.perSec === 1);
+    }
   }
 });

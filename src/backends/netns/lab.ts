@@ -141,7 +141,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
 /**
  * What a case asks of a host beyond its program, from its HostSpec. The draw is made again
  * from the seed (the plan holds no secrets); all of it goes away with the veth or namespace.
- *   link      tc netem on the host-side veth, so what the host receives is delayed or lost
+ *   link      what the host receives is lost (a random-match DROP inside its namespace) or delayed (tc netem on its veth)
  *   lowPorts  its service may bind ports below 1024 as `nobody`
  *   sysctls   per-namespace sysctls (socket buffer sizes ...), inside its namespace only
  */
@@ -205,25 +205,41 @@ export async function setNetnsSysctl(netns: string, key: string, value: string):
 }
 
 /**
- * Kernels built without sch_netem ("Specified qdisc kind is unknown") cannot delay; loss
- * alone is then made with a random DROP rule on the INPUT chain inside the host's
- * namespace: the same packets are lost, and the rule goes away with the namespace.
+ * Loss of what is sent to the host: a DROP rule on the INPUT chain inside the host's own
+ * namespace, matched by a classic BPF program that draws a random number (`ld rand`) and
+ * matches when it is at or above a threshold. Nothing of it shows on the machine (`tc`,
+ * `ip link`, `iptables -S`), and the cases give every suspect such a rule (a decoy with a
+ * loss of a millionth of a percent), so the hosts' own rule sets look alike too. Kernels
+ * without xt_bpf get the statistic match instead; delay, which only tc netem makes, goes on
+ * the host-side veth. The rule goes away with the namespace.
  */
 export async function impairLink(host: { veth: string; netns: string }, link: { delayMs?: number; lossPercent?: number }): Promise<void> {
+  if (link.lossPercent !== undefined && !link.delayMs) {
+    const bpf = await run('ip', ['netns', 'exec', host.netns, 'iptables', '-w', '-A', 'INPUT', '-m', 'bpf', '--bytecode', lossBytecode(link.lossPercent), '-j', 'DROP']);
+    if (bpf.code === 0) return;
+    const p = String(link.lossPercent / 100);
+    const stat = await run('ip', ['netns', 'exec', host.netns, 'iptables', '-w', '-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP']);
+    if (stat.code === 0) return;
+  }
   const args = netemArgs(link);
   if (!args.length) return;
   const r = await run('tc', ['qdisc', 'add', 'dev', host.veth, 'root', 'netem', ...args]);
   if (r.code === 0) return;
-  if (/qdisc kind is unknown/i.test(r.stderr) && !link.delayMs && link.lossPercent) {
-    const p = String(link.lossPercent / 100);
-    await runOk('ip', ['netns', 'exec', host.netns, 'iptables', '-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP']);
-    return;
-  }
   throw new UserError(
     `This case needs a link with ${args.join(' ')}, and \`tc qdisc add dev ${host.veth} root netem ${args.join(' ')}\` failed: ${r.stderr.trim()}`,
     'Delay needs tc netem: a kernel with sch_netem (CONFIG_NET_SCH_NETEM). Choose another case on this machine (`mystery cases`).',
     ExitCode.resources,
   );
+}
+
+/**
+ * xt_bpf bytecode (`iptables -m bpf --bytecode`) that matches a packet with the given
+ * probability (percent): A = random (SKF_AD_OFF + SKF_AD_RANDOM); match if A >= threshold.
+ */
+export function lossBytecode(lossPercent: number): string {
+  const threshold = Math.min(2 ** 32 - 1, Math.max(0, Math.round((1 - lossPercent / 100) * 2 ** 32)));
+  const ldRandom = 2 ** 32 - 0x1000 + 56;
+  return `4,32 0 0 ${ldRandom},53 0 1 ${threshold},6 0 0 1,6 0 0 0`;
 }
 
 export function netemArgs(link: { delayMs?: number; lossPercent?: number } | undefined): string[] {
