@@ -119,6 +119,8 @@ function phrase(node: FilterNode, lookups: Lookups): string {
       return node.inbound ? 'arriving on the interface (inbound)' : 'leaving through the interface (outbound)';
     case 'ifindex':
       return `captured on the interface with index ${node.value}`;
+    case 'foreign':
+      return `(\`${node.keyword}\`: ${node.message})`;
     case 'encap': {
       const id = node.id === undefined ? '' : ` ${node.id}`;
       switch (node.encap) {

@@ -93,3 +93,22 @@ export async function checkWithTcpdump(expression: string): Promise<TcpdumpVerdi
     throw err;
   }
 }
+
+/**
+ * Resolves host names as libpcap does (getaddrinfo, any family): which families each has.
+ * Unknown names come back undefined. Each lookup may take as long as the system's resolver.
+ */
+export async function resolveHosts(names: string[]): Promise<Map<string, { ipv4: boolean; ipv6: boolean } | undefined>> {
+  const { lookup } = await import('node:dns/promises');
+  const entries = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const all = await lookup(name, { all: true });
+        return [name, { ipv4: all.some((a) => a.family === 4), ipv6: all.some((a) => a.family === 6) }] as const;
+      } catch {
+        return [name, undefined] as const;
+      }
+    }),
+  );
+  return new Map(entries);
+}

@@ -21,6 +21,11 @@ export interface Lookups {
   network(name: string): boolean;
   /** /etc/ethers: does this host name have a MAC address? */
   etherHost(name: string): boolean;
+  /**
+   * What a host name resolves to (getaddrinfo, as libpcap asks): undefined = unknown host.
+   * Without this method host names are taken as resolvable (nothing was looked up).
+   */
+  host?(name: string): { ipv4: boolean; ipv6: boolean } | undefined;
 }
 
 /** A few well-known names, for when the system's files are not read (tests, other hosts). */
@@ -45,6 +50,16 @@ const ETHER_PROTOCOL_NAMES = new Set(['ip', 'ip6', 'arp', 'rarp', 'atalk', 'aarp
 
 /** Protocols whose headers `proto[offset]` can address on an Ethernet capture. */
 const LOADABLE = new Set(['link', 'ip', 'arp', 'rarp', 'tcp', 'udp', 'icmp', 'igmp', 'igrp', 'pim', 'vrrp', 'carp', 'sctp', 'ip6', 'icmp6', 'atalk', 'decnet', 'lat', 'sca', 'moprc', 'mopdl']);
+
+/** The frame types `llc TYPE` takes (I, S and U formats and their commands). */
+export const LLC_TYPES = new Set(['i', 's', 'u', 'rr', 'rnr', 'rej', 'ui', 'ua', 'disc', 'dm', 'sabme', 'test', 'xid', 'frmr']);
+
+/** OSI network-layer protocols `iso proto \NAME` knows. */
+const OSI_PROTOCOLS: Record<string, number> = { clnp: 0x81, esis: 0x82, 'es-is': 0x82, isis: 0x83, 'is-is': 0x83 };
+
+const FOREIGN_HINT = 'this primitive reads a header an Ethernet capture does not have; with `-y` tcpdump compiles it for another link type, which explain does not cover.';
+
+const WLAN_DIRECTIONS: Record<string, string> = { addr1: "'addr1' and 'address1'", addr2: "'addr2' and 'address2'", addr3: "'addr3' and 'address3'", addr4: "'addr4' and 'address4'", ra: "'ra'", ta: "'ta'" };
 
 class Invalid extends Error {
   constructor(
@@ -99,8 +114,13 @@ function walk(node: FilterNode, lookups: Lookups, notes: string[]): void {
     case 'encap': {
       const max = { vlan: 4095, mpls: 1048575, pppoes: 65535, geneve: 16777215, pppoed: Infinity, llc: Infinity }[node.encap];
       if (node.id !== undefined && node.id > max) throw new Invalid(`${node.encap} ${node.id} is greater than the maximum, ${max}`, node.span);
+      if (node.llcType !== undefined && !LLC_TYPES.has(node.llcType)) {
+        throw new Invalid(`unknown LLC type name "${node.llcType}"`, node.span, `an LLC frame type is one of ${[...LLC_TYPES].join(', ')}.`);
+      }
       return;
     }
+    case 'foreign':
+      throw new Invalid(node.message, node.span, FOREIGN_HINT);
     case 'protocol':
       if (node.proto === 'link') throw new Invalid(`\`${node.protoText}\` alone means nothing: the link layer qualifies something`, node.span, `write \`${node.protoText} host MAC\`, \`${node.protoText} proto 0x0800\`, \`${node.protoText} broadcast\` or \`${node.protoText}[0] = 1\`.`);
       if (node.proto === 'radio') throw new Invalid("'radio' is not a valid protocol type here (no radio headers on Ethernet)", node.span);
@@ -126,11 +146,17 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
   }
   const q = node.context;
   const type = q.type;
+  if (value.kind === 'arcnet') throw new Invalid('aid supported only on ARCnet', span, 'an ARCnet address (`$3f`) exists only on ARCnet links; on Ethernet use a MAC address.');
+  if (value.kind === 'mac' && q.proto !== 'link' && (!type || type === 'host')) throw new Invalid('ethernet address used in non-ether expression', span, `write \`ether host ${value.text}\`.`);
+  const wlanDir = q.dir ? WLAN_DIRECTIONS[q.dir] : undefined;
+  if (wlanDir) throw new Invalid(`${wlanDir} ${wlanDir.includes(' and ') ? 'are' : 'is'} only supported on 802.11 with 802.11 headers`, node.span, 'these 802.11 address fields do not exist on Ethernet; use `ether src`/`ether dst`.');
+  if (q.proto === 'decnet') {
+    checkDecnet(q, value, span, node.span);
+    return;
+  }
   switch (value.kind) {
     case 'mac':
       if (q.proto !== 'link' || (type && type !== 'host')) throw new Invalid('an Ethernet (MAC) address is only allowed after `ether host`, `ether src` or `ether dst`', span, `write \`ether host ${value.text}\`.`);
-      return;
-    case 'arcnet':
       return;
     case 'ipv4':
     case 'ipv4-prefix':
@@ -160,6 +186,16 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
       checkName(q, value.text, span, node.span, lookups, notes);
       return;
   }
+}
+
+/** `decnet host 10.23`: a DECnet area.node address (or a number); no ports, no IP. */
+function checkDecnet(q: Qualifiers, value: Value, span: Span, qualifierSpan: Span): void {
+  if (q.type === 'port' || q.type === 'portrange') throw new Invalid(`illegal qualifier of '${q.type}'`, qualifierSpan, 'DECnet has no ports; `tcp port N` or `udp port N`.');
+  if (q.type === 'proto' || q.type === 'protochain' || q.type === 'gateway') throw new Invalid(`'decnet' cannot qualify '${q.type}'`, qualifierSpan);
+  if (value.kind === 'ipv6' || value.kind === 'ipv6-prefix') throw new Invalid("'decnet' modifier applied to ip6 host", qualifierSpan);
+  if (value.kind === 'mac') throw new Invalid('ethernet address used in non-ether expression', span);
+  if (value.kind === 'name') throw new Invalid('decnet name support not included', span, 'give the DECnet address as area.node, e.g. `decnet host 10.23`.');
+  if (value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') throw new Invalid('a mask or /prefix is not for DECnet addresses', span);
 }
 
 function checkNotPortOrProto(q: Qualifiers, value: Value, span: Span): void {
@@ -275,6 +311,8 @@ function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span,
     case 'protochain':
       if (q.proto === 'link') {
         if (!ETHER_PROTOCOL_NAMES.has(name)) throw new Invalid(`unknown ether proto '${name}'`, span);
+      } else if (q.proto === 'iso' || q.proto === 'isis' || q.proto === 'esis' || q.proto === 'clnp') {
+        if (OSI_PROTOCOLS[name] === undefined) throw new Invalid(`unknown osi proto '${name}'`, span, `OSI protocols are ${Object.keys(OSI_PROTOCOLS).join(', ')}; or a number.`);
       } else if (lookups.ipProtocol(name) === undefined) {
         throw new Invalid(`unknown ip proto '${name}'`, span, 'use a number (`ip proto 6`) or a name from /etc/protocols, escaped: `ip proto \\tcp`.');
       }
@@ -292,7 +330,16 @@ function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span,
         if (!lookups.etherHost(name)) throw new Invalid(`unknown ether host '${name}'`, span, 'use a MAC address, e.g. `ether host aa:bb:cc:dd:ee:ff` (names come from /etc/ethers).');
       } else {
         notes.push(`\`${name}\` is a host name: tcpdump resolves it (DNS or /etc/hosts) when it compiles the filter; with -n it still resolves it, only the output stays numeric.`);
-        if (q.proto !== 'ip6') checkHostProtocol(q, 'ip', qualifierSpan);
+        const addresses = lookups.host ? lookups.host(name) : { ipv4: q.proto !== 'ip6', ipv6: q.proto === 'ip6' };
+        if (!addresses || (!addresses.ipv4 && !addresses.ipv6)) {
+          throw new Invalid(`unknown host '${name}'`, span, 'tcpdump looks the name up (getaddrinfo: /etc/hosts, then DNS) and found no address; use an address, or a name this machine resolves.');
+        }
+        // libpcap skips the addresses of the other family (ip6 host NAME ignores IPv4 ones)
+        const v4 = addresses.ipv4 && q.proto !== 'ip6';
+        const v6 = addresses.ipv6 && q.proto !== 'ip' && q.proto !== 'arp' && q.proto !== 'rarp';
+        if (!v4 && !v6) throw new Invalid(`unknown host '${name}' for specified address family`, span, `the name has only ${addresses.ipv4 ? 'IPv4' : 'IPv6'} addresses; drop \`${q.protoText}\` or use the other family.`);
+        if (v4) checkHostProtocol(q, 'ip', qualifierSpan);
+        if (v6) checkHostProtocol(q, 'ip6', qualifierSpan);
       }
   }
 }
