@@ -34,7 +34,8 @@ export function systemLookups(etc = '/etc'): Lookups {
   } catch {
     /* no /etc/protocols */
   }
-  const networks = namesIn(`${etc}/networks`, 0);
+  // libpcap takes a network whose number is 0 (`default`) for an unknown one
+  const networks = namesIn(`${etc}/networks`, 0, (cols) => !/^0(\.0)*$/.test(cols[1] ?? ''));
   const ethers = namesIn(`${etc}/ethers`, 1);
   return {
     service: (name) => services.get(name) ?? builtinLookups.service(name),
@@ -45,12 +46,14 @@ export function systemLookups(etc = '/etc'): Lookups {
 }
 
 /** The names in column `column` of a file like /etc/networks (none if it does not exist). */
-function namesIn(path: string, column: number): Set<string> {
+function namesIn(path: string, column: number, keep: (columns: string[]) => boolean = () => true): Set<string> {
   try {
     return new Set(
       readFileSync(path, 'utf8')
         .split('\n')
-        .map((l) => l.replace(/#.*/, '').trim().split(/\s+/)[column])
+        .map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
+        .filter(keep)
+        .map((cols) => cols[column])
         .filter((n): n is string => !!n),
     );
   } catch {
