@@ -324,7 +324,8 @@ class Compiler {
     };
     const ends = range ? /^([^-]+)-(.+)$/.exec(name) : null;
     if (range && /^\d+-\d+$/.test(name)) return undefined;
-    const k = ends ? (kind(ends[1]!) === kind(ends[2]!) ? kind(ends[2]!) : 'any') : kind(name);
+    const side = (n: string) => (/^\d+$/.test(n) ? 'any' : kind(n));
+    const k = ends ? (side(ends[1]!) === side(ends[2]!) ? side(ends[2]!) : 'any') : kind(name);
     return k === 'tcp' ? [6] : k === 'udp' ? [17] : undefined;
   }
 
@@ -352,8 +353,10 @@ class Compiler {
   alone = false;
 
   relation(op: string, left: Arith, right: Arith): Formula {
-    const l = constant(left);
-    const r = constant(right);
+    // in the entry block, with no protocol checks before it, even `x & 0` as the last step folds
+    const bare = (this.alone || this.first) && !hasLoadGuards(left) && !hasLoadGuards(right);
+    const l = constant(left, !bare);
+    const r = constant(right, !bare);
     // among other primitives the optimizer folds only a comparison of two plain numbers
     // (`tcp and 1 > 2`, not `tcp and 1 + 1 = 3`: measured on libpcap 1.10)
     // (`tcp and 1 > 2`, not `tcp and 1 + 1 = 3`: measured on libpcap 1.10), and any in its first block
@@ -470,7 +473,8 @@ function ipv6BigInt(address: string): bigint {
  * The value the optimizer computes for an expression of constants, for its errors (a zero
  * divisor, a shift beyond 31): measured, it does not fold `-x` there.
  */
-export function constantValue(a: Arith): number | undefined {
+export function constantValue(a: Arith, withNegation = false): number | undefined {
+  if (withNegation) return constant(a);
   const folds = (x: Arith): boolean => (x.kind === 'neg' ? false : x.kind === 'binary' ? folds(x.left) && folds(x.right) : true);
   return folds(a) ? constant(a) : undefined;
 }
@@ -650,4 +654,18 @@ function containsEncap(node: FilterNode, encap: string): boolean {
   if (node.kind === 'and' || node.kind === 'or') return containsEncap(node.left, encap) || containsEncap(node.right, encap);
   if (node.kind === 'not') return containsEncap(node.operand, encap);
   return node.kind === 'encap' && node.encap === encap;
+}
+
+/** Does computing this value need protocol checks first (a load of something but the link layer)? */
+function hasLoadGuards(a: Arith): boolean {
+  switch (a.kind) {
+    case 'load':
+      return a.proto !== 'link' || hasLoadGuards(a.offset);
+    case 'binary':
+      return hasLoadGuards(a.left) || hasLoadGuards(a.right);
+    case 'neg':
+      return hasLoadGuards(a.operand);
+    default:
+      return false;
+  }
 }

@@ -333,12 +333,18 @@ function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span,
         for (const side of [m[1]!, m[2]!]) if (Number(side) > 65535) throw new Invalid(`illegal port number ${side} > 65535`, span);
         return;
       }
-      // pcap_nametoportrange: two service names; the range is tcp or udp if both ends are
+      // pcap_nametoportrange: each end a number or a service name; the range is tcp or udp
+      // only if both ends are
       const ends = /^([^-]+)-(.+)$/.exec(name);
       if (!ends) throw new Invalid(`unknown port in range '${name}'`, span, 'a port range is two ports joined by a dash: `portrange 8000-8080`.');
-      const first = serviceProtocol(ends[1]!, lookups);
-      const second = serviceProtocol(ends[2]!, lookups);
-      if (first === undefined || second === undefined) throw new Invalid(`unknown port in range '${name}'`, span, 'each end is a number or a service name from /etc/services, both the same kind: `portrange 8000-8080` or `portrange ssh-http`.');
+      const end = (side: string) => {
+        if (!/^\d+$/.test(side)) return serviceProtocol(side, lookups);
+        if (Number(side) > 65535) throw new Invalid(`illegal port number ${side} > 65535`, span);
+        return 'any' as const;
+      };
+      const first = end(ends[1]!);
+      const second = end(ends[2]!);
+      if (first === undefined || second === undefined) throw new Invalid(`unknown port in range '${name}'`, span, 'each end is a number or a service name from /etc/services: `portrange 8000-8080` or `portrange ssh-http`.');
       checkServiceProtocol(q, first === second ? first : 'any', `port in range '${name}'`, span);
       return;
     }
@@ -445,7 +451,7 @@ function checkArith(a: Arith, state: WalkState): void {
       if ((a.op === '/' || a.op === '%') && (constantValue(a.right) === 0 || firstLiteral(a.right) === 0)) throw new Invalid(a.op === '/' ? 'division by zero' : 'modulus by zero', a.span);
       // a shift: the code generator checks a literal amount; the optimizer a computed one,
       // but only when it shifts a packet value (measured: `1 << 0 << 1 ^ 128` passes)
-      if ((a.op === '<<' || a.op === '>>') && ((firstLiteral(a.right) ?? 0) > 31 || (constantValue(a.left) === undefined && (constantValue(a.right) ?? 0) > 31))) throw new Invalid('shift by more than 31 bits', a.span);
+      if ((a.op === '<<' || a.op === '>>') && ((firstLiteral(a.right) ?? 0) > 31 || (constantValue(a.left, true) === undefined && (constantValue(a.right, true) ?? 0) > 31))) throw new Invalid('shift by more than 31 bits', a.span);
       return;
     case 'neg':
       checkArith(a.operand, state);
