@@ -15,7 +15,7 @@ import { resolveHosts, systemLookups } from '../../src/explain/system.js';
 import { generateFilters } from '../helpers/filtergen.js';
 import { judgeAll } from '../helpers/tcpdump-judge.js';
 
-const COUNT = Number(process.env.MYSTERY_DIFF_COUNT ?? 1500);
+const COUNT = Number(process.env.MYSTERY_DIFF_COUNT ?? 1000);
 const SEED = process.env.MYSTERY_DIFF_SEED ?? 'explain-differential-1';
 const PARALLEL = Number(process.env.MYSTERY_DIFF_PARALLEL ?? 3);
 
