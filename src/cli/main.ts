@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { ExitCode, Interrupted, UserError } from '../core/errors.js';
 import { CommandFailed } from '../core/run.js';
 import { setProgramLab, terminalIo, type Ctx, type Io } from './context.js';
-import { commands } from '../commands/index.js';
+import { loadCommands, type Register } from '../commands/index.js';
 
-export function buildProgram(ctx: Ctx): Command {
+export function buildProgram(ctx: Ctx, commands: Register[]): Command {
   const program = new Command('mystery')
     .description('tcpdump-mystery: learn tcpdump by solving network incidents in a lab on this machine')
     .version('0.1.0')
@@ -32,13 +32,25 @@ export function buildProgram(ctx: Ctx): Command {
 export async function main(argv: string[], io: Io = terminalIo): Promise<number> {
   const ctx: Ctx = { io, exitCode: 0 };
   setProgramLab(undefined);
-  const program = buildProgram(ctx);
+  // only the command that runs is loaded (all of them for --help or an unknown verb)
+  const program = buildProgram(ctx, await loadCommands(commandName(argv)));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;
   } catch (err) {
     return report(err, io);
   }
+}
+
+/** The verb in argv: the first word that is not a global option (`--name LAB` takes a value). */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--name') i++;
+    else if (!a.startsWith('-')) return a;
+    else if (a === '--') return argv[i + 1];
+  }
+  return undefined;
 }
 
 export function report(err: unknown, io: Io): number {
