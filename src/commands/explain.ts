@@ -26,7 +26,8 @@ export function registerExplain(program: Command, ctx: Ctx): void {
         throw err;
       }
       ctx.io.out(json ? JSON.stringify(report, null, 2) : formatReport(report));
-      if (!report.filter.valid) {
+      // tcpdump refuses what is invalid or rejects every packet; where it could not be run, explain's word
+      if (report.filter.final === 'invalid' || report.filter.final === 'rejects-all') {
         const { message, fix } = invalidFilterMessage(report.filter);
         throw new UserError(message, fix, ExitCode.usage);
       }

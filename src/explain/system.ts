@@ -75,9 +75,9 @@ export interface TcpdumpVerdict {
  * `tcpdump -d -- EXPR`: compiles the filter for an Ethernet link without opening an
  * interface (no root needed). `--` keeps an expression starting with `-` from being an option.
  */
-export async function checkWithTcpdump(expression: string): Promise<TcpdumpVerdict> {
+export async function checkWithTcpdump(expression: string, linkType?: string): Promise<TcpdumpVerdict> {
   try {
-    const r = await run('tcpdump', ['-d', '--', expression], { timeoutMs: 15_000 });
+    const r = await run('tcpdump', [...(linkType ? ['-y', linkType] : []), '-d', '--', expression], { timeoutMs: 15_000 });
     // killed by our timeout: most likely a host name that DNS never answers
     if (r.signal) return { ran: false, message: 'tcpdump -d did not finish in 15 s (a host name DNS does not answer?)' };
     if (r.code === 0) {

@@ -377,7 +377,7 @@ function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span,
         notes.push(`\`${name}\` is a host name: tcpdump resolves it (DNS or /etc/hosts) when it compiles the filter; with -n it still resolves it, only the output stays numeric.`);
         const addresses = lookups.host ? lookups.host(name) : { ipv4: q.proto !== 'ip6', ipv6: q.proto === 'ip6' };
         if (!addresses || (!addresses.ipv4 && !addresses.ipv6)) {
-          throw new Invalid(`unknown host '${name}'`, span, 'tcpdump looks the name up (getaddrinfo: /etc/hosts, then DNS) and found no address; use an address, or a name this machine resolves.');
+          throw new Invalid(`unknown host '${name}'`, span, "tcpdump looks the name up (getaddrinfo: /etc/hosts, then DNS) when it compiles the filter, and this machine knows no address for it; the lab's hosts have no names here: use the address `mystery ps` gives (e.g. `host 10.200.X.Y`).");
         }
         // libpcap skips the addresses of the other family (ip6 host NAME ignores IPv4 ones)
         const v4 = addresses.ipv4 && q.proto !== 'ip6';

@@ -211,21 +211,23 @@ test('warnings: the seed disclaimer, applied to a command', async () => {
   assert.match(ssh.find((w) => w.code === 'own-terminal')!.message, /You are logged in over ssh/);
 });
 
-test('report: the parser disagreeing with tcpdump is said, and tcpdump wins', async () => {
-  const rejected = await explainFilter('host nosuch.invalid', lookups);
-  assert.equal(rejected.parser, 'valid');
+test('report: a name libpcap cannot resolve is explain\'s verdict too; where tcpdump differs, it says so and tcpdump wins', async () => {
+  // `..` makes the resolver fail at once, without a DNS query leaving the machine
+  const rejected = await explainFilter('host nosuch..invalid', lookups);
+  assert.equal(rejected.verdict, 'invalid');
+  assert.equal(rejected.verdictMessage, "unknown host 'nosuch..invalid'");
   assert.equal(rejected.tcpdump.accepted, false);
-  assert.equal(rejected.agreement, 'disagree');
+  assert.equal(rejected.agreement, 'agree');
   assert.equal(rejected.valid, false);
 
-  // a stand-in tcpdump that accepts what our parser rejects
+  // a stand-in tcpdump that accepts what explain rejects
   const lenient = await explainFilter('tcp or 80', lookups, async () => ({ ran: true, accepted: true }));
   assert.equal(lenient.agreement, 'disagree');
+  assert.equal(lenient.final, 'valid');
   assert.equal(lenient.valid, true);
   const text = formatReport({ command: 'tcp or 80', prefix: [], options: [], unknownOptions: [], filter: lenient, notes: [], warnings: [] });
-  assert.match(text, /Our parser disagrees: tcpdump is the authority/);
+  assert.match(text, /explain's verdict differs: tcpdump is the authority/);
 });
-
 
 test('mystery explain: a valid command exits 0 and explains it', async () => {
   const io = capturingIo();
@@ -257,13 +259,14 @@ test('mystery explain: an invalid filter exits 2 and names the column', async ()
   assert.match(io.stderr, /tcpdump: can't parse filter expression: syntax error/);
 });
 
-test('mystery explain: a name tcpdump cannot resolve is its verdict, with the column of the name', async () => {
+test('mystery explain: a name that does not resolve is an error, with the column of the name', async () => {
   const io = capturingIo();
-  assert.equal(await main(['explain', "tcpdump -c 5 -i veth0 'port 80 and host nosuch.invalid'"], io), 2);
-  assert.match(io.stdout, /tcpdump -d: rejects it: unknown host 'nosuch.invalid'\. Our parser found no error: tcpdump is the authority/);
-  assert.match(io.stderr, /error: tcpdump rejects the filter at column 18: unknown host 'nosuch.invalid'/);
+  assert.equal(await main(['explain', "tcpdump -c 5 -i veth0 'port 80 and host nosuch..invalid'"], io), 2);
+  assert.match(io.stdout, /verdict: invalid: unknown host 'nosuch\.\.invalid'/);
+  assert.match(io.stdout, /tcpdump -d: rejects it: unknown host 'nosuch\.\.invalid'$/m);
+  assert.match(io.stderr, /error: the filter is invalid at column 18: unknown host 'nosuch\.\.invalid' \(tcpdump: unknown host 'nosuch\.\.invalid'\)/);
   // a lab host's name is what a learner tries: the fix says to use its address
-  assert.match(io.stderr, /does not know the lab's hosts by name: use the address `mystery ps` gives/);
+  assert.match(io.stderr, /the lab's hosts have no names here: use the address `mystery ps` gives/);
 });
 
 test('mystery explain --json: machine-readable, with the AST', async () => {
