@@ -122,12 +122,14 @@ export async function explainFilter(
   tcpdump: TcpdumpCheck | false = checkWithTcpdump,
   options: { linkType?: string; resolve?: Resolver } = {},
 ): Promise<FilterReport> {
+  // tcpdump -d runs while explain makes up its own mind
+  const checked = expression.trim() === '' || !tcpdump ? undefined : tcpdump(expression, options.linkType);
   const own = await ownVerdict(expression, { dlt: options.linkType, lookups, resolve: options.resolve ?? resolveHosts });
   // not covered (another link type): the grammar alone, for the explanation
   const parsed = own.parsed ?? parseFilter(expression, lookups);
   const parser = parsed.ok ? 'valid' : parsed.error.kind === 'unsupported' ? 'unsupported' : 'invalid';
   // an empty filter needs no check: it is valid and matches everything
-  const verdict: TcpdumpVerdict = expression.trim() === '' ? { ran: true, accepted: true } : tcpdump ? await tcpdump(expression, options.linkType) : { ran: false };
+  const verdict: TcpdumpVerdict = expression.trim() === '' ? { ran: true, accepted: true } : checked ? await checked : { ran: false };
   const theirs = tcpdumpVerdictOf(verdict);
   const final = theirs ?? (own.verdict === 'not-covered' ? 'unknown' : own.verdict);
   const explained = parsed.ok && linkTypeCovered(options.linkType);
