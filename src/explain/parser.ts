@@ -429,7 +429,14 @@ class Parser {
     const t = this.peek();
     if (this.isOp(t, '-')) {
       this.next();
-      const operand = this.parseUnary();
+      let operand = this.parseUnary();
+      // `%` and `^` have no precedence: bison shifts them even after a unary minus, so
+      // `-8 ^ 1 << 3` is `-(8 ^ (1 << 3))`
+      while (this.isOp(this.peek(), '%', '^')) {
+        const op = this.next();
+        const right = this.parseArith(0);
+        operand = { kind: 'binary', op: op.text, left: operand, right, span: join(operand.span, right.span) };
+      }
       return { kind: 'neg', operand, span: join(t, operand.span) };
     }
     if (t.kind === 'num') {

@@ -147,8 +147,12 @@ class Compiler {
     switch (node.kind) {
       case 'and':
         return and(this.compile(node.left), this.compile(node.right));
-      case 'or':
-        return or(this.compile(node.left), this.compile(node.right));
+      case 'or': {
+        const left = this.compile(node.left);
+        // a left side that can never match is optimized away: the right one's code comes first
+        if (!acceptReachable(left)) this.first = true;
+        return or(left, this.compile(node.right));
+      }
       case 'not':
         return negate(this.compile(node.operand));
       case 'protocol':

@@ -6,7 +6,7 @@
 import { isIPv6 } from 'node:net';
 import type { Arith, FilterNode, Qualifiers, Span, Value } from './ast.js';
 import type { FilterError } from './parser.js';
-import { constantValue } from './reach.js';
+import { constantValue, rejectsEveryPacket } from './reach.js';
 
 export interface ServicePorts {
   tcp?: number;
@@ -93,6 +93,8 @@ interface WalkState {
   geneve: boolean;
   /** after `mpls` only IPv4 and IPv6 can follow */
   mpls?: boolean;
+  /** the comparison being checked can match something (else the optimizer drops its code) */
+  live?: boolean;
 }
 
 /** Protocols libpcap cannot find inside MPLS (it knows only IPv4 and IPv6 there). */
@@ -118,6 +120,9 @@ function walk(node: FilterNode, lookups: Lookups, notes: string[], state: WalkSt
       checkPrimitive(node, lookups, notes);
       return;
     case 'relation':
+      // the optimizer checks the constants it computes only in code that can run: a comparison
+      // whose own protocol checks exclude each other is removed first (`rarp[9] % (1-1) > icmp6[0]`)
+      state.live = !rejectsEveryPacket(node);
       checkArith(node.left, state);
       checkArith(node.right, state);
       return;
@@ -448,10 +453,10 @@ function checkArith(a: Arith, state: WalkState): void {
       checkArith(a.left, state);
       checkArith(a.right, state);
       // libpcap's code generator checks a literal, its optimizer any constant it computes
-      if ((a.op === '/' || a.op === '%') && (constantValue(a.right) === 0 || firstLiteral(a.right) === 0)) throw new Invalid(a.op === '/' ? 'division by zero' : 'modulus by zero', a.span);
+      if ((a.op === '/' || a.op === '%') && (firstLiteral(a.right) === 0 || (state.live !== false && constantValue(a.right, true) === 0))) throw new Invalid(a.op === '/' ? 'division by zero' : 'modulus by zero', a.span);
       // a shift: the code generator checks a literal amount; the optimizer a computed one,
       // but only when it shifts a packet value (measured: `1 << 0 << 1 ^ 128` passes)
-      if ((a.op === '<<' || a.op === '>>') && ((firstLiteral(a.right) ?? 0) > 31 || (constantValue(a.left, true) === undefined && (constantValue(a.right, true) ?? 0) > 31))) throw new Invalid('shift by more than 31 bits', a.span);
+      if ((a.op === '<<' || a.op === '>>') && ((firstLiteral(a.right) ?? 0) > 31 || (state.live !== false && constantValue(a.left, true) === undefined && (constantValue(a.right, true) ?? 0) > 31))) throw new Invalid('shift by more than 31 bits', a.span);
       return;
     case 'neg':
       checkArith(a.operand, state);
