@@ -21,6 +21,8 @@ interface Test {
   field: string;
   op: Op;
   k: string;
+  /** the comparison whose code we ask about (is it still reachable after optimization?) */
+  mark?: boolean;
 }
 
 type Formula =
@@ -171,6 +173,11 @@ class Compiler {
       case 'cast':
         return this.cast(node.cast, node.proto);
       case 'relation':
+        if (node === this.marked) {
+          const f = this.relation(node.op, node.left, node.right);
+          this.markedTest = lastTest(f);
+          return f;
+        }
         return this.relation(node.op, node.left, node.right);
       case 'encap':
         return this.encap(node);
@@ -355,6 +362,9 @@ class Compiler {
 
   /** the filter is one comparison (or its negation): the optimizer folds it whole */
   alone = false;
+  /** a comparison to follow through the optimizer, and its test once compiled */
+  marked?: FilterNode;
+  markedTest?: Test;
 
   relation(op: string, left: Arith, right: Arith): Formula {
     // in the entry block, with no protocol checks before it, even `x & 0` as the last step folds
@@ -582,11 +592,16 @@ function layout(f: Formula, jt: Block | Leaf, jf: Block | Leaf, blocks: Block[])
  * can "accept" still be reached?
  */
 function acceptReachable(root: Formula, budget = 50): boolean {
+  return optimize(root, budget).accepts;
+}
+
+/** The optimized layout: can it accept, and which tests can still run. */
+function optimize(root: Formula, budget = 50): { accepts: boolean; tests: Set<Test> } {
   const blocks: Block[] = [];
-  let entry = layout(root, 'accept', 'reject', blocks);
-  if (blocks.length > 3000) return true;
+  const entry = layout(root, 'accept', 'reject', blocks);
+  if (blocks.length > 3000) return { accepts: true, tests: new Set(blocks.map((b) => b.test)) };
   for (let round = 0; round < budget; round++) {
-    if (typeof entry === 'string') return entry === 'accept';
+    if (typeof entry === 'string') return { accepts: entry === 'accept', tests: new Set() };
     // blocks in the order of the layout are topologically sorted from the entry: each jumps forward
     const reachable = new Set<Block>();
     const order: Block[] = [];
@@ -635,13 +650,33 @@ function acceptReachable(root: Formula, budget = 50): boolean {
     if (!changed) break;
   }
   const seen = new Set<Block>();
-  const reaches = (b: Block | Leaf): boolean => {
-    if (typeof b === 'string') return b === 'accept';
-    if (seen.has(b)) return false;
+  let accepts = false;
+  const visit = (b: Block | Leaf): void => {
+    if (typeof b === 'string') {
+      accepts ||= b === 'accept';
+      return;
+    }
+    if (seen.has(b)) return;
     seen.add(b);
-    return reaches(b.jt) || reaches(b.jf);
+    visit(b.jt);
+    visit(b.jf);
   };
-  return reaches(entry);
+  visit(entry);
+  return { accepts, tests: new Set([...seen].map((b) => b.test)) };
+}
+
+/**
+ * Does the code of this comparison survive libpcap's optimizer? The optimizer reports a
+ * zero divisor or a long shift it computes only in code that can still run.
+ */
+export function comparisonRuns(ast: FilterNode, relation: FilterNode, lookups?: Lookups): boolean {
+  if (containsEncap(ast, 'geneve')) return true;
+  const compiler = new Compiler(lookups);
+  compiler.alone = ast.kind === 'relation' || (ast.kind === 'not' && ast.operand.kind === 'relation');
+  compiler.marked = relation;
+  const { tests } = optimize(compiler.compile(ast));
+  // folded to a constant: the optimizer computed it, so it ran
+  return !compiler.markedTest || tests.has(compiler.markedTest);
 }
 
 /** Does libpcap's optimizer prove, on an Ethernet link, that this filter matches no packet? */
@@ -672,4 +707,11 @@ function hasLoadGuards(a: Arith): boolean {
     default:
       return false;
   }
+}
+
+/** The last test of a formula: a comparison's own, after the protocol checks before it. */
+function lastTest(f: Formula): Test | undefined {
+  if (f.t === 'lit') return f.test;
+  if (f.t === 'and' || f.t === 'or') return f.items.length ? lastTest(f.items[f.items.length - 1]!) : undefined;
+  return undefined;
 }

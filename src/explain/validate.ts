@@ -6,7 +6,7 @@
 import { isIPv6 } from 'node:net';
 import type { Arith, FilterNode, Qualifiers, Span, Value } from './ast.js';
 import type { FilterError } from './parser.js';
-import { constantValue, rejectsEveryPacket } from './reach.js';
+import { comparisonRuns, constantValue } from './reach.js';
 
 export interface ServicePorts {
   tcp?: number;
@@ -75,7 +75,7 @@ class Invalid extends Error {
 export function validate(ast: FilterNode, lookups: Lookups = builtinLookups): { error?: FilterError; notes: string[] } {
   const notes: string[] = [];
   try {
-    walk(ast, lookups, notes, { pppoes: false, geneve: false });
+    walk(ast, lookups, notes, { pppoes: false, geneve: false, root: ast });
     return { notes };
   } catch (err) {
     if (!(err instanceof Invalid)) throw err;
@@ -95,6 +95,8 @@ interface WalkState {
   mpls?: boolean;
   /** the comparison being checked can match something (else the optimizer drops its code) */
   live?: boolean;
+  /** the whole filter */
+  root?: FilterNode;
 }
 
 /** Protocols libpcap cannot find inside MPLS (it knows only IPv4 and IPv6 there). */
@@ -122,7 +124,7 @@ function walk(node: FilterNode, lookups: Lookups, notes: string[], state: WalkSt
     case 'relation':
       // the optimizer checks the constants it computes only in code that can run: a comparison
       // whose own protocol checks exclude each other is removed first (`rarp[9] % (1-1) > icmp6[0]`)
-      state.live = !rejectsEveryPacket(node);
+      state.live = state.root ? comparisonRuns(state.root, node, lookups) : true;
       checkArith(node.left, state);
       checkArith(node.right, state);
       return;
@@ -229,6 +231,7 @@ function checkDecnet(q: Qualifiers, value: Value, span: Span, qualifierSpan: Spa
   if (value.kind === 'ipv6' || value.kind === 'ipv6-prefix') throw new Invalid("'decnet' modifier applied to ip6 host", qualifierSpan);
   if (value.kind === 'mac') throw new Invalid('ethernet address used in non-ether expression', span);
   if (value.kind === 'name') throw new Invalid('decnet name support not included', span, 'give the DECnet address as area.node, e.g. `decnet host 10.23`.');
+  if ((value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') && q.type !== 'net') throw new Invalid('Mask syntax for networks only', span, `write \`decnet net ${value.text}\`.`);
   if (value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') checkIPv4(value, span);
 }
 
