@@ -161,6 +161,12 @@ export function invalidFilterMessage(filter: FilterReport): { message: string; f
       fix: 'Its conditions exclude each other (like `tcp and udp`, `ip and ip6`, or one field with two values joined by `and`): join them with `or`, or drop one.',
     };
   }
+  if (/^invalid data link type/.test(filter.tcpdump.message ?? '')) {
+    return {
+      message: `tcpdump does not know the link type of -y ${filter.linkType ?? ''}: ${filter.tcpdump.message}`,
+      fix: '`tcpdump -L -i IFACE` lists the link types an interface offers; -y takes their names without DLT_ (EN10MB, LINUX_SLL, RAW...).',
+    };
+  }
   if (filter.error && filter.parser === 'invalid') {
     return {
       message: `the filter is invalid at column ${filter.error.column}: ${filter.error.message}${filter.tcpdump.message ? ` (tcpdump: ${filter.tcpdump.message})` : ''}`,

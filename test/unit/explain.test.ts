@@ -340,6 +340,13 @@ test('mystery explain --json: machine-readable, with the AST', async () => {
   assert.equal(JSON.parse(bad.stdout).filter.error.column, 6);
 });
 
+test('mystery explain: -y of a link type tcpdump does not know is a usage error that says so', async () => {
+  const io = capturingIo();
+  assert.equal(await main(['explain', 'tcpdump -y NOSUCHDLT -c 5 -i eth0 tcp'], io), 2);
+  assert.match(io.stdout, /verdict: not covered: explain covers Ethernet \(EN10MB\) only, not -y NOSUCHDLT/);
+  assert.match(io.stderr, /error: tcpdump does not know the link type of -y NOSUCHDLT: invalid data link type NOSUCHDLT\n {2}`tcpdump -L -i IFACE` lists/);
+});
+
 test('mystery explain: an unterminated quote is a usage error', async () => {
   const io = capturingIo();
   assert.equal(await main(['explain', "tcpdump 'port 80"], io), 2);
