@@ -670,7 +670,7 @@ function optimize(root: Formula, budget = 50): { accepts: boolean; tests: Set<Te
  * zero divisor or a long shift it computes only in code that can still run.
  */
 export function comparisonRuns(ast: FilterNode, relation: FilterNode, lookups?: Lookups): boolean {
-  if (containsEncap(ast, 'geneve')) return true;
+  if (containsEncap(ast, 'geneve') || containsProtochain(ast)) return true;
   const compiler = new Compiler(lookups);
   compiler.alone = ast.kind === 'relation' || (ast.kind === 'not' && ast.operand.kind === 'relation');
   compiler.marked = relation;
@@ -682,8 +682,9 @@ export function comparisonRuns(ast: FilterNode, relation: FilterNode, lookups?: 
 /** Does libpcap's optimizer prove, on an Ethernet link, that this filter matches no packet? */
 export function rejectsEveryPacket(ast: FilterNode | null, lookups?: Lookups): boolean {
   if (!ast) return false;
-  // after geneve libpcap's optimizer proves nothing (measured: `tcp and udp and geneve` is valid)
-  if (containsEncap(ast, 'geneve')) return false;
+  // with geneve or protochain anywhere libpcap's optimizer proves nothing (measured:
+  // `tcp and udp and geneve` and `tcp and udp and ip6 protochain 6` are valid)
+  if (containsEncap(ast, 'geneve') || containsProtochain(ast)) return false;
   const compiler = new Compiler(lookups);
   compiler.alone = ast.kind === 'relation' || (ast.kind === 'not' && ast.operand.kind === 'relation');
   return !acceptReachable(compiler.compile(ast));
@@ -714,4 +715,10 @@ function lastTest(f: Formula): Test | undefined {
   if (f.t === 'lit') return f.test;
   if (f.t === 'and' || f.t === 'or') return f.items.length ? lastTest(f.items[f.items.length - 1]!) : undefined;
   return undefined;
+}
+
+function containsProtochain(node: FilterNode): boolean {
+  if (node.kind === 'and' || node.kind === 'or') return containsProtochain(node.left) || containsProtochain(node.right);
+  if (node.kind === 'not') return containsProtochain(node.operand);
+  return node.kind === 'primitive' && node.context !== 'none' && node.context.type === 'protochain';
 }
