@@ -5,6 +5,7 @@
  *   npm run bench                      namespace backend (and Docker where an engine runs)
  *   npm run bench -- --soak MINUTES    the endurance run
  *   npm run bench -- --no-docker       skip the Docker backend
+ *   npm run bench -- --explain         only `mystery explain`'s median time (no root, no lab)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -124,6 +125,12 @@ function optional(path: string): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--explain')) {
+    // explain's figure alone: no lab, no root
+    const { benchExplain } = (await import(optional('./explain.js'))) as { benchExplain(): Promise<Record<string, unknown>> };
+    console.log(JSON.stringify({ explain: await benchExplain() }, null, 2));
+    return;
+  }
   if (process.getuid?.() !== 0) {
     console.error('the benchmark builds real labs: run it as root (sudo npm run bench)');
     process.exit(3);
@@ -151,7 +158,8 @@ async function runBench(args: string[]): Promise<void> {
     console.log(JSON.stringify({ soak: await runSoak(minutes) }, null, 2));
     return;
   }
-  const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, netns: await benchNetns(), topology: await benchTopology() };
+  const { benchExplain } = (await import(optional('./explain.js'))) as { benchExplain(): Promise<Record<string, unknown>> };
+  const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, explain: await benchExplain(), netns: await benchNetns(), topology: await benchTopology() };
   if (!args.includes('--no-docker')) {
     if (await dockerAvailable()) {
       const { benchDocker } = (await import(optional('./docker.js'))) as { benchDocker(): Promise<Record<string, unknown>> };

@@ -3,42 +3,25 @@
  * `mystery`: the command line. Each command is one small file in src/commands; this file
  * only wires them up and turns errors into messages and exit codes.
  */
-import { Command, CommanderError } from 'commander';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, Interrupted, UserError } from '../core/errors.js';
 import { CommandFailed } from '../core/run.js';
 import { setProgramLab, terminalIo, type Ctx, type Io } from './context.js';
-import { commands } from '../commands/index.js';
-
-/** The installed package's version (dist/src/cli/main.js -> package.json). */
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
-export function buildProgram(ctx: Ctx): Command {
-  const program = new Command('mystery')
-    .description('tcpdump-mystery: learn tcpdump by solving network incidents in a lab on this machine')
-    .version(packageVersion())
-    .showHelpAfterError('(run with --help for usage)')
-    .option('--name <lab>', 'the lab to work on, for every command (default mystery)')
-    .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => ctx.io.out(s),
-      writeErr: (s) => ctx.io.err(s),
-    });
-  program.hook('preAction', (root) => setProgramLab(root.opts<{ name?: string }>().name));
-  for (const register of commands) register(program, ctx);
-  return program;
-}
 
 /** Runs the CLI in-process and resolves with the exit code (the tests call this). */
 export async function main(argv: string[], io: Io = terminalIo): Promise<number> {
   const ctx: Ctx = { io, exitCode: 0 };
   setProgramLab(undefined);
-  const program = buildProgram(ctx);
   try {
+    // `mystery explain "..."` must answer fast: it runs without loading commander or the labs
+    if (argv[0] === 'explain') {
+      const { explainFastPath } = await import('../commands/explain.js');
+      if (await explainFastPath(argv.slice(1), ctx)) return ctx.exitCode;
+    }
+    // only the command that runs is loaded (all of them for --help or an unknown verb)
+    const [{ buildProgram }, { loadCommands }] = await Promise.all([import('./program.js'), import('../commands/index.js')]);
+    const program = buildProgram(ctx, await loadCommands(commandName(argv)));
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;
   } catch (err) {
@@ -46,10 +29,23 @@ export async function main(argv: string[], io: Io = terminalIo): Promise<number>
   }
 }
 
+/** The verb in argv: the first word that is not a global option (`--name LAB` takes a value). */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--name') i++;
+    else if (!a.startsWith('-')) return a;
+    else if (a === '--') return argv[i + 1];
+  }
+  return undefined;
+}
+
 export function report(err: unknown, io: Io): number {
-  if (err instanceof CommanderError) {
+  // commander's errors (CommanderError and its kin), known by their code: commander is loaded lazily
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('commander.')) {
     // commander already printed its message (unknown option, missing argument, --help)
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     return ExitCode.usage;
   }
   if (err instanceof UserError) {

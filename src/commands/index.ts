@@ -1,23 +1,33 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../cli/context.js';
-import { registerStart } from './start.js';
-import { registerPs } from './ps.js';
-import { registerExec } from './exec.js';
-import { registerStop } from './stop.js';
-import { registerRestart } from './restart.js';
-import { registerStatus } from './status.js';
-import { registerDown } from './down.js';
-import { registerHint } from './hint.js';
-import { registerCheck } from './check.js';
-import { registerDebrief } from './debrief.js';
-import { registerGiveUp } from './give-up.js';
-import { registerAnswer } from './answer.js';
-import { registerCases } from './cases.js';
-import { registerExplain } from './explain.js';
-import { registerMap } from './map.js';
-import { registerSubmit } from './submit.js';
 
 export type Register = (program: Command, ctx: Ctx) => void;
 
-export const commands: Register[] = [registerStart, registerPs, registerExec, registerStop, registerRestart, registerStatus, registerDown,
-  registerHint, registerCheck, registerDebrief, registerGiveUp, registerAnswer, registerCases, registerExplain, registerMap, registerSubmit];
+/**
+ * Every command, in the order `--help` lists them, each loaded only when needed: a run
+ * of `mystery explain` need not load the lab code (it answers in a fraction of the time).
+ */
+export const commandModules: [name: string, load: () => Promise<Register>][] = [
+  ['start', async () => (await import('./start.js')).registerStart],
+  ['ps', async () => (await import('./ps.js')).registerPs],
+  ['exec', async () => (await import('./exec.js')).registerExec],
+  ['stop', async () => (await import('./stop.js')).registerStop],
+  ['restart', async () => (await import('./restart.js')).registerRestart],
+  ['status', async () => (await import('./status.js')).registerStatus],
+  ['down', async () => (await import('./down.js')).registerDown],
+  ['hint', async () => (await import('./hint.js')).registerHint],
+  ['check', async () => (await import('./check.js')).registerCheck],
+  ['debrief', async () => (await import('./debrief.js')).registerDebrief],
+  ['give-up', async () => (await import('./give-up.js')).registerGiveUp],
+  ['answer', async () => (await import('./answer.js')).registerAnswer],
+  ['cases', async () => (await import('./cases.js')).registerCases],
+  ['explain', async () => (await import('./explain.js')).registerExplain],
+  ['map', async () => (await import('./map.js')).registerMap],
+  ['submit', async () => (await import('./submit.js')).registerSubmit],
+];
+
+/** The named command's registration only, or all of them (for --help, an unknown verb...). */
+export async function loadCommands(name?: string): Promise<Register[]> {
+  const one = commandModules.find(([n]) => n === name);
+  return Promise.all((one ? [one] : commandModules).map(([, load]) => load()));
+}

@@ -55,4 +55,9 @@ export type FilterNode =
   | { kind: 'byte'; offset: number; op: string; value: number; span: Span }
   | { kind: 'direction'; inbound: boolean; span: Span }
   | { kind: 'ifindex'; value: number; span: Span }
-  | { kind: 'encap'; encap: 'vlan' | 'mpls' | 'pppoes' | 'pppoed' | 'geneve' | 'llc'; id?: number; span: Span };
+  | { kind: 'encap'; encap: 'vlan' | 'mpls' | 'pppoes' | 'pppoed' | 'geneve' | 'llc'; id?: number; llcType?: string; span: Span }
+  /**
+   * A primitive of a link type that is not Ethernet (802.11 `type`/`dir`, ATM `vpi`, SS7
+   * `sio`, pf `reason`...): the grammar takes it, and libpcap refuses it on an Ethernet link.
+   */
+  | { kind: 'foreign'; family: 'ieee80211' | 'atm' | 'mtp2' | 'mtp3' | 'pf'; keyword: string; message: string; span: Span };

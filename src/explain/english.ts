@@ -10,6 +10,31 @@ const PROTOCOL_NAMES: Record<string, string> = {
   lat: 'DEC LAT', sca: 'DEC SCA', moprc: 'DEC MOP remote console', mopdl: 'DEC MOP dump/load',
   iso: 'ISO', esis: 'ES-IS', isis: 'IS-IS', clnp: 'CLNP', stp: 'spanning tree', ipx: 'IPX', netbeui: 'NetBEUI',
   radio: '802.11 radio',
+  l1: 'IS-IS level 1 PDUs (hello, LSP, CSNP or PSNP of level 1)', l2: 'IS-IS level 2 PDUs (hello, LSP, CSNP or PSNP of level 2)',
+  iih: 'IS-IS hello PDUs (IIH: LAN level 1 or 2, or point-to-point)', lsp: 'IS-IS link-state PDUs (LSP, level 1 or 2)',
+  snp: 'IS-IS sequence-number PDUs (CSNP or PSNP)', csnp: 'IS-IS complete sequence-number PDUs (CSNP, level 1 or 2)',
+  psnp: 'IS-IS partial sequence-number PDUs (PSNP, level 1 or 2)',
+};
+
+/** What the bare protocol keywords of the OSI family match, in pcap-filter(7)'s terms. */
+const OSI_MEANINGS: Record<string, string> = {
+  iso: 'OSI network-layer frames (802.2 LLC frames with SAP 0xFE)', esis: 'ES-IS (ISO 9542) frames', isis: 'IS-IS (ISO 10589) frames', clnp: 'CLNP (ISO 8473) frames',
+  stp: 'spanning-tree (STP, LLC SAP 0x42) frames', netbeui: 'NetBEUI (LLC SAP 0xF0) frames', ipx: 'Novell IPX frames',
+};
+
+/** IS-IS PDU types, for `isis proto N`. */
+const ISIS_PDU_TYPES: Record<number, string> = {
+  15: 'level 1 LAN hello (IIH)', 16: 'level 2 LAN hello (IIH)', 17: 'point-to-point hello (IIH)', 18: 'level 1 LSP', 20: 'level 2 LSP',
+  24: 'level 1 CSNP', 25: 'level 2 CSNP', 26: 'level 1 PSNP', 27: 'level 2 PSNP',
+};
+const OSI_NLPIDS: Record<number, string> = { 0x81: 'CLNP', 0x82: 'ES-IS', 0x83: 'IS-IS' };
+
+/** The frame types of `llc TYPE`. */
+const LLC_TYPE_MEANINGS: Record<string, string> = {
+  i: 'I (information) format', s: 'S (supervisory) format', u: 'U (unnumbered) format', rr: 'RR (receiver ready, S format)',
+  rnr: 'RNR (receiver not ready, S format)', rej: 'REJ (reject, S format)', ui: 'UI (unnumbered information)', ua: 'UA (unnumbered acknowledgement)',
+  disc: 'DISC (disconnect)', dm: 'DM (disconnected mode)', sabme: 'SABME (set asynchronous balanced mode extended)', test: 'TEST',
+  xid: 'XID (exchange identification)', frmr: 'FRMR (frame reject)',
 };
 
 const DIRECTION_WORDS: Record<string, string> = {
@@ -41,6 +66,9 @@ const FIELDS: Record<string, string> = {
   'icmp:0:1': 'type', 'icmp:1:1': 'code', 'icmp6:0:1': 'type', 'icmp6:1:1': 'code',
   'ip6:6:1': 'next header', 'ip6:7:1': 'hop limit', 'link:12:2': 'EtherType', 'link:0:1': 'first byte of the destination MAC',
 };
+
+/** Where a protocol's header starts in an Ethernet frame (tcpdump -d's absolute offsets). */
+const FRAME_BASE: Record<string, number> = { link: 0, ip: 14, ip6: 14, arp: 14, rarp: 14, icmp6: 54, decnet: 14, lat: 14, sca: 14, moprc: 14, mopdl: 14, atalk: 14 };
 
 const RELATION_WORDS: Record<string, string> = { '=': 'equals', '!=': 'is not', '>': 'is greater than', '<': 'is less than', '>=': 'is at least', '<=': 'is at most' };
 
@@ -104,7 +132,7 @@ function phrase(node: FilterNode, lookups: Lookups): string {
     case 'primitive':
       return primitivePhrase(node.context, node.value, lookups);
     case 'protocol':
-      return `that are ${protocolName(node.proto)}${node.proto === 'link' ? ' frames' : ''}`;
+      return `that are ${OSI_MEANINGS[node.proto] ?? protocolName(node.proto)}${node.proto === 'link' ? ' frames' : ''}`;
     case 'relation':
       return relationPhrase(node.op, node.left, node.right);
     case 'length':
@@ -113,12 +141,17 @@ function phrase(node: FilterNode, lookups: Lookups): string {
       const layer = node.proto === 'ip' ? 'an IPv4' : node.proto === 'ip6' ? 'an IPv6' : 'the Ethernet';
       return node.cast === 'broadcast' ? `sent to ${layer} broadcast address` : `sent to ${node.proto ? layer : 'an Ethernet'} multicast address`;
     }
-    case 'byte':
-      return `whose IP header byte ${node.offset} ${node.op === '&' ? `has some of the bits ${node.value} set` : node.op === '|' ? `ORed with ${node.value} is non-zero` : `${RELATION_WORDS[node.op] ?? node.op} ${node.value}`}`;
+    case 'byte': {
+      // libpcap reads byte N of the frame, from the start of the link-layer header (tcpdump -d: ldb [N])
+      const test = node.op === '&' ? `has some of the bits ${node.value} set` : node.op === '|' ? `ORed with ${node.value} is non-zero` : `${RELATION_WORDS[node.op] ?? node.op} ${node.value}`;
+      return `whose byte ${node.offset} of the frame (counted from the first byte of the link-layer header) ${test}`;
+    }
     case 'direction':
       return node.inbound ? 'arriving on the interface (inbound)' : 'leaving through the interface (outbound)';
     case 'ifindex':
       return `captured on the interface with index ${node.value}`;
+    case 'foreign':
+      return `(\`${node.keyword}\`: ${node.message})`;
     case 'encap': {
       const id = node.id === undefined ? '' : ` ${node.id}`;
       switch (node.encap) {
@@ -133,7 +166,7 @@ function phrase(node: FilterNode, lookups: Lookups): string {
         case 'geneve':
           return `inside a Geneve tunnel${node.id === undefined ? '' : ` with VNI ${node.id}`}`;
         case 'llc':
-          return 'that are 802.2 LLC frames';
+          return node.llcType ? `that are 802.2 LLC frames of type ${LLC_TYPE_MEANINGS[node.llcType] ?? node.llcType}` : 'that are 802.2 LLC frames';
       }
     }
   }
@@ -158,6 +191,12 @@ function primitivePhrase(context: Context, value: Value, lookups: Lookups): stri
     }
     case 'proto': {
       if (proto === 'link') return `whose EtherType is ${etherTypeText(value)}`;
+      const n = value.kind === 'number' ? value.value : undefined;
+      if (proto === 'iso') {
+        const id = n ?? { clnp: 0x81, esis: 0x82, isis: 0x83 }[value.text];
+        return `that are OSI frames (802.2 LLC, SAP 0xFE) whose network-layer protocol ID (NLPID) is ${id === undefined ? value.text : `0x${id.toString(16)}${OSI_NLPIDS[id] ? ` (${OSI_NLPIDS[id]})` : ''}`}`;
+      }
+      if (proto === 'isis') return `that are IS-IS PDUs of type ${n === undefined ? value.text : `${n} (0x${n.toString(16)}${ISIS_PDU_TYPES[n] ? `: ${ISIS_PDU_TYPES[n]}` : ''})`}`;
       const number = value.kind === 'number' ? value.value : lookups.ipProtocol(value.text);
       const name = value.kind === 'name' ? value.text : undefined;
       const known = number !== undefined ? ipProtocolName(number) : undefined;
@@ -202,9 +241,13 @@ function portText(value: Value, lookups: Lookups): string {
 
 function rangeText(value: Value, lookups: Lookups): string {
   if (value.kind !== 'name') return `${value.text} to ${value.text}`;
-  const [low, high] = value.text.split(/-(.*)/s);
+  const [low, high] = value.text.split(/-(.*)/s) as [string, string];
+  const number = (s: string) => (/^\d+$/.test(s) ? Number(s) : (lookups.service(s)?.tcp ?? lookups.service(s)?.udp));
   const side = (s: string) => (/^\d+$/.test(s) ? s : portText({ kind: 'name', text: s }, lookups));
-  return `${side(low ?? '')} to ${side(high ?? '')}`;
+  const [a, b] = [number(low), number(high)];
+  // libpcap swaps the ends of a range written backwards
+  if (a !== undefined && b !== undefined && a > b) return `${side(high)} to ${side(low)} (libpcap swaps the ends written as ${value.text})`;
+  return `${side(low)} to ${side(high)}`;
 }
 
 function etherTypeText(value: Value): string {
@@ -244,11 +287,38 @@ function netRange(value: Value): string {
 }
 
 function relationPhrase(op: string, left: Arith, right: Arith): string {
-  const flags = tcpFlagsPhrase(op, left, right);
-  if (flags) return flags;
   const icmp = icmpTypePhrase(op, left, right);
   if (icmp) return icmp;
-  return `where ${arithPhrase(left)} ${RELATION_WORDS[op] ?? op} ${arithPhrase(right)}`;
+  // libpcap compares a header field only in packets that have that header (tcp[...]: IPv4
+  // TCP, not a later fragment); for every other packet the comparison is false
+  const guard = guardText([...loadProtocols(left), ...loadProtocols(right)]);
+  const flags = tcpFlagsPhrase(op, left, right);
+  if (flags) return guard ? `that are ${guard} ${flags}` : flags;
+  const inner = `where ${arithPhrase(left)} ${RELATION_WORDS[op] ?? op} ${arithPhrase(right)}`;
+  return guard ? `that are ${guard} and ${inner}` : inner;
+}
+
+function loadProtocols(a: Arith): string[] {
+  switch (a.kind) {
+    case 'load':
+      return [a.proto, ...loadProtocols(a.offset)];
+    case 'binary':
+      return [...loadProtocols(a.left), ...loadProtocols(a.right)];
+    case 'neg':
+      return loadProtocols(a.operand);
+    default:
+      return [];
+  }
+}
+
+const OVER_IPV4 = new Set(['tcp', 'udp', 'sctp', 'icmp', 'igmp', 'igrp', 'pim', 'vrrp', 'carp']);
+
+/** "IPv4 TCP packets (first fragments)": what a field's protocol asks of a packet. */
+function guardText(protos: string[]): string | undefined {
+  const names = [...new Set(protos.filter((p) => p !== 'link'))].map((p) =>
+    OVER_IPV4.has(p) ? `IPv4 ${protocolName(p)} (first fragments only)` : p === 'icmp6' ? 'ICMPv6 (in IPv6 with no extension header)' : protocolName(p),
+  );
+  return names.length ? names.join(' and ') : undefined;
 }
 
 function isTcpFlagsByte(a: Arith): boolean {
@@ -291,7 +361,8 @@ function icmpTypePhrase(op: string, left: Arith, right: Arith): string | undefin
   const type = evaluate(right);
   if (type === undefined) return undefined;
   const name = ICMP_TYPES[type] ?? `type ${type}`;
-  return op === '=' ? `that are ICMP ${name} messages (type ${type})` : `that are not ICMP ${name} messages (type ${type})`;
+  // `!=` still needs an ICMP header: it matches ICMP messages of any other type, nothing else
+  return op === '=' ? `that are ICMP ${name} messages (type ${type})` : `that are ICMP messages other than ${name} (type is not ${type}; packets that are not ICMP do not match)`;
 }
 
 /** The value of a constant expression, if it is one. */
@@ -341,9 +412,12 @@ function arithPhrase(a: Arith): string {
       const offset = evaluate(a.offset);
       const where = offset === undefined ? `at a computed offset (${arithPhrase(a.offset)})` : `at offset ${offset}`;
       const field = offset === undefined ? undefined : FIELDS[`${a.proto}:${offset}:${a.size}`];
-      const header = `${protocolName(a.proto)} header`;
+      const header = a.proto === 'link' ? 'link-layer (Ethernet) header' : `${protocolName(a.proto)} header`;
       const bytes = a.size === 1 ? 'the byte' : `the ${a.size} bytes`;
-      return field ? `the ${header}'s ${field} (${bytes} ${where})` : `${bytes} ${where} of the ${header}`;
+      // where tcpdump -d reads it: from the frame's first byte, or after the IPv4 header
+      const frame = offset === undefined ? undefined : FRAME_BASE[a.proto];
+      const absolute = frame === undefined || offset === undefined ? (OVER_IPV4.has(a.proto) ? ', counted from the end of the IPv4 header' : '') : (a.size > 1 ? `, bytes ${frame + offset}-${frame + offset + a.size - 1} of the frame` : `, byte ${frame + offset} of the frame`);
+      return field ? `the ${header}'s ${field} (${bytes} ${where}${absolute})` : `${bytes} ${where} of the ${header}${absolute ? ` (${absolute.slice(2)})` : ''}`;
     }
     case 'neg':
       return `minus ${arithPhrase(a.operand)}`;

@@ -6,19 +6,24 @@ import type { FilterNode } from './ast.js';
 import { describeFilter, describeParts, precedenceNotes } from './english.js';
 import { CommandLineError, parseCommand, shellSplit, type OptionUse } from './options.js';
 import { parseFilter, type FilterError } from './parser.js';
-import { checkWithTcpdump, type TcpdumpVerdict } from './system.js';
+import { checkWithTcpdump, resolveHosts, type TcpdumpVerdict } from './system.js';
 import { tokenize, type Token } from './tokens.js';
 import { builtinLookups, type Lookups } from './validate.js';
 import { warningsFor, type Warning } from './warnings.js';
+import { linkTypeCovered, ownVerdict, REJECTS_ALL_MESSAGE, type Resolver, type Verdict } from './verdict.js';
 
 export { CommandLineError } from './options.js';
 
 export interface ExplainOptions {
   lookups?: Lookups;
   /** the real check; tests may replace it, `false` skips it */
-  tcpdump?: ((expression: string) => Promise<TcpdumpVerdict>) | false;
+  tcpdump?: TcpdumpCheck | false;
+  /** host name lookups (libpcap resolves names while it compiles); default: the system's */
+  resolve?: Resolver;
   overSsh?: boolean;
 }
+
+export type TcpdumpCheck = (expression: string, dlt?: string) => Promise<TcpdumpVerdict>;
 
 export interface FilterReport {
   expression: string;
@@ -32,9 +37,17 @@ export interface FilterReport {
   parts: { text: string; meaning: string }[];
   notes: string[];
   tcpdump: TcpdumpVerdict;
-  /** does our parser agree with tcpdump? */
+  /** the link type it was judged for (`-y`); undefined = Ethernet, tcpdump's default */
+  linkType?: string;
+  /** explain's own verdict, libpcap's rules without running tcpdump */
+  verdict: Verdict;
+  /** what libpcap says about it when the verdict is not `valid` */
+  verdictMessage?: string;
+  /** does explain's verdict agree with tcpdump's? */
   agreement: 'agree' | 'disagree' | 'unchecked';
   /** the final word: tcpdump's when it ran, else ours */
+  final: 'valid' | 'invalid' | 'rejects-all' | 'unknown';
+  /** final === 'valid': tcpdump would capture with it */
   valid: boolean;
 }
 
@@ -66,7 +79,8 @@ export async function explainCommand(input: string | string[], options: ExplainO
   if (words.length === 0) throw new CommandLineError('there is no tcpdump command to explain');
 
   const cmd = parseCommand(words);
-  const filter = await explainFilter(cmd.filter, lookups, options.tcpdump ?? checkWithTcpdump);
+  const linkType = findName(cmd.options, 'y')?.value;
+  const filter = await explainFilter(cmd.filter, lookups, options.tcpdump ?? checkWithTcpdump, { linkType, resolve: options.resolve ?? resolveHosts });
   const notes = [...cmd.notes];
   if (cmd.timeout) notes.push(`\`timeout ${cmd.timeout}\` stops tcpdump after ${cmd.timeout}${/\d$/.test(cmd.timeout) ? ' seconds' : ''}; it then prints how many packets it captured.`);
   if (cmd.prefix.includes('sudo')) notes.push('sudo: capturing live needs root (reading a file with -r does not).');
@@ -94,34 +108,65 @@ function findName(options: OptionUse[], name: string): OptionUse | undefined {
   return options.find((o) => o.name === name);
 }
 
-/** Explains one filter expression and checks it with tcpdump. */
+/** tcpdump's verdict in explain's words. */
+function tcpdumpVerdictOf(t: TcpdumpVerdict): 'valid' | 'invalid' | 'rejects-all' | undefined {
+  if (!t.ran) return undefined;
+  if (t.accepted) return 'valid';
+  return t.message === REJECTS_ALL_MESSAGE ? 'rejects-all' : 'invalid';
+}
+
+/** Explains one filter expression: explain's own verdict, then tcpdump's (the authority). */
 export async function explainFilter(
   expression: string,
   lookups: Lookups = builtinLookups,
-  tcpdump: ((expression: string) => Promise<TcpdumpVerdict>) | false = checkWithTcpdump,
+  tcpdump: TcpdumpCheck | false = checkWithTcpdump,
+  options: { linkType?: string; resolve?: Resolver } = {},
 ): Promise<FilterReport> {
-  const parsed = parseFilter(expression, lookups);
+  // tcpdump -d runs while explain makes up its own mind
+  const checked = expression.trim() === '' || !tcpdump ? undefined : tcpdump(expression, options.linkType);
+  const own = await ownVerdict(expression, { dlt: options.linkType, lookups, resolve: options.resolve ?? resolveHosts });
+  // not covered (another link type): the grammar alone, for the explanation
+  const parsed = own.parsed ?? parseFilter(expression, lookups);
   const parser = parsed.ok ? 'valid' : parsed.error.kind === 'unsupported' ? 'unsupported' : 'invalid';
   // an empty filter needs no check: it is valid and matches everything
-  const verdict: TcpdumpVerdict = expression.trim() === '' ? { ran: true, accepted: true } : tcpdump ? await tcpdump(expression) : { ran: false };
+  const verdict: TcpdumpVerdict = expression.trim() === '' ? { ran: true, accepted: true } : checked ? await checked : { ran: false };
+  const theirs = tcpdumpVerdictOf(verdict);
+  const final = theirs ?? (own.verdict === 'not-covered' ? 'unknown' : own.verdict);
+  const explained = parsed.ok && linkTypeCovered(options.linkType);
   const report: FilterReport = {
     expression,
     parser,
-    parts: parsed.ok ? describeParts(parsed.ast, expression, { lookups }) : [],
-    notes: parsed.ok ? [...precedenceNotes(parsed.ast, expression), ...parsed.notes] : [],
+    parts: explained ? describeParts(parsed.ast, expression, { lookups }) : [],
+    notes: explained ? [...precedenceNotes(parsed.ast, expression), ...parsed.notes] : [],
     tcpdump: verdict,
-    agreement: !verdict.ran || parser === 'unsupported' ? 'unchecked' : (parser === 'valid') === verdict.accepted ? 'agree' : 'disagree',
-    valid: verdict.ran ? verdict.accepted === true : parser !== 'invalid',
+    ...(options.linkType ? { linkType: options.linkType } : {}),
+    verdict: own.verdict,
+    ...(own.message ? { verdictMessage: own.message } : {}),
+    agreement: theirs === undefined || own.verdict === 'not-covered' ? 'unchecked' : theirs === own.verdict ? 'agree' : 'disagree',
+    final,
+    valid: final === 'valid',
   };
   if (parsed.ok) {
     report.ast = parsed.ast;
-    report.english = describeFilter(parsed.ast, { lookups });
+    if (explained) report.english = describeFilter(parsed.ast, { lookups });
   } else report.error = parsed.error;
   return report;
 }
 
 /** The message for an invalid filter: where, and what was expected. */
 export function invalidFilterMessage(filter: FilterReport): { message: string; fix: string } {
+  if (filter.final === 'rejects-all') {
+    return {
+      message: `tcpdump refuses the filter: it is valid, but it rejects every packet (tcpdump: ${REJECTS_ALL_MESSAGE})`,
+      fix: 'Its conditions exclude each other (like `tcp and udp`, `ip and ip6`, or one field with two values joined by `and`): join them with `or`, or drop one.',
+    };
+  }
+  if (/^invalid data link type/.test(filter.tcpdump.message ?? '')) {
+    return {
+      message: `tcpdump does not know the link type of -y ${filter.linkType ?? ''}: ${filter.tcpdump.message}`,
+      fix: '`tcpdump -L -i IFACE` lists the link types an interface offers; -y takes their names without DLT_ (EN10MB, LINUX_SLL, RAW...).',
+    };
+  }
   if (filter.error && filter.parser === 'invalid') {
     return {
       message: `the filter is invalid at column ${filter.error.column}: ${filter.error.message}${filter.tcpdump.message ? ` (tcpdump: ${filter.tcpdump.message})` : ''}`,
@@ -172,11 +217,11 @@ export function formatReport(report: ExplainReport): string {
     lines.push('Filter', '  (none): every packet is captured', '');
   } else {
     lines.push('Filter', `  ${f.expression}`);
-    if (f.error) {
+    if (f.error && f.verdict !== 'not-covered') {
       lines.push(`  ${' '.repeat(f.error.start)}${'^'.repeat(Math.max(1, f.error.end - f.error.start))} column ${f.error.column}`);
       lines.push(`  ${f.parser === 'unsupported' ? 'not covered' : 'error'}: ${f.error.message}`);
       if (f.error.hint) lines.push(`  hint: ${f.error.hint}`);
-    } else {
+    } else if (f.english) {
       lines.push(`  means: ${f.english}`);
       const parts = f.parts.filter((p) => p.text !== f.expression);
       if (parts.length) {
@@ -185,6 +230,7 @@ export function formatReport(report: ExplainReport): string {
       }
       for (const n of f.notes) lines.push(`  note: ${n}`);
     }
+    lines.push(`  verdict: ${verdictLine(f)}`);
     lines.push(`  tcpdump -d: ${tcpdumpLine(f)}`);
     lines.push('');
   }
@@ -197,15 +243,25 @@ export function formatReport(report: ExplainReport): string {
   return lines.join('\n').trimEnd();
 }
 
+/** explain's own verdict, in a line: libpcap's three answers, or why it cannot say. */
+function verdictLine(f: FilterReport): string {
+  switch (f.verdict) {
+    case 'valid':
+      return 'valid';
+    case 'rejects-all':
+      return "valid, but it rejects every packet: libpcap's optimizer proves that no packet can match (tcpdump then refuses it)";
+    case 'not-covered':
+      return `not covered: ${f.verdictMessage}`;
+    default:
+      return `invalid: ${f.verdictMessage ?? f.error?.message ?? 'syntax error'}`;
+  }
+}
+
 function tcpdumpLine(f: FilterReport): string {
   const t = f.tcpdump;
   if (!t.ran) return `not checked (${t.message ?? 'tcpdump was not run'})`;
-  const verdict = t.accepted ? `accepts it${t.instructions ? ` (${t.instructions} BPF instructions, for an Ethernet link)` : ''}` : `rejects it: ${t.message}`;
-  if (!t.accepted && t.message?.includes('rejects all packets')) {
-    return `${verdict}. Its optimizer proved that no packet can ever match (a comparison that is always false, or conditions that exclude each other, like \`tcp and udp\`).`;
-  }
+  const link = f.linkType ? `-y ${f.linkType}` : 'an Ethernet link';
+  const verdict = t.accepted ? `accepts it${t.instructions ? ` (${t.instructions} BPF instructions, for ${link})` : ''}` : `rejects it: ${t.message}`;
   if (f.agreement !== 'disagree') return verdict;
-  return f.parser === 'valid'
-    ? `${verdict}. Our parser found no error: tcpdump is the authority (it also resolves names and checks the compiled program).`
-    : `${verdict}. Our parser disagrees: tcpdump is the authority, this explainer has a gap here.`;
+  return `${verdict}. explain's verdict differs: tcpdump is the authority, this explainer has a gap here (please report it).`;
 }

@@ -44,6 +44,17 @@ const EXOTIC_DIRECTIONS: Record<string, Direction> = {
   addr1: 'addr1', address1: 'addr1', addr2: 'addr2', address2: 'addr2', addr3: 'addr3', address3: 'addr3',
   addr4: 'addr4', address4: 'addr4', ra: 'ra', ta: 'ta',
 };
+const ATM_TYPES = new Set(['lane', 'metac', 'bcc', 'oamf4ec', 'oamf4sc', 'sc', 'ilmic', 'oam', 'oamf4', 'connectmsg', 'metaconnect']);
+const MTP2_TYPES = new Set(['fisu', 'lssu', 'msu', 'hfisu', 'hlssu', 'hmsu']);
+const MTP3_FIELDS = new Set(['sio', 'opc', 'dpc', 'sls', 'hsio', 'hopc', 'hdpc', 'hsls']);
+/** pfvar: the pflog header's fields, with what each takes (`on eth0`, `rnr 3`, `reason match`) */
+const PF_FIELDS: Record<string, { name: string; takes: Token['kind'][] }> = {
+  on: { name: 'ifname', takes: ['name'] }, ifname: { name: 'ifname', takes: ['name'] },
+  rset: { name: 'ruleset', takes: ['name'] }, ruleset: { name: 'ruleset', takes: ['name'] },
+  rnr: { name: 'rnr', takes: ['num'] }, rulenum: { name: 'rnr', takes: ['num'] },
+  srnr: { name: 'srnr', takes: ['num'] }, subrulenum: { name: 'srnr', takes: ['num'] },
+  reason: { name: 'reason', takes: ['num', 'name'] }, action: { name: 'action', takes: ['name'] },
+};
 const ADDRESS_TYPES = new Set(['host', 'net', 'port', 'portrange']);
 const RELOPS = new Set(['>', '>=', '=', '==', '<=', '<', '!=']);
 const BINARY_PRECEDENCE: Record<string, number> = { '|': 1, '&': 2, '<<': 3, '>>': 3, '+': 4, '-': 4, '*': 5, '/': 5 };
@@ -124,15 +135,77 @@ class Parser {
         return { node: { kind: 'cast', cast: cast.text as 'broadcast' | 'multicast', proto, protoText: t.text, span: join(t, cast) }, context: 'none' };
       }
       if (this.startsHead(after)) return this.parseHeadId();
-      if (this.isKeyword(after, 'type', 'subtype', 'dir', 'direction')) throw new Unsupported(after);
+      if (this.isKeyword(after, 'type', 'subtype', 'dir', 'direction')) {
+        this.next();
+        return { node: this.parse80211(this.peek()), context: 'none' };
+      }
       this.next();
       return { node: { kind: 'protocol', proto, protoText: t.text, span: t }, context: 'none' };
     }
     if (this.startsHead(t)) return this.parseHeadId();
     const other = this.parseOther(t);
     if (other) return { node: other, context: 'none' };
-    if (EXOTIC_KEYWORDS.has(t.text)) throw new Unsupported(t);
+    const foreign = this.parseForeign(t);
+    if (foreign) return { node: foreign, context: 'none' };
     return this.fail(EXPECT.primitive);
+  }
+
+  // p80211: TYPE type SUBTYPE subtype | TYPE type | SUBTYPE type_subtype | DIR dir
+  private parse80211(t: Token): FilterNode {
+    this.next();
+    const kw = KEYWORDS[t.text] ?? t.text;
+    const value = () => {
+      const v = this.peek();
+      if (kw === 'subtype' ? v.kind !== 'name' : v.kind !== 'num' && v.kind !== 'name') this.fail(kw === 'subtype' ? 'an 802.11 subtype name (like `beacon`)' : 'a number or a name');
+      return this.next();
+    };
+    let last = value();
+    if (kw === 'type' && this.isKeyword(this.peek(), 'subtype')) {
+      this.next();
+      last = value();
+    }
+    const message = kw === 'dir' || kw === 'direction' ? 'frame direction supported only with 802.11 headers' : '802.11 link-layer types supported only on 802.11';
+    return { kind: 'foreign', family: 'ieee80211', keyword: t.text, message, span: join(t, last) };
+  }
+
+  /** ATM, SS7 (MTP2/MTP3) and pf primitives: the grammar's shape, refused on Ethernet. */
+  private parseForeign(t: Token): FilterNode | undefined {
+    if (t.kind !== 'keyword') return undefined;
+    const kw = t.text;
+    if (kw === 'type' || kw === 'subtype' || kw === 'dir' || kw === 'direction') return this.parse80211(t);
+    if (ATM_TYPES.has(kw)) {
+      this.next();
+      return { kind: 'foreign', family: 'atm', keyword: kw, message: `'${kw}' supported only on raw ATM`, span: t };
+    }
+    if (MTP2_TYPES.has(kw)) {
+      this.next();
+      return { kind: 'foreign', family: 'mtp2', keyword: kw, message: `'${kw}' supported only on ${kw.startsWith('h') ? 'MTP2_HSL' : 'MTP2'}`, span: t };
+    }
+    if (kw === 'vpi' || kw === 'vci' || MTP3_FIELDS.has(kw)) {
+      this.next();
+      // field relop NUM | field irelop NUM | NUM [or [relop] NUM]...
+      let last: Token = t;
+      const value = () => {
+        if (this.isOp(this.peek(), ...RELOPS)) this.next();
+        last = this.expectNum();
+      };
+      value();
+      while (this.isKeyword(this.peek(), 'or', '||') && (this.peek(1).kind === 'num' || this.isOp(this.peek(1), ...RELOPS))) {
+        this.next();
+        value();
+      }
+      const family = kw === 'vpi' || kw === 'vci' ? 'atm' : 'mtp3';
+      return { kind: 'foreign', family, keyword: kw, message: family === 'atm' ? `'${kw}' supported only on raw ATM` : `'${kw}' supported only on SS7`, span: join(t, last) };
+    }
+    const pf = PF_FIELDS[kw];
+    if (pf) {
+      this.next();
+      const v = this.peek();
+      if (!pf.takes.includes(v.kind)) this.fail(pf.takes.includes('num') ? EXPECT.number : 'a name');
+      this.next();
+      return { kind: 'foreign', family: 'pf', keyword: kw, message: `${pf.name} supported only on PF linktype`, span: join(t, v) };
+    }
+    return undefined;
   }
 
   private startsHead(t: Token): boolean {
@@ -157,10 +230,10 @@ class Parser {
         this.next();
         const offset = this.expectNum();
         const op = this.peek();
-        if (!this.isOp(op, '&', '|', '<', '>', '=')) this.fail('`&`, `|`, `<`, `>` or `=`');
+        if (!this.isOp(op, '&', '|', '<', '>', '=', '==')) this.fail('`&`, `|`, `<`, `>` or `=`');
         this.next();
         const value = this.expectNum();
-        return { kind: 'byte', offset: offset.value!, op: op.text, value: value.value!, span: join(t, value) };
+        return { kind: 'byte', offset: offset.value!, op: op.text === '==' ? '=' : op.text, value: value.value!, span: join(t, value) };
       }
       case 'inbound':
       case 'outbound':
@@ -176,8 +249,11 @@ class Parser {
         return { kind: 'encap', encap: 'pppoed', span: t };
       case 'llc':
         this.next();
-        // `llc i`, `llc rnr`... are LLC frame types this explainer leaves to tcpdump
-        if (this.peek().kind === 'name' || this.isKeyword(this.peek(), 'rnr')) throw new Unsupported(this.peek());
+        // pllc: LLC | LLC ID | LLC PF_RNR (`llc i`, `llc ui`, `llc rnr`: the frame's type)
+        if (this.peek().kind === 'name' || this.isKeyword(this.peek(), 'rnr')) {
+          const type = this.next();
+          return { kind: 'encap', encap: 'llc', llcType: type.text, span: join(t, type) };
+        }
         return { kind: 'encap', encap: 'llc', span: t };
       case 'vlan':
       case 'mpls':
@@ -353,7 +429,14 @@ class Parser {
     const t = this.peek();
     if (this.isOp(t, '-')) {
       this.next();
-      const operand = this.parseUnary();
+      let operand = this.parseUnary();
+      // `%` and `^` have no precedence: bison shifts them even after a unary minus, so
+      // `-8 ^ 1 << 3` is `-(8 ^ (1 << 3))`
+      while (this.isOp(this.peek(), '%', '^')) {
+        const op = this.next();
+        const right = this.parseArith(0);
+        operand = { kind: 'binary', op: op.text, left: operand, right, span: join(operand.span, right.span) };
+      }
       return { kind: 'neg', operand, span: join(t, operand.span) };
     }
     if (t.kind === 'num') {

@@ -34,7 +34,8 @@ export function systemLookups(etc = '/etc'): Lookups {
   } catch {
     /* no /etc/protocols */
   }
-  const networks = namesIn(`${etc}/networks`, 0);
+  // libpcap takes a network whose number is 0 (`default`) for an unknown one
+  const networks = namesIn(`${etc}/networks`, 0, (cols) => !/^0(\.0)*$/.test(cols[1] ?? ''));
   const ethers = namesIn(`${etc}/ethers`, 1);
   return {
     service: (name) => services.get(name) ?? builtinLookups.service(name),
@@ -45,12 +46,14 @@ export function systemLookups(etc = '/etc'): Lookups {
 }
 
 /** The names in column `column` of a file like /etc/networks (none if it does not exist). */
-function namesIn(path: string, column: number): Set<string> {
+function namesIn(path: string, column: number, keep: (columns: string[]) => boolean = () => true): Set<string> {
   try {
     return new Set(
       readFileSync(path, 'utf8')
         .split('\n')
-        .map((l) => l.replace(/#.*/, '').trim().split(/\s+/)[column])
+        .map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
+        .filter(keep)
+        .map((cols) => cols[column])
         .filter((n): n is string => !!n),
     );
   } catch {
@@ -72,9 +75,9 @@ export interface TcpdumpVerdict {
  * `tcpdump -d -- EXPR`: compiles the filter for an Ethernet link without opening an
  * interface (no root needed). `--` keeps an expression starting with `-` from being an option.
  */
-export async function checkWithTcpdump(expression: string): Promise<TcpdumpVerdict> {
+export async function checkWithTcpdump(expression: string, linkType?: string): Promise<TcpdumpVerdict> {
   try {
-    const r = await run('tcpdump', ['-d', '--', expression], { timeoutMs: 15_000 });
+    const r = await run('tcpdump', [...(linkType ? ['-y', linkType] : []), '-d', '--', expression], { timeoutMs: 15_000 });
     // killed by our timeout: most likely a host name that DNS never answers
     if (r.signal) return { ran: false, message: 'tcpdump -d did not finish in 15 s (a host name DNS does not answer?)' };
     if (r.code === 0) {
@@ -92,4 +95,23 @@ export async function checkWithTcpdump(expression: string): Promise<TcpdumpVerdi
     if (err instanceof UserError) return { ran: false, message: err.message };
     throw err;
   }
+}
+
+/**
+ * Resolves host names as libpcap does (getaddrinfo, any family): which families each has.
+ * Unknown names come back undefined. Each lookup may take as long as the system's resolver.
+ */
+export async function resolveHosts(names: string[]): Promise<Map<string, { ipv4: boolean; ipv6: boolean } | undefined>> {
+  const { lookup } = await import('node:dns/promises');
+  const entries = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const all = await lookup(name, { all: true });
+        return [name, { ipv4: all.some((a) => a.family === 4), ipv6: all.some((a) => a.family === 6) }] as const;
+      } catch {
+        return [name, undefined] as const;
+      }
+    }),
+  );
+  return new Map(entries);
 }

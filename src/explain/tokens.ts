@@ -138,32 +138,38 @@ const tok = (kind: TokenKind, text: string, start: number, value?: number): Toke
   ...(value === undefined ? {} : { value }),
 });
 
-/** Rules in scanner.l's order: on equal length the earlier one wins. */
+/**
+ * Rules in scanner.l's order: on equal length the earlier one wins. Keywords and named
+ * numbers are looked up in a table for the identifier found at that place, which gives
+ * the same answer as one rule for each (they are written like identifiers, and on equal
+ * length they come before the identifier rule).
+ */
+const ID = /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y;
 const RULES: Rule[] = [
-  ...Object.keys(KEYWORDS)
-    .concat(['&&', '||'])
-    .map((k) => ({ re: sticky(k.replace(/[|&]/g, '\\$&')), make: (t: string, s: number) => tok('keyword', t, s) })),
+  { re: /&&|\|\|/y, make: (t, s) => tok('keyword', t, s) },
   { re: /[+\-*/%:[\]!<>()&|^=]/y, make: (t, s) => tok('op', t, s) },
   { re: />=|<=|!=|==|<<|>>/y, make: (t, s) => tok('op', t, s) },
   { re: sticky(`\\$${B}`), make: (t, s) => tok('arcnet', t, s) },
   { re: sticky(MAC), make: (t, s) => tok('mac', t, s) },
   { re: sticky(N), make: (t, s) => tok('num', t, s, parseNumber(t, s)) },
   { re: sticky(`${N}\\.${N}(?:\\.${N}(?:\\.${N})?)?`), make: (t, s) => tok('ipv4', t, s) },
-  ...ipv6Alternatives().map((alt) => ({ re: sticky(alt), make: (t: string, s: number) => tok('ipv6', t, s) })),
+];
+/** IPv6 forms, tried only where a `:` follows among hex digits and dots */
+const IPV6_RULES: Rule[] = ipv6Alternatives().map((alt) => ({ re: sticky(alt), make: (t: string, s: number) => tok('ipv6', t, s) }));
+const IPV6_AHEAD = /[0-9A-Fa-f.]*:/y;
+const LATE_RULES: Rule[] = [
   {
     re: sticky(`${B}:+(?:${B}:+)+`),
     make: (t, s) => {
       throw new LexError(`bogus ethernet address ${t}`, s, s + t.length);
     },
   },
-  ...Object.entries(NAMED_NUMBERS).map(([name, value]) => ({
-    re: sticky(name),
-    make: (t: string, s: number) => tok('num', t, s, value),
-  })),
-  { re: /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y, make: (t, s) => tok('name', t, s) },
-  // A backslash makes anything a name: `ip proto \tcp`
-  { re: /\\[^ !()\n\t]+/y, make: (t, s) => ({ ...tok('name', t, s), text: t.slice(1), end: s + t.length }) },
 ];
+const ID_RULE: Rule = { re: ID, make: (t, s) => tok('name', t, s) };
+// A backslash makes anything a name: `ip proto \tcp`
+const ESCAPED: Rule = { re: /\\[^ !()\n\t]+/y, make: (t, s) => ({ ...tok('name', t, s), text: t.slice(1), end: s + t.length }) };
+const KEYWORD_RULE: Rule = { re: ID, make: (t, s) => tok('keyword', t, s) };
+const NAMED_RULE: Rule = { re: ID, make: (t, s) => tok('num', t, s, NAMED_NUMBERS[t]) };
 
 /** Like libpcap's stoulen: decimal, 0x hex or 0-prefixed octal, at most 32 bits. */
 function parseNumber(text: string, start: number): number {
@@ -188,11 +194,22 @@ export function tokenize(expr: string): Token[] {
       continue;
     }
     let best: { rule: Rule; text: string } | undefined;
-    for (const rule of RULES) {
+    const consider = (rule: Rule) => {
       rule.re.lastIndex = pos;
       const m = rule.re.exec(expr);
       if (m && m[0].length > 0 && (!best || m[0].length > best.text.length)) best = { rule, text: m[0] };
-    }
+    };
+    // keywords come first in scanner.l: one that is as long as the identifier here wins
+    ID.lastIndex = pos;
+    const id = ID.exec(expr)?.[0];
+    if (id && Object.hasOwn(KEYWORDS, id)) best = { rule: KEYWORD_RULE, text: id };
+    for (const rule of RULES) consider(rule);
+    IPV6_AHEAD.lastIndex = pos;
+    if (IPV6_AHEAD.test(expr)) for (const rule of IPV6_RULES) consider(rule);
+    for (const rule of LATE_RULES) consider(rule);
+    if (id && Object.hasOwn(NAMED_NUMBERS, id) && (!best || id.length > best.text.length)) best = { rule: NAMED_RULE, text: id };
+    consider(ID_RULE);
+    consider(ESCAPED);
     if (!best) {
       throw new LexError(`unexpected character \`${expr[pos]}\``, pos, pos + 1);
     }

@@ -6,6 +6,7 @@
 import { isIPv6 } from 'node:net';
 import type { Arith, FilterNode, Qualifiers, Span, Value } from './ast.js';
 import type { FilterError } from './parser.js';
+import { comparisonRuns, constantValue } from './reach.js';
 
 export interface ServicePorts {
   tcp?: number;
@@ -21,13 +22,18 @@ export interface Lookups {
   network(name: string): boolean;
   /** /etc/ethers: does this host name have a MAC address? */
   etherHost(name: string): boolean;
+  /**
+   * What a host name resolves to (getaddrinfo, as libpcap asks): undefined = unknown host.
+   * Without this method host names are taken as resolvable (nothing was looked up).
+   */
+  host?(name: string): { ipv4: boolean; ipv6: boolean } | undefined;
 }
 
 /** A few well-known names, for when the system's files are not read (tests, other hosts). */
 export const builtinLookups: Lookups = {
   service: (name) => BUILTIN_SERVICES[name],
   ipProtocol: (name) => BUILTIN_PROTOCOLS[name],
-  network: (name) => ['default', 'loopback', 'link-local'].includes(name),
+  network: (name) => ['loopback', 'link-local'].includes(name),
   etherHost: () => false,
 };
 
@@ -46,6 +52,16 @@ const ETHER_PROTOCOL_NAMES = new Set(['ip', 'ip6', 'arp', 'rarp', 'atalk', 'aarp
 /** Protocols whose headers `proto[offset]` can address on an Ethernet capture. */
 const LOADABLE = new Set(['link', 'ip', 'arp', 'rarp', 'tcp', 'udp', 'icmp', 'igmp', 'igrp', 'pim', 'vrrp', 'carp', 'sctp', 'ip6', 'icmp6', 'atalk', 'decnet', 'lat', 'sca', 'moprc', 'mopdl']);
 
+/** The frame types `llc TYPE` takes (I, S and U formats and their commands). */
+export const LLC_TYPES = new Set(['i', 's', 'u', 'rr', 'rnr', 'rej', 'ui', 'ua', 'disc', 'dm', 'sabme', 'test', 'xid', 'frmr']);
+
+/** OSI network-layer protocols `iso proto \NAME` knows. */
+const OSI_PROTOCOLS: Record<string, number> = { clnp: 0x81, esis: 0x82, isis: 0x83 };
+
+const FOREIGN_HINT = 'this primitive reads a header an Ethernet capture does not have; with `-y` tcpdump compiles it for another link type, which explain does not cover.';
+
+const WLAN_DIRECTIONS: Record<string, string> = { addr1: "'addr1' and 'address1'", addr2: "'addr2' and 'address2'", addr3: "'addr3' and 'address3'", addr4: "'addr4' and 'address4'", ra: "'ra'", ta: "'ta'" };
+
 class Invalid extends Error {
   constructor(
     message: string,
@@ -59,7 +75,7 @@ class Invalid extends Error {
 export function validate(ast: FilterNode, lookups: Lookups = builtinLookups): { error?: FilterError; notes: string[] } {
   const notes: string[] = [];
   try {
-    walk(ast, lookups, notes);
+    walk(ast, lookups, notes, { pppoes: false, geneve: false, root: ast });
     return { notes };
   } catch (err) {
     if (!(err instanceof Invalid)) throw err;
@@ -69,24 +85,51 @@ export function validate(ast: FilterNode, lookups: Lookups = builtinLookups): { 
   }
 }
 
-function walk(node: FilterNode, lookups: Lookups, notes: string[]): void {
+/** What earlier primitives did to libpcap's compiler: it reads every later one differently. */
+interface WalkState {
+  /** after `pppoes` the link is PPP */
+  pppoes: boolean;
+  /** after `geneve` the headers that follow have variable lengths */
+  geneve: boolean;
+  /** after `mpls` only IPv4 and IPv6 can follow */
+  mpls?: boolean;
+  /** the comparison being checked can match something (else the optimizer drops its code) */
+  live?: boolean;
+  /** the whole filter */
+  root?: FilterNode;
+}
+
+/** Protocols libpcap cannot find inside MPLS (it knows only IPv4 and IPv6 there). */
+const NOT_OVER_MPLS = new Set(['arp', 'rarp', 'decnet', 'lat', 'sca', 'moprc', 'mopdl', 'atalk', 'aarp', 'ipx', 'netbeui', 'stp', 'iso', 'esis', 'isis', 'clnp', 'l1', 'l2', 'iih', 'lsp', 'snp', 'csnp', 'psnp']);
+
+function walk(node: FilterNode, lookups: Lookups, notes: string[], state: WalkState): void {
   switch (node.kind) {
     case 'and':
     case 'or':
-      walk(node.left, lookups, notes);
-      walk(node.right, lookups, notes);
+      walk(node.left, lookups, notes, state);
+      walk(node.right, lookups, notes, state);
       return;
     case 'not':
-      walk(node.operand, lookups, notes);
+      walk(node.operand, lookups, notes, state);
       return;
     case 'primitive':
+      if (state.geneve && node.context !== 'none' && node.context.type === 'protochain') {
+        throw new Invalid("'protochain' not supported with variable length headers", node.span, 'after `geneve` libpcap cannot follow a protocol chain; use `ip proto N` instead.');
+      }
+      if (state.mpls && node.context !== 'none' && node.context.proto && NOT_OVER_MPLS.has(node.context.proto)) {
+        throw new Invalid('unsupported protocol over mpls', node.span, 'inside MPLS libpcap finds only ip and ip6 (and what they carry).');
+      }
       checkPrimitive(node, lookups, notes);
       return;
     case 'relation':
-      checkArith(node.left);
-      checkArith(node.right);
+      // the optimizer checks the constants it computes only in code that can run: a comparison
+      // whose own protocol checks exclude each other is removed first (`rarp[9] % (1-1) > icmp6[0]`)
+      state.live = state.root ? comparisonRuns(state.root, node, lookups) : true;
+      checkArith(node.left, state);
+      checkArith(node.right, state);
       return;
     case 'cast': {
+      if (state.pppoes && (node.proto === undefined || node.proto === 'link')) throw new Invalid('not a broadcast link', node.span, 'after `pppoes` the frame is PPP, which has no link-layer broadcast; `ip broadcast` works.');
       const allowed = node.cast === 'broadcast' ? [undefined, 'link', 'ip'] : [undefined, 'link', 'ip', 'ip6'];
       if (!allowed.includes(node.proto)) {
         throw new Invalid(
@@ -97,11 +140,24 @@ function walk(node: FilterNode, lookups: Lookups, notes: string[]): void {
       return;
     }
     case 'encap': {
+      if (node.encap === 'vlan' && state.mpls) throw new Invalid('no VLAN match after MPLS', node.span, 'put `vlan` before `mpls`: VLAN tags come first in the frame.');
+      if ((node.encap === 'pppoes' || node.encap === 'pppoed') && state.mpls) throw new Invalid('unsupported protocol over mpls', node.span, 'inside MPLS libpcap finds only ip and ip6 (and what they carry).');
+      if (node.encap === 'mpls') state.mpls = true;
+      if (node.encap === 'vlan' && state.pppoes) throw new Invalid('no VLAN support for PPP', node.span, 'after `pppoes` the frame is PPP, which has no VLAN tags: put `vlan` first.');
+      if (node.encap === 'llc' && state.pppoes) throw new Invalid("'llc' not supported for PPP", node.span, 'after `pppoes` the frame is PPP, which has no LLC header.');
+      if (node.encap === 'pppoes') state.pppoes = true;
+      if (node.encap === 'geneve') state.geneve = true;
       const max = { vlan: 4095, mpls: 1048575, pppoes: 65535, geneve: 16777215, pppoed: Infinity, llc: Infinity }[node.encap];
       if (node.id !== undefined && node.id > max) throw new Invalid(`${node.encap} ${node.id} is greater than the maximum, ${max}`, node.span);
+      if (node.llcType !== undefined && !LLC_TYPES.has(node.llcType)) {
+        throw new Invalid(`unknown LLC type name "${node.llcType}"`, node.span, `an LLC frame type is one of ${[...LLC_TYPES].join(', ')}.`);
+      }
       return;
     }
+    case 'foreign':
+      throw new Invalid(node.message, node.span, FOREIGN_HINT);
     case 'protocol':
+      if (state.mpls && NOT_OVER_MPLS.has(node.proto)) throw new Invalid('unsupported protocol over mpls', node.span, 'inside MPLS libpcap finds only ip and ip6 (and what they carry).');
       if (node.proto === 'link') throw new Invalid(`\`${node.protoText}\` alone means nothing: the link layer qualifies something`, node.span, `write \`${node.protoText} host MAC\`, \`${node.protoText} proto 0x0800\`, \`${node.protoText} broadcast\` or \`${node.protoText}[0] = 1\`.`);
       if (node.proto === 'radio') throw new Invalid("'radio' is not a valid protocol type here (no radio headers on Ethernet)", node.span);
       return;
@@ -126,11 +182,17 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
   }
   const q = node.context;
   const type = q.type;
+  if (value.kind === 'arcnet') throw new Invalid('aid supported only on ARCnet', span, 'an ARCnet address (`$3f`) exists only on ARCnet links; on Ethernet use a MAC address.');
+  if (value.kind === 'mac' && q.proto !== 'link' && (!type || type === 'host')) throw new Invalid('ethernet address used in non-ether expression', span, `write \`ether host ${value.text}\`.`);
+  const wlanDir = q.dir ? WLAN_DIRECTIONS[q.dir] : undefined;
+  if (wlanDir) throw new Invalid(`${wlanDir} ${wlanDir.includes(' and ') ? 'are' : 'is'} only supported on 802.11 with 802.11 headers`, node.span, 'these 802.11 address fields do not exist on Ethernet; use `ether src`/`ether dst`.');
+  if (q.proto === 'decnet') {
+    checkDecnet(q, value, span, node.span);
+    return;
+  }
   switch (value.kind) {
     case 'mac':
       if (q.proto !== 'link' || (type && type !== 'host')) throw new Invalid('an Ethernet (MAC) address is only allowed after `ether host`, `ether src` or `ether dst`', span, `write \`ether host ${value.text}\`.`);
-      return;
-    case 'arcnet':
       return;
     case 'ipv4':
     case 'ipv4-prefix':
@@ -160,6 +222,17 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
       checkName(q, value.text, span, node.span, lookups, notes);
       return;
   }
+}
+
+/** `decnet host 10.23`: a DECnet area.node address (or a number); no ports, no IP. */
+function checkDecnet(q: Qualifiers, value: Value, span: Span, qualifierSpan: Span): void {
+  if (q.type === 'port' || q.type === 'portrange') throw new Invalid(`illegal qualifier of '${q.type}'`, qualifierSpan, 'DECnet has no ports; `tcp port N` or `udp port N`.');
+  if (q.type === 'proto' || q.type === 'protochain' || q.type === 'gateway') throw new Invalid(`'decnet' cannot qualify '${q.type}'`, qualifierSpan);
+  if (value.kind === 'ipv6' || value.kind === 'ipv6-prefix') throw new Invalid("'decnet' modifier applied to ip6 host", qualifierSpan);
+  if (value.kind === 'mac') throw new Invalid('ethernet address used in non-ether expression', span);
+  if (value.kind === 'name') throw new Invalid('decnet name support not included', span, 'give the DECnet address as area.node, e.g. `decnet host 10.23`.');
+  if ((value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') && q.type !== 'net') throw new Invalid('Mask syntax for networks only', span, `write \`decnet net ${value.text}\`.`);
+  if (value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') checkIPv4(value, span);
 }
 
 function checkNotPortOrProto(q: Qualifiers, value: Value, span: Span): void {
@@ -262,19 +335,37 @@ function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span,
     }
     case 'portrange': {
       checkPortProtocol(q, qualifierSpan);
-      const m = /^([^-]+)-(.+)$/.exec(name);
-      if (!m) throw new Invalid(`unknown port in range '${name}'`, span, 'a port range is two ports joined by a dash: `portrange 8000-8080`.');
-      for (const side of [m[1]!, m[2]!]) {
-        if (/^\d+$/.test(side)) {
-          if (Number(side) > 65535) throw new Invalid(`illegal port number ${side} > 65535`, span);
-        } else checkServiceName(q, side, span, lookups, `unknown port in range '${name}'`);
+      const m = /^(\d+)-(\d+)$/.exec(name);
+      if (m) {
+        // two numbers (a name token only when written without spaces, `1000-2000`)
+        for (const side of [m[1]!, m[2]!]) if (Number(side) > 65535) throw new Invalid(`illegal port number ${side} > 65535`, span);
+        return;
       }
+      // pcap_nametoportrange: each end a number or a service name; the range is tcp or udp
+      // only if both ends are
+      const ends = /^([^-]+)-(.+)$/.exec(name);
+      if (!ends) throw new Invalid(`unknown port in range '${name}'`, span, 'a port range is two ports joined by a dash: `portrange 8000-8080`.');
+      const end = (side: string) => {
+        if (!/^\d+$/.test(side)) return serviceProtocol(side, lookups);
+        if (Number(side) > 65535) throw new Invalid(`illegal port number ${side} > 65535`, span);
+        return 'any' as const;
+      };
+      const first = end(ends[1]!);
+      const second = end(ends[2]!);
+      if (first === undefined || second === undefined) throw new Invalid(`unknown port in range '${name}'`, span, 'each end is a number or a service name from /etc/services: `portrange 8000-8080` or `portrange ssh-http`.');
+      checkServiceProtocol(q, first === second ? first : 'any', `port in range '${name}'`, span);
       return;
     }
     case 'proto':
     case 'protochain':
+      if (q.type === 'protochain' && q.proto !== undefined && q.proto !== 'ip' && q.proto !== 'ip6') throw new Invalid("bad protocol applied for 'protochain'", qualifierSpan, 'only ip and ip6 have a protocol chain: `ip protochain 6`.');
       if (q.proto === 'link') {
         if (!ETHER_PROTOCOL_NAMES.has(name)) throw new Invalid(`unknown ether proto '${name}'`, span);
+      } else if (q.proto === 'iso') {
+        if (OSI_PROTOCOLS[name] === undefined) throw new Invalid(`unknown osi proto '${name}'`, span, `OSI protocols are ${Object.keys(OSI_PROTOCOLS).join(', ')}; or a number.`);
+      } else if (q.proto !== undefined && q.proto !== 'ip' && q.proto !== 'ip6') {
+        // libpcap looks names up for ip, ip6, ether and iso only
+        throw new Invalid(`unknown protocol: ${name}`, span, `\`${q.protoText} ${q.type}\` takes a number; names are for \`ip ${q.type}\`, \`ip6 ${q.type}\`, \`ether proto\` and \`iso proto\`.`);
       } else if (lookups.ipProtocol(name) === undefined) {
         throw new Invalid(`unknown ip proto '${name}'`, span, 'use a number (`ip proto 6`) or a name from /etc/protocols, escaped: `ip proto \\tcp`.');
       }
@@ -292,41 +383,86 @@ function checkName(q: Qualifiers, name: string, span: Span, qualifierSpan: Span,
         if (!lookups.etherHost(name)) throw new Invalid(`unknown ether host '${name}'`, span, 'use a MAC address, e.g. `ether host aa:bb:cc:dd:ee:ff` (names come from /etc/ethers).');
       } else {
         notes.push(`\`${name}\` is a host name: tcpdump resolves it (DNS or /etc/hosts) when it compiles the filter; with -n it still resolves it, only the output stays numeric.`);
-        if (q.proto !== 'ip6') checkHostProtocol(q, 'ip', qualifierSpan);
+        const addresses = lookups.host ? lookups.host(name) : { ipv4: q.proto !== 'ip6', ipv6: q.proto === 'ip6' };
+        if (!addresses || (!addresses.ipv4 && !addresses.ipv6)) {
+          throw new Invalid(`unknown host '${name}'`, span, "tcpdump looks the name up (getaddrinfo: /etc/hosts, then DNS) when it compiles the filter, and this machine knows no address for it; the lab's hosts have no names here: use the address `mystery ps` gives (e.g. `host 10.200.X.Y`).");
+        }
+        // libpcap skips the addresses of the other family (ip6 host NAME ignores IPv4 ones)
+        const v4 = addresses.ipv4 && q.proto !== 'ip6';
+        const v6 = addresses.ipv6 && q.proto !== 'ip' && q.proto !== 'arp' && q.proto !== 'rarp';
+        if (!v4 && !v6) throw new Invalid(`unknown host '${name}' for specified address family`, span, `the name has only ${addresses.ipv4 ? 'IPv4' : 'IPv6'} addresses; drop \`${q.protoText}\` or use the other family.`);
+        if (v4) checkHostProtocol(q, 'ip', qualifierSpan);
+        if (v6) checkHostProtocol(q, 'ip6', qualifierSpan);
       }
   }
 }
 
-function checkServiceName(q: Qualifiers, name: string, span: Span, lookups: Lookups, unknownMessage: string): void {
+/**
+ * libpcap 1.10's pcap_nametoport: a service name's protocol is tcp, udp, or either (both
+ * with the same number); it does not read sctp entries. undefined = unknown.
+ */
+function serviceProtocol(name: string, lookups: Lookups): 'tcp' | 'udp' | 'any' | undefined {
   const ports = lookups.service(name);
-  if (!ports || (ports.tcp === undefined && ports.udp === undefined && ports.sctp === undefined)) {
-    const hint = /^\d+-\d+$/.test(name) ? `for a range of ports use \`portrange ${name}\`.` : 'use a number, or a service name from /etc/services.';
-    throw new Invalid(unknownMessage, span, hint);
-  }
+  if (ports?.tcp !== undefined) return ports.udp === ports.tcp ? 'any' : 'tcp';
+  if (ports?.udp !== undefined) return 'udp';
+  return undefined;
+}
+
+function checkServiceProtocol(q: Qualifiers, found: 'tcp' | 'udp' | 'any', what: string, span: Span): void {
+  if (found === 'any' || q.proto === undefined || q.proto === found) return;
   if (q.proto === 'tcp' || q.proto === 'udp' || q.proto === 'sctp') {
-    if (ports[q.proto] === undefined) {
-      const has = (['tcp', 'udp', 'sctp'] as const).filter((p) => ports[p] !== undefined).join('/');
-      throw new Invalid(`port '${name}' is ${has}, not ${q.proto}`, span);
-    }
+    throw new Invalid(`${what} is ${found}`, span, `it is a ${found} service in /etc/services: write \`${found} port ...\`, or give the number.`);
   }
 }
 
-function checkArith(a: Arith): void {
+function checkServiceName(q: Qualifiers, name: string, span: Span, lookups: Lookups, unknownMessage: string): void {
+  const found = serviceProtocol(name, lookups);
+  if (found === undefined) {
+    const hint = /^\d+-\d+$/.test(name) ? `for a range of ports use \`portrange ${name}\`.` : 'use a number, or a service name from /etc/services.';
+    throw new Invalid(unknownMessage, span, hint);
+  }
+  checkServiceProtocol(q, found, `port '${name}'`, span);
+}
+
+/**
+ * libpcap's code generator checks a divisor or shift by its first instruction: `ld #0` is
+ * "division by zero" even when it loads the offset of `tcp[0]` (`x / tcp[0]` is refused).
+ */
+function firstLiteral(a: Arith): number | undefined {
+  switch (a.kind) {
+    case 'num':
+      return a.value;
+    case 'load':
+      return firstLiteral(a.offset);
+    case 'binary':
+      return firstLiteral(a.left);
+    case 'neg':
+      return firstLiteral(a.operand);
+    default:
+      return undefined;
+  }
+}
+
+function checkArith(a: Arith, state: WalkState): void {
   switch (a.kind) {
     case 'load':
       if (![1, 2, 4].includes(a.size)) throw new Invalid('a field size must be 1, 2 or 4 bytes', a.span, `write \`${a.protoText}[offset:2]\` or \`:4\`.`);
       if (a.proto === 'radio') throw new Invalid('radio information is not present in an Ethernet capture', a.span);
+      if (state.mpls && NOT_OVER_MPLS.has(a.proto)) throw new Invalid('unsupported protocol over mpls', a.span, 'inside MPLS libpcap finds only ip and ip6 (and what they carry).');
       if (!LOADABLE.has(a.proto)) throw new Invalid(`\`${a.protoText}[...]\` is not supported: tcpdump cannot index into ${a.protoText} headers`, a.span);
-      checkArith(a.offset);
+      checkArith(a.offset, state);
       return;
     case 'binary':
-      checkArith(a.left);
-      checkArith(a.right);
-      if ((a.op === '/' || a.op === '%') && a.right.kind === 'num' && a.right.value === 0) throw new Invalid(a.op === '/' ? 'division by zero' : 'modulus by zero', a.span);
-      if ((a.op === '<<' || a.op === '>>') && a.right.kind === 'num' && a.right.value > 31) throw new Invalid('shift by more than 31 bits', a.span);
+      checkArith(a.left, state);
+      checkArith(a.right, state);
+      // libpcap's code generator checks a literal, its optimizer any constant it computes
+      if ((a.op === '/' || a.op === '%') && (firstLiteral(a.right) === 0 || (state.live !== false && constantValue(a.right, true) === 0))) throw new Invalid(a.op === '/' ? 'division by zero' : 'modulus by zero', a.span);
+      // a shift: the code generator checks a literal amount; the optimizer a computed one,
+      // but only when it shifts a packet value (measured: `1 << 0 << 1 ^ 128` passes)
+      if ((a.op === '<<' || a.op === '>>') && ((firstLiteral(a.right) ?? 0) > 31 || (state.live !== false && constantValue(a.left, true) === undefined && (constantValue(a.right, true) ?? 0) > 31))) throw new Invalid('shift by more than 31 bits', a.span);
       return;
     case 'neg':
-      checkArith(a.operand);
+      checkArith(a.operand, state);
       return;
     default:
       return;

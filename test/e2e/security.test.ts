@@ -186,3 +186,33 @@ test('root\'s children get a trusted PATH and no NODE_OPTIONS; exec takes `--`; 
   }
   await assertHostAsBefore(before, 'a lab started with a poisoned environment, and hostile state files');
 });
+
+test('Docker down removes only what carries the lab\'s label: not a container of a project with the same name, not a compose process of someone else\'s', { timeout: 120_000 }, async () => {
+  const image = process.env.NODE_IMAGE ?? 'tcpdump-mystery/node-base:local';
+  const info = await sh('docker', ['image', 'inspect', image]);
+  assert.equal(info.code, 0, `the Docker tests need the local base image ${image} (bash .ci/docker-setup.sh)`);
+  const before = await takeSnapshot();
+  const made: string[] = [];
+  // leftovers of a lab "rdk" of ours, and a stranger's container of the same Compose project name
+  for (const [name, label] of [['rdk-ours', 'tcpdump-mystery.lab=rdk'], ['rdk-stranger', 'com.docker.compose.project=tcpdump-mystery-rdk']] as const) {
+    const r = await sh('docker', ['create', '--name', name, '--label', label, '--network', 'none', image, 'node', '-e', '0']);
+    assert.equal(r.code, 0, r.stderr);
+    made.push(name);
+  }
+  // a process of someone else's that names the same project, as a compose run elsewhere would
+  const stranger = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'docker-compose', '-p', 'tcpdump-mystery-rdk', 'up'], { stdio: 'ignore' });
+  await new Promise((r) => stranger.once('spawn', r));
+  try {
+    const r = await mystery(['down', '--name', 'rdk'], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const left = (await sh('docker', ['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n');
+    assert.ok(!left.includes('rdk-ours'), 'the lab\'s own container is removed');
+    assert.ok(left.includes('rdk-stranger'), 'the stranger\'s container of the same project name stays');
+    assert.equal(stranger.exitCode, null, 'the stranger\'s compose process is alive');
+    assert.equal(stranger.signalCode, null);
+  } finally {
+    stranger.kill('SIGKILL');
+    for (const name of made) await sh('docker', ['rm', '-f', name]);
+  }
+  await assertHostAsBefore(before, 'docker down beside a stranger\'s project');
+});

@@ -125,20 +125,73 @@ test('English: whole filters in one sentence', () => {
   assert.equal(english('src host 10.0.0.5'), 'packets from host 10.0.0.5');
   assert.equal(english('dst port http'), 'packets to port http (80) (TCP, UDP or SCTP)');
   assert.equal(english('net 10.0.0.0/8'), 'packets to or from network 10.0.0.0/8 (10.0.0.0 to 10.255.255.255)');
-  assert.equal(english('tcp[13] & 2 != 0'), 'packets with the TCP SYN flag set');
+  assert.equal(english('tcp[13] & 2 != 0'), 'packets that are IPv4 TCP (first fragments only) with the TCP SYN flag set');
   assert.equal(
     english('tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn'),
-    'packets with the TCP flag SYN set and ACK not set (of SYN, ACK)',
+    'packets that are IPv4 TCP (first fragments only) with the TCP flag SYN set and ACK not set (of SYN, ACK)',
   );
   assert.equal(english('icmp[icmptype] == icmp-echo'), 'packets that are ICMP echo request (ping) messages (type 8)');
-  assert.equal(english('ip[2:2] > 576'), "packets where the IPv4 header's total length (the 2 bytes at offset 2) is greater than 576");
+  assert.equal(english('ip[2:2] > 576'), "packets that are IPv4 and where the IPv4 header's total length (the 2 bytes at offset 2, bytes 16-17 of the frame) is greater than 576");
   assert.equal(english('greater 1000'), 'packets at least 1000 bytes long');
   assert.equal(english('not port 22 and tcp'), 'packets not to or from port 22 (TCP, UDP or SCTP) and that are TCP');
   assert.equal(english('port 80 or 443'), 'packets to or from port 80 (TCP, UDP or SCTP) or to or from port 443 (TCP, UDP or SCTP)');
-  assert.equal(english('tcp[20:4] = 0x47455420'), 'packets where the 4 bytes at offset 20 of the TCP header equals 0x47455420 (the text "GET ")');
-  assert.equal(english('not tcp and tcp[13] & 4 = 0'), 'packets that are not TCP and with the TCP RST flag not set');
+  assert.equal(english('tcp[20:4] = 0x47455420'), 'packets that are IPv4 TCP (first fragments only) and where the 4 bytes at offset 20 of the TCP header (counted from the end of the IPv4 header) equals 0x47455420 (the text "GET ")');
+  assert.equal(english('not tcp and tcp[13] & 4 = 0'), 'packets that are not TCP and that are IPv4 TCP (first fragments only) with the TCP RST flag not set');
   assert.equal(english('src and dst net 10.1'), 'packets both from and to network 10.1 (10.1.0.0 to 10.1.255.255)');
   assert.equal(describeFilter(null), 'every packet (there is no filter)');
+});
+
+test("English: the issue's wrong sentences, right (each as libpcap compiles it)", () => {
+  const english = (expr: string) => {
+    const r = parseFilter(expr, lookups);
+    assert.ok(r.ok, expr);
+    return describeFilter(r.ok ? r.ast : null, { lookups });
+  };
+  // `!=` on an ICMP field matches ICMP messages only, never other packets
+  const notEcho = english('icmp[icmptype] != icmp-echo and icmp[icmptype] != icmp-echoreply');
+  assert.equal(
+    notEcho,
+    'packets that are ICMP messages other than echo request (ping) (type is not 8; packets that are not ICMP do not match) and that are ICMP messages other than echo reply (ping answer) (type is not 0; packets that are not ICMP do not match)',
+  );
+  assert.doesNotMatch(notEcho, /packets that are not ICMP (echo|messages)/);
+  // `byte` reads the frame from its first byte (tcpdump -d: ldb [8]), not the IP header
+  assert.equal(english('byte 8 = 5'), 'packets whose byte 8 of the frame (counted from the first byte of the link-layer header) equals 5');
+  assert.equal(english('byte 8 == 5'), english('byte 8 = 5'));
+  // an NLPID in an LLC frame and an IS-IS PDU type, not IP protocols
+  assert.equal(english('iso proto 0x81'), 'packets that are OSI frames (802.2 LLC, SAP 0xFE) whose network-layer protocol ID (NLPID) is 0x81 (CLNP)');
+  assert.equal(english('iso proto \\clnp'), english('iso proto 0x81'));
+  assert.equal(english('isis proto 0x12'), 'packets that are IS-IS PDUs of type 18 (0x12: level 1 LSP)');
+  assert.doesNotMatch(english('isis proto 0x12') + english('iso proto 0x81'), /\bIP/);
+  // a range written backwards: libpcap swaps its ends
+  assert.equal(english('portrange 90-80'), 'packets to or from a port in the range 80 to 90 (libpcap swaps the ends written as 90-80) (TCP, UDP or SCTP)');
+  assert.equal(english('portrange 80-90'), 'packets to or from a port in the range 80 to 90 (TCP, UDP or SCTP)');
+  // every keyword has a meaning: the IS-IS PDU kinds, LLC frame types, ether[] from the frame's start
+  assert.equal(english('l1'), 'packets that are IS-IS level 1 PDUs (hello, LSP, CSNP or PSNP of level 1)');
+  assert.equal(english('lsp'), 'packets that are IS-IS link-state PDUs (LSP, level 1 or 2)');
+  assert.equal(english('iih'), 'packets that are IS-IS hello PDUs (IIH: LAN level 1 or 2, or point-to-point)');
+  for (const kw of ['l2', 'snp', 'csnp', 'psnp', 'iso', 'esis', 'isis', 'clnp', 'stp', 'netbeui', 'ipx']) assert.doesNotMatch(english(kw), new RegExp(`that are ${kw}$`), kw);
+  assert.equal(english('llc ui'), 'packets that are 802.2 LLC frames of type UI (unnumbered information)');
+  assert.equal(english('ether[12:2] = 0x800'), "packets where the link-layer (Ethernet) header's EtherType (the 2 bytes at offset 12, bytes 12-13 of the frame) equals 0x800");
+  assert.equal(english('ip6[6] = 6'), "packets that are IPv6 and where the IPv6 header's next header (the byte at offset 6, byte 20 of the frame) equals 6");
+});
+
+test("explain's verdicts of the issue: as tcpdump -d gives them, on Ethernet", async () => {
+  const verdict = async (expr: string) => (await explainFilter(expr, lookups, false)).verdict;
+  // refused on Ethernet: 802.11 qualifiers, ARCnet addresses, names that do not resolve
+  for (const expr of ['wlan addr1 1:2:3:4:5:6', 'wlan ra 1:2:3:4:5:6', 'ta 1:2:3:4:5:6', 'type mgt', 'host $3f', 'host no..such', 'net no..such', 'ip proto \\nosuch', 'port nosuchsvc']) {
+    assert.equal(await verdict(expr), 'invalid', expr);
+  }
+  // valid but matching nothing: the optimizer's verdict
+  for (const expr of ['tcp and udp', 'ip and ip6', 'src port 1 and src port 2', 'port 1 and port 2 and port 3', '1 = 2']) assert.equal(await verdict(expr), 'rejects-all', expr);
+  for (const expr of ['tcp or udp', 'port 1 and port 2', 'vlan and ip', 'stp and ip', 'tcp[13] & 0 != 0']) assert.equal(await verdict(expr), 'valid', expr);
+  // accepted: DECnet addresses, byte ==, ISO protocol names, LLC frame types
+  for (const expr of ['decnet src 10.23', 'byte 8 == 5', 'iso proto \\clnp', 'llc i', 'llc s', 'llc rnr', 'wlan host 1:2:3:4:5:6']) assert.equal(await verdict(expr), 'valid', expr);
+  // keywords are lower case for this libpcap (1.10): tcpdump -d refuses `TCP` and `Host`
+  for (const expr of ['TCP', 'Host 10.0.0.1']) assert.equal(await verdict(expr), 'invalid', expr);
+  // other link types: named as not covered
+  const other = await explainFilter('type mgt', lookups, false, { linkType: 'IEEE802_11' });
+  assert.equal(other.verdict, 'not-covered');
+  assert.match(other.verdictMessage!, /covers Ethernet \(EN10MB\) only, not -y IEEE802_11/);
 });
 
 test('English: a value without a qualifier borrows it from the primitive before', () => {
@@ -211,21 +264,23 @@ test('warnings: the seed disclaimer, applied to a command', async () => {
   assert.match(ssh.find((w) => w.code === 'own-terminal')!.message, /You are logged in over ssh/);
 });
 
-test('report: the parser disagreeing with tcpdump is said, and tcpdump wins', async () => {
-  const rejected = await explainFilter('host nosuch.invalid', lookups);
-  assert.equal(rejected.parser, 'valid');
+test('report: a name libpcap cannot resolve is explain\'s verdict too; where tcpdump differs, it says so and tcpdump wins', async () => {
+  // `..` makes the resolver fail at once, without a DNS query leaving the machine
+  const rejected = await explainFilter('host nosuch..invalid', lookups);
+  assert.equal(rejected.verdict, 'invalid');
+  assert.equal(rejected.verdictMessage, "unknown host 'nosuch..invalid'");
   assert.equal(rejected.tcpdump.accepted, false);
-  assert.equal(rejected.agreement, 'disagree');
+  assert.equal(rejected.agreement, 'agree');
   assert.equal(rejected.valid, false);
 
-  // a stand-in tcpdump that accepts what our parser rejects
+  // a stand-in tcpdump that accepts what explain rejects
   const lenient = await explainFilter('tcp or 80', lookups, async () => ({ ran: true, accepted: true }));
   assert.equal(lenient.agreement, 'disagree');
+  assert.equal(lenient.final, 'valid');
   assert.equal(lenient.valid, true);
   const text = formatReport({ command: 'tcp or 80', prefix: [], options: [], unknownOptions: [], filter: lenient, notes: [], warnings: [] });
-  assert.match(text, /Our parser disagrees: tcpdump is the authority/);
+  assert.match(text, /explain's verdict differs: tcpdump is the authority/);
 });
-
 
 test('mystery explain: a valid command exits 0 and explains it', async () => {
   const io = capturingIo();
@@ -257,13 +312,14 @@ test('mystery explain: an invalid filter exits 2 and names the column', async ()
   assert.match(io.stderr, /tcpdump: can't parse filter expression: syntax error/);
 });
 
-test('mystery explain: a name tcpdump cannot resolve is its verdict, with the column of the name', async () => {
+test('mystery explain: a name that does not resolve is an error, with the column of the name', async () => {
   const io = capturingIo();
-  assert.equal(await main(['explain', "tcpdump -c 5 -i veth0 'port 80 and host nosuch.invalid'"], io), 2);
-  assert.match(io.stdout, /tcpdump -d: rejects it: unknown host 'nosuch.invalid'\. Our parser found no error: tcpdump is the authority/);
-  assert.match(io.stderr, /error: tcpdump rejects the filter at column 18: unknown host 'nosuch.invalid'/);
+  assert.equal(await main(['explain', "tcpdump -c 5 -i veth0 'port 80 and host nosuch..invalid'"], io), 2);
+  assert.match(io.stdout, /verdict: invalid: unknown host 'nosuch\.\.invalid'/);
+  assert.match(io.stdout, /tcpdump -d: rejects it: unknown host 'nosuch\.\.invalid'$/m);
+  assert.match(io.stderr, /error: the filter is invalid at column 18: unknown host 'nosuch\.\.invalid' \(tcpdump: unknown host 'nosuch\.\.invalid'\)/);
   // a lab host's name is what a learner tries: the fix says to use its address
-  assert.match(io.stderr, /does not know the lab's hosts by name: use the address `mystery ps` gives/);
+  assert.match(io.stderr, /the lab's hosts have no names here: use the address `mystery ps` gives/);
 });
 
 test('mystery explain --json: machine-readable, with the AST', async () => {
@@ -282,6 +338,13 @@ test('mystery explain --json: machine-readable, with the AST', async () => {
   const bad = capturingIo();
   assert.equal(await main(['explain', '--json', 'port 99999'], bad), 2);
   assert.equal(JSON.parse(bad.stdout).filter.error.column, 6);
+});
+
+test('mystery explain: -y of a link type tcpdump does not know is a usage error that says so', async () => {
+  const io = capturingIo();
+  assert.equal(await main(['explain', 'tcpdump -y NOSUCHDLT -c 5 -i eth0 tcp'], io), 2);
+  assert.match(io.stdout, /verdict: not covered: explain covers Ethernet \(EN10MB\) only, not -y NOSUCHDLT/);
+  assert.match(io.stderr, /error: tcpdump does not know the link type of -y NOSUCHDLT: invalid data link type NOSUCHDLT\n {2}`tcpdump -L -i IFACE` lists/);
 });
 
 test('mystery explain: an unterminated quote is a usage error', async () => {

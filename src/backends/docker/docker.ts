@@ -103,9 +103,14 @@ export interface ContainerInfo {
 }
 
 /** Every container carrying the lab's label (or the compose project's), inspected. */
+/**
+ * The lab's containers: those carrying the lab's label (every compose file of ours sets it),
+ * of its Compose project where the state names one. A project's name alone is no proof: any
+ * other compose file may use `tcpdump-mystery` too, and its containers are not ours.
+ */
 export async function labContainers(lab: string, project?: string): Promise<ContainerInfo[]> {
-  const ids = new Set(lines(await dockerMaybe(['ps', '-aq', '--no-trunc', '--filter', `label=${labLabel}=${lab}`])));
-  if (project) for (const id of lines(await dockerMaybe(['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`]))) ids.add(id);
+  const filters = ['--filter', `label=${labLabel}=${lab}`, ...(project ? ['--filter', `label=com.docker.compose.project=${project}`] : [])];
+  const ids = new Set(lines(await dockerMaybe(['ps', '-aq', '--no-trunc', ...filters])));
   if (ids.size === 0) return [];
   const out = await dockerMaybe(['inspect', ...ids]);
   if (out === undefined) return []; // one went away in between: ask again

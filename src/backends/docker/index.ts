@@ -318,13 +318,14 @@ export const dockerBackend: LabBackend & {
     // a compose this tool started for the lab and that still runs (its start was killed)
     // would go on creating containers: end it first
     const ourProject = state?.created.composeProject ?? composeNames(lab).project;
-    await endProcesses(await findProcesses((a) => a.some((x, i) => x === ourProject && a[i - 1] === '-p') && a.some((x) => /compose/.test(x))));
+    // ours: our project, and our project directory (a compose of someone else's with the same
+    // project name is not ours)
+    await endProcesses(await findProcesses((a) => a.some((x, i) => x === ourProject && a[i - 1] === '-p') && a.some((x, i) => x === projectRoot && a[i - 1] === '--project-directory') && a.some((x) => /compose/.test(x))));
     if (!(await which('docker')) || !(await engineAnswers())) return;
     const project = state?.created.composeProject;
     const containers = (await labContainers(lab, project)).map((c) => c.Id);
     if (containers.length) await dockerMaybe(['rm', '-f', '-v', ...containers], 120_000);
     const networks = new Set(lines(await dockerMaybe(['network', 'ls', '-q', '--filter', `label=${labLabel}=${lab}`])));
-    if (project) for (const n of lines(await dockerMaybe(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]))) networks.add(n);
     for (const n of networks) await dockerMaybe(['network', 'rm', n], 60_000);
     const images = new Set(lines(await dockerMaybe(['image', 'ls', '-q', '--no-trunc', '--filter', `label=${labLabel}=${lab}`])));
     if (images.size) {
