@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
 import { defaultCaseId } from '../cases/index.js';
-import { checkPortFree, cliPrefix, downLab, loadLab, requireRoot, runView, startLab } from '../core/lab.js';
+import { allLabs, checkPortFree, cliPrefix, downLab, loadLab, requireRoot, runView, startLab } from '../core/lab.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { readState } from '../core/state.js';
 import { ExitCode, UserError } from '../core/errors.js';
@@ -113,7 +113,8 @@ export async function firstFreePort(from: number, count: number, free: (port: nu
  */
 async function choosePort(lab: string, asked: number | undefined, io: Ctx['io']): Promise<number> {
   const base = defaultPort();
-  if ((await readState(lab)).kind !== 'missing') return asked ?? base; // startLab says what is wrong
+  // a lab of that name, or its leftovers found by their tags: startLab says what is wrong
+  if ((await readState(lab)).kind !== 'missing' || (await allLabs()).includes(lab)) return asked ?? base;
   if (asked !== undefined) {
     try {
       await checkPortFree(asked);

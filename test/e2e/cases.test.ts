@@ -420,9 +420,9 @@ for (const d of detectives) {
 
 /**
  * The first case's trick, tried on every case: count `tcp port 3000` packets on every veth for
- * 4 s, twice (at the start and a few seconds on), and arrest the loudest host that is not a
- * server (or, where the answer is a host, give its name). It must solve noisy-neighbour and
- * nothing else, on every seed. (intermittent-burst is counted once, in its first seconds:
+ * 4 s (noisy-neighbour and slowloris twice), and arrest the loudest host that is not a
+ * server (or, where the answer is a host, give its name; on the first seed). It must solve
+ * noisy-neighbour and nothing else, on every seed. (intermittent-burst is counted once, in its first seconds:
  * no burst comes before 15 s, and a learner who watches live during a burst has found it.)
  */
 const naiveCases: Array<{ caseId: string; short: string }> = [{ caseId: 'noisy-neighbour', short: 'nn' }, ...detectives.map((d) => ({ caseId: d.caseId, short: d.short }))];
@@ -438,8 +438,10 @@ for (const { caseId, short } of naiveCases) {
       await Promise.all(
         scenes.map(async (scene, i) => {
           const culprit = c.draw(seededRng(seeds[i]!), c.suspects.default).culprit;
-          // slowloris: once more when the culprit holds every connection it can (its ramp is 15 s)
-          const windows = caseId === 'intermittent-burst' ? [0] : caseId === 'slowloris' ? [0, 4, 10] : [0, 4];
+          // slowloris: once more when the culprit holds every connection it can (its ramp is 15 s);
+          // the others once, the 0.8 margin below standing for a few seconds more or less (the
+          // whole e2e tier must stay within 20 minutes on 2 cores)
+          const windows = caseId === 'slowloris' ? [0, 10] : works ? [0, 4] : [0];
           const counts: Array<Array<{ host: string; n: number }>> = [];
           for (const pause of windows) {
             await new Promise((res) => setTimeout(res, pause * 1000));
@@ -457,6 +459,8 @@ for (const { caseId, short } of naiveCases) {
               assert.ok(culpritN < 0.8 * loudest.n, `the culprit stays well below the loudest (${culpritN} vs ${loudest.n}): ${shown}`);
             }
           }
+          // the arrest of the loudest, on one seed (the judgement of an arrest has its own tests)
+          if (!works && i > 0) return;
           const accused = counts[counts.length - 1]![0]!.host;
           if (c.solvedBy === 'answer' && caseId === 'lossy-link') {
             const r = await mystery(['answer', '--name', scene.lab, accused], { env: env() });

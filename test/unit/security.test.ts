@@ -245,3 +245,24 @@ test('what root runs gets a trusted PATH and none of the caller\'s loader variab
   assert.equal(safe.HOME, '/h');
   assert.ok(safe.PATH && safe.PATH.split(':').every((d) => d.startsWith('/')));
 });
+
+test('explain: deep nesting and thousands of terms get a clear error, never a stack overflow; control characters are escaped', async () => {
+  const run = async (filter: string): Promise<{ code: number; out: string }> => {
+    const io = capturingIo();
+    const code = await main(['explain', `tcpdump -i eth0 '${filter}'`], io);
+    return { code, out: io.stdout + io.stderr };
+  };
+  for (const [what, filter] of [
+    ['1500 nested parentheses', `${'('.repeat(1500)}tcp${')'.repeat(1500)}`],
+    ['6500 nots', `${'not '.repeat(6500)}tcp`],
+    ['7000 and terms', Array.from({ length: 7000 }, () => 'tcp').join(' and ')],
+  ] as const) {
+    const r = await run(filter);
+    assert.equal(r.code, 2, `${what}: ${r.out.slice(0, 300)}`);
+    assert.doesNotMatch(r.out, /bug:|RangeError/, what);
+    assert.match(r.out, /too (deep|deeply nested|long)/, what);
+  }
+  const r = await run('host \x1b[31mevil\x1b[0m');
+  assert.doesNotMatch(r.out, /\x1b/, 'no raw escape reaches the terminal');
+  assert.match(r.out, /\\x1b/);
+});
