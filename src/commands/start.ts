@@ -113,14 +113,17 @@ export async function firstFreePort(from: number, count: number, free: (port: nu
  */
 async function choosePort(lab: string, asked: number | undefined, io: Ctx['io']): Promise<number> {
   const base = defaultPort();
-  // a lab of that name, or its leftovers found by their tags: startLab says what is wrong
-  if ((await readState(lab)).kind !== 'missing' || (await allLabs()).includes(lab)) return asked ?? base;
+  if ((await readState(lab)).kind !== 'missing') return asked ?? base; // startLab says what is wrong
+  // a taken port may be held by this lab's own leftovers (found by their tags, which asks every
+  // backend: only when the port is taken): then startLab says to take them down first
+  const leftovers = async (): Promise<boolean> => (await allLabs()).includes(lab);
   if (asked !== undefined) {
     try {
       await checkPortFree(asked);
       return asked;
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
+      if (await leftovers()) return asked;
       const free = await firstFreePort(asked + 1, portsTried, portFree);
       throw new UserError(
         err.message,
@@ -129,7 +132,7 @@ async function choosePort(lab: string, asked: number | undefined, io: Ctx['io'])
       );
     }
   }
-  if (await portFree(base)) return base;
+  if ((await portFree(base)) || (await leftovers())) return base;
   const free = await firstFreePort(base + 1, portsTried - 1, portFree);
   if (free === undefined) {
     throw new UserError(
