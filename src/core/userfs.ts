@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { constants, readFileSync } from 'node:fs';
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { safeEnv } from './run.js';
 
 /** A progress file is a few KiB; anything past this is not ours. */
@@ -128,14 +127,32 @@ export async function writeUserFileHere(base: string, file: string, text: string
   await rename(tmp, file);
 }
 
-const workerScript = fileURLToPath(new URL('./userfs-worker.js', import.meta.url));
+/**
+ * The worker's program, given to `node -e` whole: the learner may not be able to read this
+ * checkout at all (a clone in a 0700 folder of root's), so it must not load a file from it.
+ */
+function workerSource(): string {
+  return [
+    "import { constants } from 'node:fs';",
+    "import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';",
+    "import { randomBytes } from 'node:crypto';",
+    "import { dirname, join, relative, sep } from 'node:path';",
+    `const maxUserFileBytes = ${maxUserFileBytes};`,
+    errCode.toString(),
+    readUserFileHere.toString(),
+    writeUserFileHere.toString(),
+    "let input = ''; process.stdin.setEncoding('utf8'); for await (const c of process.stdin) input += c;",
+    'try { const req = JSON.parse(input); const result = req.op === "read" ? await readUserFileHere(req.file) : (await writeUserFileHere(req.base, req.file, req.text), { kind: "written" });',
+    '  process.stdout.write(JSON.stringify({ ok: true, result })); } catch (err) { process.stdout.write(JSON.stringify({ ok: false, error: err.message })); }',
+  ].join('\n');
+}
 
 type WorkerRequest = { op: 'read'; file: string } | { op: 'write'; base: string; file: string; text: string };
 
 /** Runs one request in a child process that has the owner's uid and gid (and no other group). */
 function inWorker(owner: Owner, req: WorkerRequest): Promise<UserFileRead | { kind: 'written' }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [workerScript], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', workerSource()], {
       uid: owner.uid,
       gid: owner.gid,
       cwd: '/',
