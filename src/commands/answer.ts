@@ -4,14 +4,19 @@ import { cliPrefix, loadLab, requireRoot } from '../core/lab.js';
 import { ExitCode, UserError } from '../core/errors.js';
 import { recordRun } from '../core/progress.js';
 import { updateState } from '../core/state.js';
+import { invocation } from '../core/invocation.js';
+import { judgeRecordingAnswer, loadRecording, resolveRecording } from '../core/recording.js';
+import { invokingUser } from '../core/userfs.js';
 
 export function registerAnswer(program: Command, ctx: Ctx): void {
   withLabOption(
     program
       .command('answer')
       .description('give the answer, for cases solved by a value (a leaked password, a port ...)')
-      .argument('<value>', 'your answer'),
-  ).action(async (value: string, opts: { name?: string }) => {
+      .argument('<value>', 'your answer')
+      .option('--recording <dir>', 'answer a recorded incident (`mystery recording`) instead of a running lab: no root needed'),
+  ).action(async (value: string, opts: { name?: string; recording?: string }) => {
+    if (opts.recording !== undefined) return answerRecording(ctx, opts.recording, value);
     requireRoot('answer');
     const lab = labFrom(opts);
     const loaded = await loadLab(lab);
@@ -37,4 +42,17 @@ export function registerAnswer(program: Command, ctx: Ctx): void {
       ctx.exitCode = ExitCode.wrong;
     }
   });
+}
+
+/** A recorded incident's answer, judged against the recording's own draw: no lab, no root. */
+async function answerRecording(ctx: Ctx, ref: string, value: string): Promise<void> {
+  const rec = await loadRecording(await resolveRecording(ref), invokingUser());
+  const cli = invocation().replace(/^sudo /, '');
+  if (judgeRecordingAnswer(rec, value)) {
+    const how = rec.case.solvedBy === 'arrest' ? `${rec.draw.culprit} was the culprit` : `"${value.trim()}" is right`;
+    ctx.io.out(`CASE SOLVED: ${how} (${rec.manifest.title}, recorded).\nTo see it live: \`sudo ${cli} start ${rec.case.id}\`; its debrief shows the reference solution.`);
+  } else {
+    ctx.io.out(`WRONG ANSWER: "${value.trim()}" is not it. Read the captures again (\`${cli} recording ${ref}\` lists them).`);
+    ctx.exitCode = ExitCode.wrong;
+  }
 }

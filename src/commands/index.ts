@@ -24,6 +24,8 @@ export const commandModules: [name: string, load: () => Promise<Register>][] = [
   ['explain', async () => (await import('./explain.js')).registerExplain],
   ['map', async () => (await import('./map.js')).registerMap],
   ['submit', async () => (await import('./submit.js')).registerSubmit],
+  ['record', async () => (await import('./record.js')).registerRecord],
+  ['recording', async () => (await import('./recording.js')).registerRecording],
 ];
 
 /** The named command's registration only, or all of them (for --help, an unknown verb...). */

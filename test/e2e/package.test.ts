@@ -88,6 +88,14 @@ test('npm pack, npm install -g of the tarball, then mystery from an empty direct
   assert.equal(cases.code, 0, cases.stderr);
   assert.match(cases.stdout, /noisy-neighbour/);
   assert.match(cases.stdout, /zero-window/);
+  // the recorded incidents come with it, and are answered from it: no lab, nothing written
+  assert.ok(list.includes('recordings/password-in-clear/recording.json'), 'the tarball holds the recordings');
+  const recs = await run(bin, ['recording'], { cwd: empty });
+  assert.equal(recs.code, 0, recs.stderr);
+  assert.match(recs.stdout, /password-in-clear .*recordings\/password-in-clear/);
+  const wrong = await run(bin, ['answer', '--recording', 'password-in-clear', 'not-the-password'], { cwd: empty });
+  assert.equal(wrong.code, 8, `${wrong.stdout}${wrong.stderr}`);
+  assert.deepEqual(await readdir(empty), [], 'answering a recording writes nothing');
 
   // sudo mystery start -d in an empty folder writes nothing there
   const start = await run(bin, ['start', '-d', '--name', lab, '--port', String(port)], { cwd: empty, timeoutMs: 120_000 });
