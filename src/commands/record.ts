@@ -8,7 +8,8 @@ import { checkPortFree, downLab, loadLab, requireRoot, runView, startLab } from 
 import { ExitCode, Interrupted, UserError } from '../core/errors.js';
 import { hostInterfaces, planNetworks } from '../core/model.js';
 import { randomHex } from '../core/random.js';
-import { manifestName, recordingFormat, sealDraw, type RecordedCapture, type RecordingManifest } from '../core/recording.js';
+import { manifestName, recordingFormat, type RecordedCapture, type RecordingManifest } from '../core/recording.js';
+import { sealDraw } from '../core/seal.js';
 import { safeEnv, trustedPath } from '../core/run.js';
 import { invokingUser, writeUserFile, type Owner } from '../core/userfs.js';
 import { sleep } from '../core/procs.js';

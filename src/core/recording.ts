@@ -5,7 +5,6 @@
  * lab, no Linux); `mystery answer --recording DIR VALUE` re-draws the run from the sealed seed
  * and judges the answer as the live case would. The answer itself is never written down.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findCase } from '../cases/index.js';
@@ -13,6 +12,7 @@ import type { CaseDraw, CaseModule } from '../cases/case.js';
 import { ExitCode, UserError } from './errors.js';
 import { projectRoot } from './paths.js';
 import { seededRng } from './random.js';
+import { unsealDraw } from './seal.js';
 import { readUserFile, type Owner } from './userfs.js';
 
 export const manifestName = 'recording.json';
@@ -47,41 +47,8 @@ export interface RecordingManifest {
   hosts: RecordedHost[];
   networks: Array<{ name: string; subnet: string; bridge: string }>;
   captures: RecordedCapture[];
-  /** the case, seed and suspects of the run, sealed (see sealDraw) */
+  /** the case, seed and suspects of the run, sealed (see seal.ts) */
   seal: string;
-}
-
-interface SealedRun {
-  caseId: string;
-  seed: string;
-  suspects: number;
-}
-
-// Not a secret (it is in the package): it keeps the seed out of plain sight, so that the
-// answer is not one `grep` or one `mystery start --seed` away from the files.
-const pepper = 'tcpdump-mystery/recording/v1';
-const keyFor = (salt: Buffer): Buffer => createHash('sha256').update(pepper).update(salt).digest();
-
-export function sealDraw(run: SealedRun): string {
-  const salt = randomBytes(16);
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', keyFor(salt), iv);
-  const body = Buffer.concat([cipher.update(JSON.stringify(run), 'utf8'), cipher.final()]);
-  return [salt, iv, cipher.getAuthTag(), body].map((b) => b.toString('base64url')).join('.');
-}
-
-export function unsealDraw(seal: string): SealedRun | undefined {
-  try {
-    const [salt, iv, tag, body] = seal.split('.').map((p) => Buffer.from(p, 'base64url'));
-    if (!salt || !iv || !tag || !body || iv.length !== 12 || tag.length !== 16) return undefined;
-    const decipher = createDecipheriv('aes-256-gcm', keyFor(salt), iv);
-    decipher.setAuthTag(tag);
-    const run = JSON.parse(Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8')) as Partial<SealedRun>;
-    if (typeof run.caseId !== 'string' || typeof run.seed !== 'string' || !Number.isInteger(run.suspects)) return undefined;
-    return run as SealedRun;
-  } catch {
-    return undefined; // altered, or not a seal at all
-  }
 }
 
 const isString = (v: unknown): v is string => typeof v === 'string';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { capturingIo } from '../helpers/io.js';
-import { judgeRecordingAnswer, loadRecording, manifestProblem, sealDraw, shippedRecordings, unsealDraw, type RecordingManifest } from '../../src/core/recording.js';
+import { judgeRecordingAnswer, loadRecording, manifestProblem, shippedRecordings, type RecordingManifest } from '../../src/core/recording.js';
+import { sealDraw, unsealDraw } from '../../src/core/seal.js';
 import { UserError } from '../../src/core/errors.js';
 
 test('a seal opens to the run it sealed, differs every time, and refuses any change', () => {
