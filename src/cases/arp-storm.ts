@@ -20,6 +20,7 @@ export const arpStorm: CaseModule = {
   difficulty: 'medium',
   skills: ['link-level capture: arp, broadcast, ether host', 'link-level headers: -e (MAC addresses)', 'why an IP filter misses it'],
   summary: 'Every host sees a storm of broadcasts asking for addresses nobody has. Find the host that asks, and stop it.',
+  symptom: 'Every host on the network receives a steady stream of frames that are not for it, and the network feels slow.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 2000,

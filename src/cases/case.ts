@@ -136,6 +136,11 @@ export interface CaseModule {
   skills: string[];
   /** One line for the catalog. */
   summary: string;
+  /**
+   * What an on-call engineer would be told, with no word of the cause: the briefing of the
+   * unknown incident (`mystery start --random`). Absent: a generic complaint.
+   */
+  symptom?: string;
   backends: Backend[];
   suspects: { min: number; max: number; default: number };
   /** Draws the run from its seed's generator: who is guilty and how everyone behaves. */
@@ -180,6 +185,7 @@ export function validateCase(c: unknown): string[] {
   need(difficulties.includes(m.difficulty as Difficulty), `difficulty must be one of ${difficulties.join(', ')}`);
   need(Array.isArray(m.skills) && m.skills.length > 0 && m.skills.every((s) => typeof s === 'string'), 'skills must list at least one skill');
   need(typeof m.summary === 'string' && m.summary.length > 0, 'summary must be a non-empty string');
+  need(m.symptom === undefined || (typeof m.symptom === 'string' && m.symptom.length > 0), 'symptom must be a non-empty string when given');
   need(Array.isArray(m.backends) && m.backends.length > 0 && m.backends.every((b) => backends.includes(b)), 'backends must list netns and/or docker');
   const s = m.suspects;
   need(

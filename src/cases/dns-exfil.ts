@@ -94,6 +94,7 @@ export const dnsExfil: CaseModule = {
   difficulty: 'medium',
   skills: ['filtering DNS: udp port 53', 'reading query names (-n, -vv, -l)', 'spotting tunnelling: long random labels under one domain'],
   summary: 'Data leaves the lab, though only DNS lookups may. One app server hides a file in the names it looks up: find it, and stop it.',
+  symptom: 'Only DNS lookups may leave the lab, yet a customer list was found outside. Find the host that leaks it.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 2000,

@@ -18,6 +18,7 @@ export const fatPayload: CaseModule = {
   difficulty: 'medium',
   skills: ['bytes, not packets: the length field', 'filtering on size: greater / less', 'verbose headers: -v'],
   summary: 'The site stalls, yet no host floods it. Someone sends few requests with huge bodies: weigh the traffic, do not count it.',
+  symptom: 'The site stalls every second or two, yet nobody seems to send it many packets.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 3000,

@@ -18,6 +18,7 @@ export const intermittentBurst: CaseModule = {
   difficulty: 'hard',
   skills: ['writing a capture file: -w with -G/-W or -C', 'reading it back: -r with a filter', 'timestamps: -tttt, and finding the second it happened'],
   summary: 'Every half a minute the site stalls for a few seconds, then all is quiet again. Too short to catch live: record, then read.',
+  symptom: 'Every half minute or so the site stalls for a few seconds, then is fine again.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 2000,

@@ -14,6 +14,7 @@ export const lossyLink: CaseModule = {
   difficulty: 'medium',
   skills: ['absolute sequence numbers: -S', 'spotting retransmissions and repeated SYNs', 'verbose output: -v'],
   summary: "One app server's requests now and then take a second or more. Its link loses packets: find which host has the bad cable.",
+  symptom: 'One host\'s users say the site is slow and flaky; for everyone else it is fine. Which host is it? (answer with its name)',
   backends: ['netns'],
   suspects: { min: 3, max: 8, default: 5 },
 

@@ -36,6 +36,7 @@ export const noisyNeighbour: CaseModule = {
   difficulty: 'easy',
   skills: ['choosing an interface (-i)', 'counting packets per interface', 'mapping a veth to its container (iflink)'],
   summary: 'The site is sluggish: one of the HTTP senders floods it. Find the loud veth and arrest its owner.',
+  symptom: 'The site is sluggish: pages take a second or more to load.',
   backends: ['netns', 'docker'],
   suspects: { min: 2, max: 12, default: 5 },
 

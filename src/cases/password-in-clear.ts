@@ -19,6 +19,7 @@ export const passwordInClear: CaseModule = {
   difficulty: 'easy',
   skills: ['reading payloads: -A and -X', 'filtering on a port and on payload bytes', 'decoding HTTP Basic authentication'],
   summary: 'A service logs in over plain HTTP. Read its password off the wire, so that it can be rotated.',
+  symptom: 'The security audit failed: a password crosses our network in the clear. Find it, so that it can be rotated (answer with the password).',
   backends: ['netns', 'docker'],
   suspects: { min: 2, max: 8, default: 5 },
 

@@ -20,6 +20,7 @@ export const resetStorm: CaseModule = {
   difficulty: 'easy',
   skills: ['filtering on TCP flags: tcp[tcpflags] & tcp-rst != 0', 'reading the ports of a refused connection', 'mapping an IP to its host'],
   summary: "The webserver's kernel sends resets all day long. Someone knocks on a closed port: find who, and stop it.",
+  symptom: 'The webserver\'s kernel sends TCP resets all day long, yet the site loads fine for whoever asks for it.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 2000,

@@ -22,6 +22,7 @@ export const slowloris: CaseModule = {
   difficulty: 'hard',
   skills: ['reading payloads: -A', 'tiny segments and the length field', 'following connections by port and time: -ttt'],
   summary: "The site hangs, yet nobody sends much. Someone holds the webserver's connections open, a header line at a time.",
+  symptom: 'For long stretches the site answers no new visitor, yet the webserver\'s CPU is idle and nobody floods it.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 4000,

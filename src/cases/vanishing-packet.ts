@@ -39,6 +39,7 @@ export const vanishingPacket: CaseModule = {
     'MAC addresses rewritten at every hop (-e)',
   ],
   summary: 'One office machine cannot load the site through the gateway; all the others can. Find where its packets die, and which way.',
+  symptom: 'One office machine cannot load the site at all; all the others can. Find which, and where its traffic is lost (answer \'HOST requests\' or \'HOST answers\').',
   backends: ['netns'],
   suspects: { min: 3, max: 8, default: 5 },
 

@@ -48,6 +48,7 @@ export const zeroWindow: CaseModule = {
   difficulty: 'hard',
   skills: ['the TCP window: tcp[14:2] = 0, win in the output', 'zero-window probes and stalled transfers', 'why a quiet host can stall a server'],
   summary: "The site stalls, its workers all busy, its CPU idle, and nobody floods it. Someone takes the webserver's data and does not read it.",
+  symptom: 'The site hangs in waves: the webserver\'s workers are all busy, its CPU is idle, and nobody floods it.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
   quietWindowMs: 4000,

@@ -20,7 +20,7 @@ export function registerCases(program: Command, ctx: Ctx): void {
     .description('the catalog of cases: difficulty, the tcpdump skills each teaches, your progress')
     .option('--json', 'as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const { cases: progress, problem } = await readProgress();
+      const { cases: progress, incidents, problem } = await readProgress();
       if (problem) ctx.io.err(problem);
       const rows = allCases().map((c) => {
         const p = progress.get(c.id);
@@ -51,7 +51,8 @@ export function registerCases(program: Command, ctx: Ctx): void {
         if (r.runs) lines.push(`  hints used: ${r.hintsUsed}, wrong arrests: ${r.wrongArrests}${r.evidence ? `, evidence shown in ${r.evidence} run${r.evidence > 1 ? 's' : ''}` : ''}`);
         lines.push('');
       }
-      lines.push(`Start one with: ${invocation()} start CASE`);
+      if (incidents.runs) lines.push(`unknown incidents: ${incidents.named} named of ${incidents.runs}${incidents.bestTriageMs !== undefined ? `, fastest triage ${formatMs(incidents.bestTriageMs)}` : ''}`, '');
+      lines.push(`Start one with: ${invocation()} start CASE (or an unknown incident: ${invocation()} start --random)`);
       ctx.io.out(lines.join('\n'));
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
 import { cliPrefix, loadLab, requireRoot } from '../core/lab.js';
 import { checkLab } from '../core/check.js';
+import { incidentHidden, incidentReveal } from '../core/incident.js';
 import { ExitCode } from '../core/errors.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { recordRun } from '../core/progress.js';
@@ -20,7 +21,9 @@ export function registerCheck(program: Command, ctx: Ctx): void {
     const cli = cliPrefix(lab);
     if (!result.solved) {
       ctx.io.out(
-        loaded.case.solvedBy === 'answer'
+        incidentHidden(loaded.state)
+          ? `Not solved yet: the incident goes on, and the site answers in ${formatMs(latency)}. \`${cli} hint\` helps you triage it.`
+          : loaded.case.solvedBy === 'answer'
           ? `Not solved yet. The site answers in ${formatMs(latency)}. When you know the answer: \`${cli} answer VALUE\`.`
           : `Not solved yet: the culprit is still at large, and the site answers in ${formatMs(latency)}. \`${cli} hint\` helps.`,
       );
@@ -38,6 +41,8 @@ export function registerCheck(program: Command, ctx: Ctx): void {
           ? 'the culprit is stopped'
           : "the culprit's traffic has stopped";
     const lines = [`Solved: ${how}, and the site answers in ${formatMs(latency)}.`];
+    const reveal = updated && incidentReveal(updated, loaded.case);
+    if (reveal) lines.push(reveal);
     if (result.innocentsDown.length) {
       lines.push(`But innocent hosts are down too: ${result.innocentsDown.join(', ')}. Bring them back with \`${cli} restart HOST\`.`);
     }

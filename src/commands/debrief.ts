@@ -4,6 +4,7 @@ import { cliPrefix, loadLab, requireRoot, runView, type LoadedLab } from '../cor
 import { checkLab } from '../core/check.js';
 import { ExitCode, UserError } from '../core/errors.js';
 import { totals } from '../core/traffic.js';
+import { incidentReveal } from '../core/incident.js';
 
 export function registerDebrief(program: Command, ctx: Ctx): void {
   withLabOption(program.command('debrief').description("after solving: the reference solution, with this run's real values")).action(
@@ -35,5 +36,7 @@ export async function debriefText(loaded: LoadedLab): Promise<string> {
     }
   }
   const seconds = Math.max(1, (Date.now() - Date.parse(loaded.state.readyAt ?? loaded.state.startedAt)) / 1000);
-  return loaded.case.debrief(runView(loaded, interfaces), { packets, bytes, seconds, interfaces });
+  const text = loaded.case.debrief(runView(loaded, interfaces), { packets, bytes, seconds, interfaces });
+  const reveal = incidentReveal(loaded.state, loaded.case);
+  return reveal ? `${reveal}\n\n${text}` : text;
 }

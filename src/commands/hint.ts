@@ -4,6 +4,7 @@ import { loadLab, requireRoot, runView } from '../core/lab.js';
 import { runningCaptures } from '../core/observe.js';
 import { recordRun } from '../core/progress.js';
 import { updateState } from '../core/state.js';
+import { incidentHidden, triageHints } from '../core/incident.js';
 
 export function registerHint(program: Command, ctx: Ctx): void {
   withLabOption(
@@ -15,11 +16,16 @@ export function registerHint(program: Command, ctx: Ctx): void {
     requireRoot('hint');
     const loaded = await loadLab(labFrom(opts));
     const view = runView(loaded, await loaded.backend.interfaces(loaded.state));
-    const hints = loaded.case.hints(view);
-    const used = loaded.state.hintsUsed;
+    // an unknown incident not named yet: how to triage, never the case's own hints
+    const hidden = incidentHidden(loaded.state);
+    const hints = hidden ? triageHints(view) : loaded.case.hints(view);
+    const used = hidden ? (loaded.state.incident?.triageHints ?? 0) : loaded.state.hintsUsed;
     const shown = opts.again ? Math.max(1, used) : Math.min(hints.length, used + 1);
     if (!opts.again && used < hints.length) {
-      const updated = await updateState(loaded.state, (s) => (s.hintsUsed = Math.max(s.hintsUsed, shown)));
+      const updated = await updateState(loaded.state, (s) => {
+        if (hidden && s.incident) s.incident.triageHints = Math.max(s.incident.triageHints ?? 0, shown);
+        else s.hintsUsed = Math.max(s.hintsUsed, shown);
+      });
       if (updated) await recordRun(updated, !!updated.solvedAt);
     }
     const lines: string[] = [];
@@ -30,7 +36,7 @@ export function registerHint(program: Command, ctx: Ctx): void {
     const ours = new Set([view.bridge, 'any', ...view.hosts.map((h) => h.veth).filter((v): v is string => !!v)]);
     const captures = (await runningCaptures()).filter((i) => ours.has(i));
     const seen = { tcpdumpOn: captures, wrongArrests: loaded.state.arrests.filter((a) => !a.correct).map((a) => a.host) };
-    const situational = loaded.case.situationalHint?.(view, seen);
+    const situational = hidden ? undefined : loaded.case.situationalHint?.(view, seen);
     if (situational) lines.push(`\nWhat you are doing now:\n${indent(situational)}`);
     ctx.io.out(lines.join('\n'));
   });

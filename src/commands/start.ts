@@ -7,6 +7,8 @@ import { readState } from '../core/state.js';
 import { ExitCode, UserError } from '../core/errors.js';
 import { choiceOption, intOption } from './options.js';
 import type { Backend } from '../cases/case.js';
+import { incidentBriefing, pickIncident } from '../core/incident.js';
+import { invocation } from '../core/invocation.js';
 
 interface StartOpts {
   detach?: boolean;
@@ -15,6 +17,7 @@ interface StartOpts {
   port?: number;
   backend: Backend;
   name?: string;
+  random?: boolean;
 }
 
 export function registerStart(program: Command, ctx: Ctx): void {
@@ -22,25 +25,35 @@ export function registerStart(program: Command, ctx: Ctx): void {
     program
       .command('start')
       .description('start a case (the default one if none is named), like `docker-compose up`')
-      .argument('[case]', 'the case to start (see `mystery cases`)', defaultCaseId)
+      .argument('[case]', `the case to start (see \`mystery cases\`; default ${defaultCaseId})`)
       .option('-d, --detach', 'return once the lab is ready, instead of staying in the foreground')
       .option('--seed <seed>', 'draw the culprit from this seed (a reproducible run)')
       .option('--suspects <n>', 'how many suspects (2 to 12 for the default case)', intOption('--suspects', 1, 99))
       .option('--port <port>', `publish the site on this localhost port (default ${defaultPort()}, or the next free one)`, intOption('--port', 1, 65535))
-      .option('--backend <backend>', 'netns (no Docker needed) or docker (Docker Compose)', choiceOption('--backend', ['netns', 'docker'] as const), 'netns'),
-  ).action(async (caseId: string, opts: StartOpts) => {
+      .option('--backend <backend>', 'netns (no Docker needed) or docker (Docker Compose)', choiceOption('--backend', ['netns', 'docker'] as const), 'netns')
+      .option('--random', 'an unknown incident: a case drawn at random and not named; you triage it, name it (`mystery answer --incident ID`) and solve it'),
+  ).action(async (named: string | undefined, opts: StartOpts) => {
     requireRoot('start');
+    if (opts.random && named !== undefined) {
+      throw new UserError('`--random` draws the case itself: it takes no case name.', `Run \`${invocation()} start --random\`, or \`${invocation()} start ${named}\` for that case.`, ExitCode.usage);
+    }
+    const caseId = opts.random ? pickIncident(opts.backend, opts.seed).id : (named ?? defaultCaseId);
     const lab = labFrom(opts);
     const io = ctx.io;
     const started = Date.now();
     const port = await choosePort(lab, opts.port, io);
     const state = await startLab(
-      { caseId, lab, backend: opts.backend, seed: opts.seed, suspects: opts.suspects, port },
+      { caseId, lab, backend: opts.backend, seed: opts.seed, suspects: opts.suspects, port, incident: opts.random },
       (msg) => io.err(`  ${msg} ...`),
     );
     const loaded = await loadLab(lab);
-    io.out(`\nThe lab is ready (${((Date.now() - started) / 1000).toFixed(1)} s): ${loaded.case.title}\n`);
-    io.out(`${loaded.case.briefing(runView(loaded))}\n`);
+    if (opts.random) {
+      io.out(`\nThe lab is ready (${((Date.now() - started) / 1000).toFixed(1)} s): an unknown incident\n`);
+      io.out(`${incidentBriefing(loaded.case, runView(loaded))}\n`);
+    } else {
+      io.out(`\nThe lab is ready (${((Date.now() - started) / 1000).toFixed(1)} s): ${loaded.case.title}\n`);
+      io.out(`${loaded.case.briefing(runView(loaded))}\n`);
+    }
     const cli = cliPrefix(lab);
     if (opts.detach) {
       io.out(`\nThe lab runs in the background. \`${cli} status\` tells how the site is doing; \`${cli} down\` removes the lab.`);

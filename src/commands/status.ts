@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
-import { loadLab, requireRoot } from '../core/lab.js';
+import { cliPrefix, loadLab, requireRoot } from '../core/lab.js';
+import { incidentHidden } from '../core/incident.js';
 import { checkLab } from '../core/check.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { sparkline } from '../core/sparkline.js';
@@ -22,6 +23,7 @@ export function registerStatus(program: Command, ctx: Ctx): void {
       checkLab(loaded),
       latencyHistory(state.plan.lab),
     ]);
+    const hidden = incidentHidden(state);
     const elapsedMs = Date.now() - Date.parse(state.readyAt ?? state.startedAt);
     const hosts = state.plan.hosts.map((h) => ({
       name: h.name,
@@ -31,7 +33,9 @@ export function registerStatus(program: Command, ctx: Ctx): void {
     }));
     const report = {
       lab: state.plan.lab,
-      case: state.plan.caseId,
+      // an unknown incident is not named until the learner names it
+      case: hidden ? null : state.plan.caseId,
+      ...(state.incident ? { incident: { named: !!state.incident.namedAt, guesses: state.incident.guesses.length } } : {}),
       backend: state.plan.backend,
       port: state.plan.port,
       elapsedMs,
@@ -45,7 +49,7 @@ export function registerStatus(program: Command, ctx: Ctx): void {
     if (opts.json) return ctx.io.out(JSON.stringify(report, null, 2));
     const mins = Math.floor(elapsedMs / 60000);
     const lines = [
-      `case:     ${loaded.case.title} (${state.plan.caseId}), ${state.plan.backend} backend, running for ${mins} min ${Math.round((elapsedMs % 60000) / 1000)} s`,
+      `case:     ${hidden ? `an unknown incident (name it: ${cliPrefix(state.plan.lab)} answer --incident ID)` : `${loaded.case.title} (${state.plan.caseId})`}, ${state.plan.backend} backend, running for ${mins} min ${Math.round((elapsedMs % 60000) / 1000)} s`,
       `site:     http://localhost:${state.plan.port} answers in ${formatMs(latencyMs)}`,
     ];
     const spark = sparkline(history.map((s) => s.ms));

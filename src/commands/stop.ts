@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
+import { incidentHidden, incidentReveal } from '../core/incident.js';
 import { cliPrefix, loadLab, requireHost, requireRoot } from '../core/lab.js';
 import { ExitCode } from '../core/errors.js';
 import { formatMs } from '../core/latency.js';
@@ -31,7 +32,9 @@ export function registerStop(program: Command, ctx: Ctx): void {
       await loaded.backend.stopHost(loaded.state, host);
       io.out(
         [
-          `Stopped ${host.name}. This case is not solved by an arrest: nothing was judged, and the case is still open.`,
+          incidentHidden(loaded.state)
+            ? `Stopped ${host.name}. Nothing was judged, and the incident is still open.`
+            : `Stopped ${host.name}. This case is not solved by an arrest: nothing was judged, and the case is still open.`,
           `  when you know the answer: \`${cli} answer VALUE\`; \`${cli} restart ${host.name}\` brings ${host.name} back.`,
         ].join('\n'),
       );
@@ -56,6 +59,7 @@ export function registerStop(program: Command, ctx: Ctx): void {
       io.out(
         [
           `CASE SOLVED: ${host.name} was the culprit.`,
+          ...(updated.kind === 'ok' && updated.state.incident ? [`  ${incidentReveal(updated.state, loaded.case)}`] : []),
           `  site response time: ${formatMs(v.latencyBeforeMs)} before the arrest, ${formatMs(v.latencyAfterMs)} after`,
           `  time taken: ${mins} min ${secs} s, hints used: ${v.hintsUsed}`,
           slowMs(v.latencyBeforeMs)

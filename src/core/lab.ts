@@ -25,6 +25,8 @@ export interface StartOptions {
   seed?: string;
   suspects?: number;
   port: number;
+  /** an unknown incident: the case is not named to the learner (see incident.ts) */
+  incident?: boolean;
 }
 
 export function requireRoot(what: string): void {
@@ -127,7 +129,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     const [base, ...moreSubnetBases] = await pickSubnets(networkOrder(draw).length, hashLab(opts.lab), progress);
     const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base!, moreSubnetBases, draw });
     const starter = { pid: process.pid, startTicks: (await processStartTicks(process.pid)) ?? 0 };
-    state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, starter, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
+    state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, starter, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0, ...(opts.incident ? { incident: { guesses: [] } } : {}) };
     await writeState(state);
     const killAt = process.env.MYSTERY_TEST_KILL_AT;
     const pauseAt = process.env.MYSTERY_TEST_PAUSE_AT;

@@ -16,6 +16,17 @@ export interface RunRecord {
   gaveUp: boolean;
   /** a capture of the learner's proved the case (`mystery submit`) */
   evidence?: boolean;
+  /** an unknown incident (`start --random`): named or not, after how many guesses, how fast */
+  incident?: { named: boolean; guesses: number; triageMs?: number };
+}
+
+/** The case of an unknown incident not named yet, as progress records it: the file must not name it. */
+export const unnamedIncident = 'unknown-incident';
+
+export interface IncidentProgress {
+  runs: number;
+  named: number;
+  bestTriageMs?: number;
 }
 
 export interface CaseProgress {
@@ -55,6 +66,8 @@ export function validRecord(r: unknown): RunRecord | undefined {
   if (typeof x.solved !== 'boolean' || typeof x.gaveUp !== 'boolean') return undefined;
   if (!count(x.hintsUsed) || !count(x.wrongArrests)) return undefined;
   if (x.evidence !== undefined && typeof x.evidence !== 'boolean') return undefined;
+  const inc = x.incident as Record<string, unknown> | undefined;
+  if (inc !== undefined && !(inc && typeof inc === 'object' && typeof inc.named === 'boolean' && count(inc.guesses) && (inc.triageMs === undefined || (typeof inc.triageMs === 'number' && inc.triageMs >= 0)))) return undefined;
   if (x.timeMs !== undefined && !(typeof x.timeMs === 'number' && Number.isFinite(x.timeMs) && x.timeMs >= 0)) return undefined;
   return x as unknown as RunRecord;
 }
@@ -87,8 +100,10 @@ export function runKey(state: LabState): string {
 export function runRecord(state: LabState, solved: boolean): RunRecord {
   const solvedAt = state.solvedAt ? Date.parse(state.solvedAt) : undefined;
   const readyAt = Date.parse(state.readyAt ?? state.startedAt);
+  const inc = state.incident;
+  const revealed = !inc || !!inc.namedAt || solved || !!state.gaveUp || !!state.solvedAt;
   return {
-    caseId: state.plan.caseId,
+    caseId: revealed ? state.plan.caseId : unnamedIncident,
     startedAt: state.startedAt,
     solved: solved && !state.gaveUp,
     timeMs: solved && solvedAt ? Math.max(0, solvedAt - readyAt) : undefined,
@@ -96,6 +111,7 @@ export function runRecord(state: LabState, solved: boolean): RunRecord {
     wrongArrests: state.arrests.filter((a) => !a.correct).length,
     gaveUp: !!state.gaveUp,
     evidence: (state.evidence ?? []).some((e) => e.proves),
+    ...(inc ? { incident: { named: !!inc.namedAt, guesses: inc.guesses.length, ...(inc.namedAt ? { triageMs: Math.max(0, Date.parse(inc.namedAt) - readyAt) } : {}) } } : {}),
   };
 }
 
@@ -125,13 +141,22 @@ export async function caseProgress(env: NodeJS.ProcessEnv = process.env): Promis
   return (await readProgress(env)).cases;
 }
 
-export async function readProgress(env: NodeJS.ProcessEnv = process.env): Promise<{ cases: Map<string, CaseProgress>; problem?: string }> {
+export async function readProgress(env: NodeJS.ProcessEnv = process.env): Promise<{ cases: Map<string, CaseProgress>; incidents: IncidentProgress; problem?: string }> {
   const loaded = await load(env);
   const out = new Map<string, CaseProgress>();
-  if (loaded.kind === 'bad') return { cases: out, problem: progressProblem(progressFile(env), loaded.reason) };
+  const incidents: IncidentProgress = { runs: 0, named: 0 };
+  if (loaded.kind === 'bad') return { cases: out, incidents, problem: progressProblem(progressFile(env), loaded.reason) };
   for (const raw of Object.values(loaded.progress.runs)) {
     const r = validRecord(raw);
     if (!r) continue;
+    if (r.incident) {
+      // unknown incidents are counted apart (and also under their case, once it is known)
+      incidents.runs++;
+      if (r.incident.named) incidents.named++;
+      const t = r.incident.triageMs;
+      if (t !== undefined && (incidents.bestTriageMs === undefined || t < incidents.bestTriageMs)) incidents.bestTriageMs = t;
+    }
+    if (r.caseId === unnamedIncident) continue;
     const c = out.get(r.caseId) ?? { solved: 0, runs: 0, hintsUsed: 0, wrongArrests: 0, gaveUp: 0, evidence: 0 };
     c.runs++;
     if (r.solved) {
@@ -144,5 +169,5 @@ export async function readProgress(env: NodeJS.ProcessEnv = process.env): Promis
     if (r.evidence) c.evidence++;
     out.set(r.caseId, c);
   }
-  return { cases: out };
+  return { cases: out, incidents };
 }

@@ -7,6 +7,7 @@ import { mkdir, readFile, rename, rm, writeFile, readdir, rmdir } from 'node:fs/
 import { dirname } from 'node:path';
 import type { LabPlan } from './model.js';
 import { labDir, runRoot, stateFile } from './paths.js';
+import { sealDraw, unsealDraw } from './seal.js';
 
 export interface Arrest {
   host: string;
@@ -50,7 +51,15 @@ export interface LabState {
   evidence?: Array<{ at: string; proves: boolean; says: string }>;
   /** a lab started outside the tool (the seed's `docker-compose up`), read back from its backend */
   adopted?: boolean;
+  /**
+   * The unknown incident (`mystery start --random`): the case is not named until the learner
+   * names it (`mystery answer --incident ID`). On disk its case is sealed (see writeState).
+   */
+  incident?: { guesses: Array<{ id: string; correct: boolean; at: string }>; namedAt?: string; triageHints?: number };
 }
+
+/** What the state file holds of an unknown incident's case: a seal, never its name. */
+const hiddenCase = 'unknown-incident';
 
 export type StateRead = { kind: 'ok'; state: LabState } | { kind: 'missing' } | { kind: 'corrupt'; reason: string };
 
@@ -69,7 +78,15 @@ export async function readState(lab: string): Promise<StateRead> {
     return { kind: 'corrupt', reason: (err as Error).message };
   }
   const problem = stateProblem(parsed, lab);
-  return problem ? { kind: 'corrupt', reason: problem } : { kind: 'ok', state: parsed as LabState };
+  if (problem) return { kind: 'corrupt', reason: problem };
+  const state = parsed as LabState & { incidentSeal?: string };
+  if (state.incidentSeal !== undefined) {
+    const run = unsealDraw(state.incidentSeal);
+    if (!run || state.plan.caseId !== hiddenCase || run.seed !== state.plan.seed || !/^[a-z][a-z0-9-]{0,39}$/.test(run.caseId)) return { kind: 'corrupt', reason: "the unknown incident's seal does not open" };
+    state.plan.caseId = run.caseId;
+    delete state.incidentSeal;
+  }
+  return { kind: 'ok', state };
 }
 
 const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -147,6 +164,9 @@ export function stateProblem(x: unknown, lab: string): string | undefined {
   if (!Array.isArray(s.arrests) || !s.arrests.every((a) => a && typeof a === 'object' && typeof (a as Arrest).host === 'string' && typeof (a as Arrest).correct === 'boolean')) return 'arrests is not a list of arrests';
   if (!isInt(s.hintsUsed, 0, 1000)) return 'hintsUsed is not a count';
   if (s.answers !== undefined && !(Array.isArray(s.answers) && s.answers.every((a) => a && typeof a === 'object' && typeof a.value === 'string' && typeof a.correct === 'boolean'))) return 'answers is not a list of answers';
+  const incident = s.incident as Record<string, unknown> | undefined;
+  if (incident !== undefined && !(incident && typeof incident === 'object' && Array.isArray(incident.guesses) && incident.guesses.length <= 100 && incident.guesses.every((g) => g && typeof g === 'object' && typeof g.id === 'string' && typeof g.correct === 'boolean') && (incident.namedAt === undefined || typeof incident.namedAt === 'string') && (incident.triageHints === undefined || isInt(incident.triageHints, 0, 100)))) return 'incident is not a record of guesses';
+  if (s.incidentSeal !== undefined && (typeof s.incidentSeal !== 'string' || s.incidentSeal.length > 1000 || incident === undefined)) return 'incidentSeal is not a seal';
   if (s.evidence !== undefined && !(Array.isArray(s.evidence) && s.evidence.length <= 100 && s.evidence.every((e) => e && typeof e === 'object' && typeof e.proves === 'boolean' && typeof e.says === 'string'))) return 'evidence is not a list of submissions';
   return undefined;
 }
@@ -155,7 +175,11 @@ export async function writeState(state: LabState): Promise<void> {
   const file = stateFile(state.plan.lab);
   await mkdir(dirname(file), { recursive: true, mode: 0o755 });
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
+  // an unknown incident's case is sealed on disk: `sudo cat state.json` must not name it
+  const onDisk = state.incident
+    ? { ...state, plan: { ...state.plan, caseId: hiddenCase }, incidentSeal: sealDraw({ caseId: state.plan.caseId, seed: state.plan.seed, suspects: state.plan.suspects }) }
+    : state;
+  await writeFile(tmp, JSON.stringify(onDisk, null, 2), { mode: 0o600 });
   await rename(tmp, file);
 }
 

@@ -14,6 +14,8 @@ import { assertHostAsBefore } from '../helpers/robust.js';
 import { countEach, findBridge, ifindexFromIpLink, ps, vethsOf } from '../helpers/learner.js';
 import { noisyNeighbour } from '../../src/cases/noisy-neighbour.js';
 import { seededRng } from '../../src/core/random.js';
+import { pickIncident } from '../../src/core/incident.js';
+import { allCases } from '../../src/cases/index.js';
 
 const lab = 'etool';
 const port = 3220;
@@ -137,4 +139,53 @@ test('hints, verdicts, debrief and progress on a real lab', { timeout: 240_000 }
 
   assert.equal((await mystery(['down', '--name', lab])).code, 0);
   await assertHostAsBefore(before, 'after the toolkit run');
+});
+
+/**
+ * The unknown incident: `start --random` names no case anywhere the learner looks (output,
+ * status, hints, the state file, the progress file), a wrong name is exit 8, the right one
+ * brings the case's own briefing, the solve says which incident it was, and progress counts it apart.
+ */
+test('the unknown incident: nothing names it until the learner does; named, solved, counted apart', { timeout: 120_000 }, async (t) => {
+  const before = await takeSnapshot();
+  const stateHome = await mkdtemp(join(tmpdir(), 'mystery-incident-'));
+  const env = { XDG_STATE_HOME: stateHome };
+  const incLab = 'einc';
+  const run = (args: string[]) => mystery([...args, '--name', incLab], { env, timeoutMs: 60_000 });
+  t.after(async () => {
+    await mystery(['down', '--name', incLab]);
+    await rm(stateHome, { recursive: true, force: true });
+  });
+  // the seed decides the case too: the test knows it, the learner does not
+  const incSeed = 'incident-e2e-2';
+  const c = pickIncident('netns', incSeed);
+  const others = allCases().filter((x) => x.id !== c.id);
+  const start = await mystery(['start', '--random', '-d', '--name', incLab, '--port', '3221', '--seed', incSeed], { env, timeoutMs: 120_000 });
+  assert.equal(start.code, 0, start.stderr);
+  const said: string[] = [start.stdout, start.stderr];
+  const status = await run(['status', '--json']);
+  assert.equal((JSON.parse(status.stdout) as { case: string | null }).case, null);
+  said.push(status.stdout, (await run(['status'])).stdout, (await run(['hint'])).stdout, (await run(['hint'])).stdout);
+  said.push(await readFile(`/run/tcpdump-mystery/${incLab}/state.json`, 'utf8'));
+  said.push(await readFile(join(stateHome, 'tcpdump-mystery', 'progress.json'), 'utf8').catch(() => ''));
+  for (const text of said) {
+    assert.ok(!text.includes(c.id) && !text.includes(c.title), `nothing names ${c.id} before the learner does: ${text.slice(0, 300)}`);
+  }
+  const wrong = await run(['answer', '--incident', others[0]!.id]);
+  assert.equal(wrong.code, 8, wrong.stdout + wrong.stderr);
+  const right = await run(['answer', '--incident', c.id]);
+  assert.equal(right.code, 0, right.stdout + right.stderr);
+  assert.match(right.stdout, new RegExp(`INCIDENT NAMED: ${c.title} \\(${c.id}\\), triaged in \\d+ s, at guess 2`));
+  // then it is the case as ever: solved by its own way
+  const draw = c.draw(seededRng(incSeed), c.suspects.default);
+  const solve = c.solvedBy === 'answer' ? await run(['answer', c.id === 'vanishing-packet' ? `${draw.culprit} ${draw.value}` : draw.value!]) : await run(['stop', draw.culprit]);
+  assert.equal(solve.code, 0, solve.stdout + solve.stderr);
+  const check = await run(['check']);
+  assert.equal(check.code, 0, check.stdout);
+  assert.match(check.stdout, new RegExp(`The incident was ${c.title} \\(${c.id}\\): you named it after \\d+ s \\(2 guesses\\)`));
+  const cases = await mystery(['cases'], { env });
+  assert.match(cases.stdout, /unknown incidents: 1 named of 1, fastest triage/);
+  const down = await mystery(['down', '--name', incLab]);
+  assert.equal(down.code, 0, down.stderr);
+  await assertHostAsBefore(before, 'an unknown incident, then down');
 });
