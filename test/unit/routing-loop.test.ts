@@ -11,6 +11,7 @@ import { otherRouters, routerSysctls, routingLoop } from '../../src/cases/routin
 import { vanishingPacket } from '../../src/cases/vanishing-packet.js';
 import { addressOf, hostInterfaces, hostRouteTarget, networkOrder, planLab, planNetworks, resolveRoutes, topologyProblems, type LabPlan } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
+import { stateProblem, type LabState } from '../../src/core/state.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `loop-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => routingLoop.draw(seededRng(seed), suspects);
@@ -117,6 +118,16 @@ test('routing-loop: the plan is the same whatever the fault, and never names the
     assert.equal(briefing, routingLoop.briefing({ ...v, draw: d === a ? b : a }), 'the briefing says nothing of the fault');
     assert.ok(!routingLoop.summary.includes(d.culprit) && !routingLoop.title.includes(d.value!));
   }
+});
+
+test('routing-loop: its state file of three networks and five routers passes the schema; it holds no route to check', () => {
+  const p = plan(draw('s'));
+  const s: LabState = { version: 1, plan: p, created: { netns: [], veths: [], rules: [], bridges: p.networks!.slice(1).map((n) => n.bridge) }, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0 };
+  assert.equal(stateProblem(s, 'loop'), undefined);
+  assert.doesNotMatch(JSON.stringify(s), /routes|\/32/, 'routes are drawn again from the seed, never written');
+  const bad = structuredClone(s);
+  bad.plan.hosts.find((h) => h.name === 'r2')!.interfaces![0]!.ip = '10.200.3.999';
+  assert.match(stateProblem(bad, 'loop') ?? '', /interface 0 of r2 is not valid/, 'the addresses routes resolve to are checked');
 });
 
 test('routing-loop: the answer is the machine and the router, in any order and words; nothing else', () => {
