@@ -31,7 +31,11 @@ export interface InterfaceSpec {
   impair?: { delayMs?: number; lossPercent?: number; rateKbit?: number };
 }
 
-/** A static route of a host: to a network of the lab (or `default`) through a router's address on a shared network. */
+/**
+ * A static route of a host, through a router's address on a network they share. `to` is a
+ * network of the lab (its /24), `default`, or one host's address as a host route (its /32),
+ * written as in a RuleSpec: `{ip:HOST}` (its first network's address) or `{ip:HOST@NET}`.
+ */
 export interface RouteSpec {
   to: string;
   via: string;
@@ -71,7 +75,7 @@ export interface HostSpec {
   sysctls?: Record<string, string>;
   /** The host's interfaces, in order; absent: one, on the first network. */
   interfaces?: InterfaceSpec[];
-  /** Static routes (a default gateway is `{ to: 'default', via: ROUTER }`). */
+  /** Static routes (a default gateway is `{ to: 'default', via: ROUTER }`, a host route `{ to: '{ip:HOST}', via: ROUTER }`). */
   routes?: RouteSpec[];
   /** iptables rules applied inside the host's namespace only (a router's NAT or firewall). */
   rules?: RuleSpec[];

@@ -93,6 +93,12 @@ export function networkOrder(draw: CaseDraw): NetworkSpec[] {
   return [...nets.filter((n) => n.name === published), ...nets.filter((n) => n.name !== published)];
 }
 
+/** A route's destination that is one host's address (`{ip:HOST}` or `{ip:HOST@NET}`, see RouteSpec): the host and network. */
+export function hostRouteTarget(to: string): { host: string; network?: string } | undefined {
+  const m = /^\{ip:([a-z0-9-]+)(?:@([a-z0-9]+))?\}$/.exec(to);
+  return m ? { host: m[1]!, ...(m[2] ? { network: m[2] } : {}) } : undefined;
+}
+
 /** What is wrong with a case's topology (a network nobody declared, a route through a stranger ...). */
 export function topologyProblems(draw: CaseDraw): string[] {
   const problems: string[] = [];
@@ -105,7 +111,13 @@ export function topologyProblems(draw: CaseDraw): string[] {
     if (mine.length > 8) problems.push(`${h.name} has more than 8 interfaces`);
     for (const n of mine) if (!nets.includes(n)) problems.push(`${h.name} is on "${n}", which is not a network of the case`);
     for (const r of h.routes ?? []) {
-      if (r.to !== 'default' && !nets.includes(r.to)) problems.push(`${h.name} routes to "${r.to}", which is not a network`);
+      const target = hostRouteTarget(r.to);
+      if (target) {
+        const theirs = netsOf.get(target.host);
+        if (!theirs) problems.push(`${h.name} routes to the address of "${target.host}", which is not a host`);
+        else if (target.network && !theirs.includes(target.network)) problems.push(`${h.name} routes to ${target.host} on ${target.network}, where it has no interface`);
+        else if (target.host === h.name) problems.push(`${h.name} routes to its own address`);
+      } else if (r.to !== 'default' && !nets.includes(r.to)) problems.push(`${h.name} routes to "${r.to}", which is not a network, default or a host's {ip:HOST}`);
       const via = netsOf.get(r.via);
       if (!via) problems.push(`${h.name} routes via "${r.via}", which is not a host`);
       else if (!via.some((n) => mine.includes(n))) problems.push(`${h.name} routes via ${r.via}, which shares no network with it`);
@@ -208,15 +220,19 @@ export function resolveRuleArgs(plan: LabPlan, host: PlannedHost, args: readonly
 }
 
 /**
- * A host's routes as `ip route` arguments: the destination (a network's /24, or default)
- * and the router's address on the network they share.
+ * A host's routes as `ip route` arguments: the destination (a network's /24, a host's /32,
+ * or default) and the router's address on the network they share.
  */
 export function resolveRoutes(plan: LabPlan, host: PlannedHost, spec: Pick<HostSpec, 'routes'>): Array<{ to: string; via: string }> {
   const mine = hostInterfaces(plan, host).map((i) => i.network);
   return (spec.routes ?? []).map((r) => {
-    const router = plan.hosts.find((h) => h.name === r.via)!;
-    const shared = hostInterfaces(plan, router).find((i) => mine.includes(i.network))!;
-    const to = r.to === 'default' ? 'default' : planNetworks(plan).find((n) => n.name === r.to)!.subnet;
+    const router = plan.hosts.find((h) => h.name === r.via);
+    const shared = router && hostInterfaces(plan, router).find((i) => mine.includes(i.network));
+    const target = hostRouteTarget(r.to);
+    const address = target && addressOf(plan, target.host, target.network);
+    const to = r.to === 'default' ? 'default' : target ? address && `${address}/32` : planNetworks(plan).find((n) => n.name === r.to)?.subnet;
+    // the draw was checked by planLab; a plan of another version may lack a host or network
+    if (!shared || !to) throw new Error(`the route of ${host.name} to ${r.to} via ${r.via} does not resolve in this lab's plan`);
     return { to, via: shared.ip };
   });
 }
