@@ -6,13 +6,11 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, Interrupted, UserError } from '../core/errors.js';
-import { CommandFailed } from '../core/run.js';
-import { setProgramLab, terminalIo, type Ctx, type Io } from './context.js';
+import { terminalIo, type Ctx, type Io } from './io.js';
 
 /** Runs the CLI in-process and resolves with the exit code (the tests call this). */
 export async function main(argv: string[], io: Io = terminalIo): Promise<number> {
   const ctx: Ctx = { io, exitCode: 0 };
-  setProgramLab(undefined);
   try {
     // `mystery explain "..."` must answer fast: it runs without loading commander or the labs
     if (argv[0] === 'explain') {
@@ -20,7 +18,8 @@ export async function main(argv: string[], io: Io = terminalIo): Promise<number>
       if (await explainFastPath(argv.slice(1), ctx)) return ctx.exitCode;
     }
     // only the command that runs is loaded (all of them for --help or an unknown verb)
-    const [{ buildProgram }, { loadCommands }] = await Promise.all([import('./program.js'), import('../commands/index.js')]);
+    const [{ buildProgram }, { loadCommands }, { setProgramLab }] = await Promise.all([import('./program.js'), import('../commands/index.js'), import('./context.js')]);
+    setProgramLab(undefined);
     const program = buildProgram(ctx, await loadCommands(commandName(argv)));
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;
@@ -56,7 +55,8 @@ export function report(err: unknown, io: Io): number {
     io.err('interrupted: the lab was rolled back, nothing of it is left on this host.');
     return ExitCode.interrupted;
   }
-  if (err instanceof CommandFailed) {
+  // a system tool failed unexpectedly (core/run.js's CommandFailed, known by name: not loaded here)
+  if (err instanceof Error && err.name === 'CommandFailed') {
     io.err(`error: ${err.message}\n  This is unexpected: please report it, with the output of \`mystery status\`.`);
     return ExitCode.failure;
   }

@@ -32,7 +32,9 @@ export type ParseResult =
   | { ok: true; ast: FilterNode | null; notes: string[] }
   | { ok: false; error: FilterError };
 
+/** A failed alternative: thrown often while parsing, so one object, made once (a new Error each time would capture a stack each time). */
 class Backtrack extends Error {}
+const backtrack = new Backtrack('backtrack');
 
 class Unsupported extends Error {
   constructor(readonly token: Token) {
@@ -94,7 +96,7 @@ class Parser {
     while (this.isKeyword(this.peek(), 'and', 'or', '&&', '||')) {
       const op = this.isKeyword(this.next(), 'and', '&&') ? 'and' : 'or';
       const right = this.attempt(() => this.parseTerm(current)) ?? this.attempt(() => this.parseId(current));
-      if (!right) throw new Backtrack();
+      if (!right) throw backtrack;
       node = { kind: op, left: node, right: right.node, span: join(node.span, right.node.span) };
       current = right.context;
     }
@@ -509,7 +511,7 @@ class Parser {
   private fail(expected: string): never {
     if (this.pos > this.furthest.pos) this.furthest = { pos: this.pos, expected: new Set([expected]) };
     else if (this.pos === this.furthest.pos) this.furthest.expected.add(expected);
-    throw new Backtrack();
+    throw backtrack;
   }
 
   /** Tries one alternative; on failure rewinds and returns undefined. */
