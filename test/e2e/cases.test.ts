@@ -12,7 +12,7 @@
  * MYSTERY_TEST_LAB_PREFIX (one letter) and MYSTERY_TEST_PORTS (LOW-HIGH) give this run
  * other names and ports. The learner's progress goes to a temporary XDG_STATE_HOME.
  */
-import { after, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -607,7 +607,10 @@ async function dockerAnswers(): Promise<boolean> {
 }
 
 // The same detectives on the Docker backend, one seed each: the case must be as solvable there.
-for (const d of detectives.filter((x) => findCase(x.caseId).backends.includes('docker'))) {
+// Two at a time: a Docker lab mostly waits on the engine, and the e2e tier has 20 minutes.
+describe('on Docker, two labs at a time', { concurrency: 2 }, () => {
+// the longest first, so that the short ones run beside it
+for (const d of detectives.filter((x) => findCase(x.caseId).backends.includes('docker')).sort((a, b) => (b.timeoutMs ?? 0) - (a.timeoutMs ?? 0))) {
   test(`${d.caseId} on Docker: the reference detective solves it from tcpdump's output`, { timeout: (d.timeoutMs ?? 150_000) + 60_000 }, async (t) => {
     if (!(await dockerAnswers())) {
       assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
@@ -626,6 +629,7 @@ for (const d of detectives.filter((x) => findCase(x.caseId).backends.includes('d
     console.log(`# ${d.caseId} on Docker: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 }
+});
 
 test('nothing of these labs is left on the host', async () => {
   const after_ = await takeSnapshot();
