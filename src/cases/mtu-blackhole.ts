@@ -63,6 +63,7 @@ export const mtuBlackhole: CaseModule = {
     'capturing on several hops to see where an ICMP dies',
   ],
   summary: 'The office can log in and open pages, but every download of the report hangs. Find the MTU of the link the big packets cannot cross.',
+  symptom: 'Since the provider\'s maintenance, office users can log in and open small pages, but every download of the report hangs, on every machine; from this machine it downloads at once. Find the limit of the link the downloads cannot cross (answer with a number).',
   backends: ['netns'],
   suspects: { min: 3, max: 8, default: 5 },
 
