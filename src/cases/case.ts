@@ -29,6 +29,12 @@ export interface InterfaceSpec {
    * the host's own namespace, so nothing on the machine (`tc qdisc show`) lists it.
    */
   impair?: { delayMs?: number; lossPercent?: number; rateKbit?: number };
+  /**
+   * The MTU of `ethN` inside the host's own namespace only (a router's narrower leg): the
+   * host-side veth and the bridge keep the network's MTU, so nothing on the machine (`ip
+   * link`) shows it. Like the host's secrets, it is drawn again from the seed, never planned.
+   */
+  mtu?: number;
 }
 
 /**

@@ -99,6 +99,10 @@ export function hostRouteTarget(to: string): { host: string; network?: string } 
   return m ? { host: m[1]!, ...(m[2] ? { network: m[2] } : {}) } : undefined;
 }
 
+/** The MTUs an interface may be given (those a network's may: see state.ts). */
+export const minMtu = 576;
+export const maxMtu = 9000;
+
 /** What is wrong with a case's topology (a network nobody declared, a route through a stranger ...). */
 export function topologyProblems(draw: CaseDraw): string[] {
   const problems: string[] = [];
@@ -109,6 +113,9 @@ export function topologyProblems(draw: CaseDraw): string[] {
   for (const h of draw.hosts) {
     const mine = netsOf.get(h.name)!;
     if (mine.length > 8) problems.push(`${h.name} has more than 8 interfaces`);
+    for (const [k, nic] of (h.interfaces ?? []).entries()) {
+      if (nic.mtu !== undefined && !(Number.isInteger(nic.mtu) && nic.mtu >= minMtu && nic.mtu <= maxMtu)) problems.push(`${h.name}'s eth${k} has an MTU of ${String(nic.mtu)}, not a whole number from ${minMtu} to ${maxMtu}`);
+    }
     for (const n of mine) if (!nets.includes(n)) problems.push(`${h.name} is on "${n}", which is not a network of the case`);
     for (const r of h.routes ?? []) {
       const target = hostRouteTarget(r.to);
@@ -235,6 +242,15 @@ export function resolveRoutes(plan: LabPlan, host: PlannedHost, spec: Pick<HostS
     if (!shared || !to) throw new Error(`the route of ${host.name} to ${r.to} via ${r.via} does not resolve in this lab's plan`);
     return { to, via: shared.ip };
   });
+}
+
+/**
+ * The MTUs a host's interfaces get inside its own namespace (`InterfaceSpec.mtu`), as
+ * `ethN` and a number: never on the host-side veth or the bridge, which keep the network's.
+ * Read from the draw (made again from the seed), never from the plan, which holds none.
+ */
+export function interfaceMtus(spec: Pick<HostSpec, 'interfaces'>): Array<{ ifname: string; mtu: number }> {
+  return (spec.interfaces ?? []).flatMap((nic, k) => (nic.mtu ? [{ ifname: `eth${k}`, mtu: nic.mtu }] : []));
 }
 
 /** Replaces host names in a service's target URL with their lab addresses. */

@@ -32,6 +32,13 @@ export interface WebserverConfig {
    */
   exportBytes?: number;
   /**
+   * Optional, with exportBytes: an export whose client takes nothing for this long is
+   * closed and its worker freed, as a server's send timeout does (nginx's send_timeout).
+   * Without it, a client that went away behind a black hole (its FIN came, its window
+   * never will) would hold its worker until the kernel gives up, many minutes later.
+   */
+  sendTimeoutMs?: number;
+  /**
    * Optional: this path (a load balancer's health check, e.g. /health) is answered at once by
    * the server's front, without a worker: it stays quick while every worker is taken.
    */
@@ -137,7 +144,9 @@ async function streamExport(res: ServerResponse, bytes: number): Promise<void> {
     sent += chunk.length;
     if (!res.write(chunk)) {
       await new Promise<void>((resolve) => {
+        const timer = config.sendTimeoutMs ? setTimeout(() => res.destroy(), config.sendTimeoutMs) : undefined;
         const done = (): void => {
+          if (timer) clearTimeout(timer);
           res.off('drain', done);
           res.off('close', done);
           resolve();

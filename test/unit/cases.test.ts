@@ -314,10 +314,10 @@ function base32Decode(s: string): Buffer {
 test('a case that offers Docker draws nothing Docker cannot build; one that draws nothing of the kind offers it', () => {
   for (const c of allCases()) {
     const docker = c.backends.includes('docker');
-    // what only the netns backend builds: a host-side link impairment, several networks
+    // what only the netns backend builds: a host-side link impairment, an interface's own MTU, several networks
     const netnsOnly = seeds.slice(0, 10).some((seed) => {
       const d = draw(c, seed);
-      return (d.networks?.length ?? 1) > 1 || d.hosts.some((h) => h.link || h.interfaces?.some((i) => i.impair));
+      return (d.networks?.length ?? 1) > 1 || d.hosts.some((h) => h.link || h.interfaces?.some((i) => i.impair || i.mtu));
     });
     assert.equal(docker, !netnsOnly, `${c.id}: backends ${c.backends.join(', ')}`);
     if (!docker) continue;

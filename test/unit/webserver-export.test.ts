@@ -1,6 +1,7 @@
 /**
  * The webserver's export (zero-window's GET /export), on loopback, without root: a reader
- * that does not read holds its worker; a client that leaves, waiting or reading, frees it.
+ * that does not read holds its worker; a client that leaves, waiting or reading, frees it;
+ * with a send timeout, an export nobody takes is closed and its worker freed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,6 +81,29 @@ test('webserver: an unread export holds its worker; a client that leaves, waitin
     } finally {
       ws2.kill('SIGTERM');
     }
+  } finally {
+    ws.kill('SIGTERM');
+  }
+});
+
+test('webserver: with sendTimeoutMs, an export the client takes nothing of is closed, and its worker freed', { timeout: 30_000 }, async () => {
+  const port = await freePort();
+  const config = { port, workers: 1, holdMs: 10, maxQueue: 100, exportBytes: 256 * 1024 * 1024, sendTimeoutMs: 600 };
+  const ws = spawn(process.execPath, [join(compiledServicesDir, 'webserver.js')], { env: { ...process.env, MYSTERY_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((r) => ws.stdout!.once('data', r));
+    const stuck = askExport(port);
+    stuck.pause(); // takes nothing, and never leaves: as a client behind a black hole
+    const closed = new Promise<number>((resolve) => {
+      const at = Date.now();
+      stuck.once('close', () => resolve(Date.now() - at));
+    });
+    await sleep(200);
+    assert.equal(await get(port, '/', 300), 'timeout', 'the one worker is held while the export waits');
+    assert.equal(await get(port, '/', 5000), 200, 'the send timeout frees the worker, with the client still there');
+    stuck.resume(); // reads what it was sent, then sees the server close
+    const ms = await Promise.race([closed, sleep(5000).then(() => -1)]);
+    assert.ok(ms >= 0, 'the server closed the export');
   } finally {
     ws.kill('SIGTERM');
   }

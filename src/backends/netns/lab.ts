@@ -13,11 +13,12 @@ import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/pa
 import { endIdentified, endProcesses, findProcesses, identify, isSameProcess, processArgs as readProcArgs, processStartTicks, sleep, type ProcessId } from '../../core/procs.js';
 import { run, runOk, safeEnv, which } from '../../core/run.js';
 import { findCase } from '../../cases/index.js';
+import type { HostSpec } from '../../cases/case.js';
 import { hostSysctls } from '../../cases/common.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
-import { hostInterfaces, planNetworks, resolveRoutes, resolveRuleArgs } from '../../core/model.js';
+import { hostInterfaces, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs } from '../../core/model.js';
 import { pidAlive } from '../../core/lock.js';
 import { ip, ipBatch, listLinks, listNetns, netnsPids } from './ip.js';
 import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
@@ -144,6 +145,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
  *   link      what the host receives is lost (a random-match DROP inside its namespace) or delayed (tc netem on its veth)
  *   lowPorts  its service may bind ports below 1024 as `nobody`
  *   sysctls   per-namespace sysctls (socket buffer sizes ...), inside its namespace only
+ *   mtu       an interface's MTU, on `ethN` inside its namespace only (`interfaceMtuCommands`)
  */
 async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
   const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
@@ -153,6 +155,7 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
     if (spec.link) await impairLink(host, spec.link);
     const sysctls = { ...(spec.role === 'router' ? { 'net.ipv4.ip_forward': '1' } : {}), ...hostSysctls(spec) };
     for (const [key, value] of Object.entries(sysctls)) await setNetnsSysctl(host.netns, key, value);
+    for (const args of interfaceMtuCommands(host.netns, spec)) await ip(...args);
     for (const r of resolveRoutes(plan, host, spec)) await ip('-n', host.netns, 'route', 'add', r.to, 'via', r.via);
     for (const rule of spec.rules ?? []) {
       const args = ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)];
@@ -162,6 +165,15 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
       if (nic.impair) await impairInterface(host.netns, `eth${k}`, nic.impair);
     }
   }
+}
+
+/**
+ * The `ip` commands that give a host's interfaces their own MTU (`InterfaceSpec.mtu`): each
+ * on `ethN` inside the host's namespace (`ip -n NS`), never on the host-side veth or the
+ * bridge, so `ip link` on the machine shows every link at the network's MTU.
+ */
+export function interfaceMtuCommands(netns: string, spec: Pick<HostSpec, 'interfaces'>): string[][] {
+  return interfaceMtus(spec).map(({ ifname, mtu }) => ['-n', netns, 'link', 'set', 'dev', ifname, 'mtu', String(mtu)]);
 }
 
 /**
