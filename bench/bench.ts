@@ -6,6 +6,7 @@
  *   npm run bench -- --soak MINUTES    the endurance run
  *   npm run bench -- --no-docker       skip the Docker backend
  *   npm run bench -- --explain         only `mystery explain`'s median time (no root, no lab)
+ *   npm run bench -- --topology        only the labs of several networks (start, down, leftovers)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,8 @@ import { median } from '../src/core/latency.js';
 import { latencies, netnsLabPids, timed, totalRssKiB } from './measure.js';
 import { noisyNeighbour } from '../src/cases/noisy-neighbour.js';
 import { seededRng } from '../src/core/random.js';
+import { findCase } from '../src/cases/index.js';
+import { networksOf } from '../src/core/model.js';
 import { findBridge, ifindexFromIpLink, iflinks, ps, vethsOf } from '../test/helpers/learner.js';
 
 const lab = 'bench';
@@ -96,21 +99,29 @@ async function benchNetns(): Promise<Record<string, unknown>> {
  * A lab of several networks: start until ready and down, and what is left of it after each
  * down (links with its tag, its namespaces): the vanishing packet, two networks and a router.
  */
-async function benchTopology(): Promise<Record<string, unknown>> {
-  const cycles = await startDown(3, ['vanishing-packet']);
+/** One multi-network case: start until ready and down, three cycles; what is left after. */
+async function benchTopologyOf(caseId: string): Promise<Record<string, unknown>> {
+  const cycles = await startDown(3, [caseId]);
   const links = (await sh('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes(`tcpdump-mystery:${lab}`)).length;
   const namespaces = (await sh('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`tmys-${lab}-`)).length;
+  const c = findCase(caseId);
+  const draw = c.draw(seededRng('bench'), c.suspects.default);
   return {
-    case: 'vanishing-packet',
-    networks: 2,
-    routers: 1,
-    hosts: 7,
+    case: caseId,
+    networks: networksOf(draw).length,
+    routers: draw.hosts.filter((h) => h.role === 'router').length,
+    hosts: draw.hosts.length,
     startToReadyMs: cycles.startMs,
     startToReadyMedianMs: median(cycles.startMs),
     downMs: cycles.downMs,
     downMedianMs: median(cycles.downMs),
     leftAfterDown: { links, namespaces },
   };
+}
+
+/** Labs of several networks: two networks and a router; three networks and two routers. */
+async function benchTopology(): Promise<Record<string, unknown>[]> {
+  return [await benchTopologyOf('vanishing-packet'), await benchTopologyOf('mtu-blackhole')];
 }
 
 async function dockerAvailable(): Promise<boolean> {
@@ -159,6 +170,10 @@ async function runBench(args: string[]): Promise<void> {
     return;
   }
   const { benchExplain } = (await import(optional('./explain.js'))) as { benchExplain(): Promise<Record<string, unknown>> };
+  if (args.includes('--topology')) {
+    console.log(JSON.stringify({ topology: await benchTopology() }, null, 2));
+    return;
+  }
   const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, explain: await benchExplain(), netns: await benchNetns(), topology: await benchTopology() };
   if (!args.includes('--no-docker')) {
     if (await dockerAvailable()) {

@@ -126,8 +126,9 @@ async function getLoop(job: ClientJob, active: () => boolean = () => true): Prom
   const body = job.body !== undefined ? Buffer.from(job.body) : job.bytes ? Buffer.alloc(job.bytes, 'x') : undefined;
   // keep-alive: one connection for this loop, reused from request to request
   const agent = job.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
-  for (;;) {
-    await sleep(jitter(job.sleepMs ?? 300));
+  // the first request soon (the lab is ready once every host has sent), the next ones at the job's pace
+  for (let first = true; ; first = false) {
+    await sleep(first ? Math.random() * Math.min(200, job.sleepMs ?? 300) : jitter(job.sleepMs ?? 300));
     if (!active()) return;
     await httpOnce(job, body, agent);
   }
