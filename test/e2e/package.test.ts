@@ -7,13 +7,12 @@
  * there) or the registry. Lab rpkg, port 3385.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { CliResult } from '../helpers/cli.js';
+import { runCommand, type CliResult } from '../helpers/cli.js';
 import { assertHostAsBefore } from '../helpers/robust.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 
@@ -21,21 +20,7 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 const lab = 'rpkg';
 const port = 3385;
 
-function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const run = (cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> => runCommand(cmd, args, opts);
 
 test('npm pack, npm install -g of the tarball, then mystery from an empty directory', { timeout: 300_000 }, async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'mystery-package-'));
