@@ -12,7 +12,7 @@
  * tests that never contradict anything, so a doubt always falls on the side of "valid".
  */
 import type { Arith, FilterNode, Qualifiers, Value } from './ast.js';
-import type { Lookups } from './validate.js';
+import { ipv6BigInt, type Lookups } from './validate.js';
 
 type Op = 'eq' | 'gt' | 'ge' | 'set' | 'opaque';
 
@@ -472,16 +472,6 @@ function macKey(text: string): string {
   return groups.join('');
 }
 
-function ipv6BigInt(address: string): bigint {
-  let text = address;
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) text = text.replace(v4[0], `${((+v4[1]! << 8) | +v4[2]!).toString(16)}:${((+v4[3]! << 8) | +v4[4]!).toString(16)}`);
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
-}
 
 /**
  * The value the optimizer computes for an expression of constants, for its errors (a zero

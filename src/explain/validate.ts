@@ -288,7 +288,8 @@ function checkIPv6Prefix(address: string, prefix: number, text: string, span: Sp
   if ((value & hostBits) !== 0n) throw new Invalid(`non-network bits set in "${text}"`, span);
 }
 
-function ipv6BigInt(address: string): bigint {
+/** An IPv6 address (a dotted IPv4 tail allowed) as one 128-bit number. */
+export function ipv6BigInt(address: string): bigint {
   let text = address;
   const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
   if (v4) text = text.replace(v4[0], `${((+v4[1]! << 8) | +v4[2]!).toString(16)}:${((+v4[3]! << 8) | +v4[4]!).toString(16)}`);
