@@ -48,14 +48,15 @@ export const arpStorm: CaseModule = {
       // everyone polls the webserver's SNMP agent now and then, and uses the site
       const jobs: ClientJob[] = [getJob(i === culpritAt ? 600 + rng.int(100) : gaps[k++]!), { kind: 'sweep', perSec: 1 + rng.int(3), port: 161 }];
       if (i === culpritAt) jobs.push({ kind: 'sweep', perSec: pollsPerSec, port: 161, octets });
-      // every other agent's inventory is stale too, but it polls it at one address a second:
-      // it asks ARP three times a second at most, a tenth of the culprit's storm
-      else jobs.push({ kind: 'sweep', perSec: 1, port: 161, octets: rng.shuffle(pool).slice(0, deadServers).sort((a, b) => a - b) });
+      // every other agent's inventory is stale too, but it polls it at one address a second
+      // (two where its kernel retries slowly, below): it asks ARP three times a second, six
+      // at most, a tenth of the culprit's storm
+      else jobs.push({ kind: 'sweep', perSec: slowArp.has(i) ? 2 : 1, port: 161, octets: rng.shuffle(pool).slice(0, deadServers).sort((a, b) => a - b) });
       const spec = client(name, jobs);
       // about half the innocents' kernels wait 10 s between ARP tries (the culprit's and the
-      // rest's 1 s): each dead entry stays INCOMPLETE for 30 s, so their tables hold as many
-      // INCOMPLETE neighbours as the culprit's, for as few broadcasts as before; and the
-      // setting sets them apart from the culprit, not it from everyone
+      // rest's 1 s): each dead entry stays INCOMPLETE for 30 s, so within 16 s their tables
+      // hold as many INCOMPLETE neighbours as the culprit's, for a few broadcasts a second;
+      // and the setting sets them apart from the culprit, not it from everyone
       if (slowArp.has(i)) spec.sysctls = { ...slowArpSysctls };
       hosts.push(spec);
     }
