@@ -12,7 +12,7 @@ import { appName, client, getJob, host, labCommands, range, suspectNames, webser
 
 /**
  * The webserver serves a limited number of connections at once (drawn per run: what the
- * innocents' pools hold, plus room for all but one of the culprit's).
+ * innocents' pools hold, plus room for all but two of the culprit's).
  */
 export function maxConnectionsOf(draw: CaseDraw): number {
   return Number(draw.hosts.find((h) => h.name === 'webserver')?.config.maxConnections ?? 0);
@@ -50,9 +50,10 @@ export const slowloris: CaseModule = {
       ...Array.from({ length: pools }, () => ({ gap: 5000 + rng.int(1500), loops: culpritConns + rng.int(7) - 3 })),
       ...Array.from({ length: Math.max(0, innocents - 1 - pools) }, () => ({ gap: 400 + rng.int(400), loops: 1 })),
     ]);
-    // the innocents' pooled connections all fit, and all but one of the culprit's: it holds
-    // every slot left, and one of its connections waits, unread, in the webserver's `ss -tn`
-    const maxConnections = pages.reduce((sum, p) => sum + p.loops, 0) + culpritConns - 1;
+    // the innocents' pooled connections all fit, and all but two of the culprit's: it holds
+    // every slot left, and two of its connections wait, unread, in the webserver's `ss -tn`
+    // (a page waits behind them: a second or more)
+    const maxConnections = pages.reduce((sum, p) => sum + p.loops, 0) + culpritConns - 2;
     // a worker keeps an idle keep-alive connection for 10 s (as a prefork server's KeepAliveTimeout)
     const hosts: HostSpec[] = [webserver({ maxConnections, headersTimeoutMs, statsdPort, keepAliveMs: 10_000 })];
     let k = 0;
@@ -65,9 +66,9 @@ export const slowloris: CaseModule = {
         hosts.push(client(name, [{ ...metrics, perSec: 4 + rng.int(3) }, { kind: 'slowloris', conns: culpritConns, dribbleMs: 4000 + rng.int(2000), rampMs }]));
       } else {
         const p = pages[k++]!;
-        // and a cron job that fetches a page on a new connection every 1.5-3 s: while the
-        // culprit holds the slots it waits, unread, as the culprit's spare connection does
-        hosts.push(client(name, [metrics, getJob(p.gap, p.loops, { keepAlive: true }), getJob(1500 + rng.int(1500))]));
+        // and a cron job (one or two loops) that fetches a page on a new connection every
+        // 1.5-3 s: while the culprit holds the slots they wait, unread, as its two spares do
+        hosts.push(client(name, [metrics, getJob(p.gap, p.loops, { keepAlive: true }), getJob(1500 + rng.int(1500), 1 + rng.int(2))]));
       }
     }
     return { hosts, culprit: appName(culpritAt + 1) };
