@@ -13,6 +13,12 @@ import { appName, caseStream, client, getJob, host, labCommands, range, suspectN
 /** How many dead addresses the culprit polls, and how many polls a second. */
 export const deadServers = 32;
 export const pollsPerSec = 32;
+/**
+ * The neighbour settings of some innocents: 10 s between ARP tries instead of 1 s, per
+ * network namespace (the machine's own are untouched), so that a dead entry stays
+ * INCOMPLETE for 30 s (3 tries) on as few broadcasts.
+ */
+export const slowArpSysctls: Record<string, string> = { 'net.ipv4.neigh.eth0.retrans_time_ms': '10000' };
 
 export const arpStorm: CaseModule = {
   id: 'arp-storm',
@@ -35,17 +41,25 @@ export const arpStorm: CaseModule = {
     // the site's users: one busy, the others anything between, the monitoring agent's host
     // at the slow end, so that counting port 3000 packets never points at it
     const gaps = rng.shuffle([150 + rng.int(100), ...Array.from({ length: Math.max(0, suspects - 2) }, () => 250 + rng.int(400))]);
+    const innocents = Array.from({ length: suspects }, (_, i) => i).filter((i) => i !== culpritAt);
+    const slowArp = new Set(rng.shuffle(innocents).slice(0, Math.max(1, Math.floor(innocents.length / 2))));
     let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
       // everyone polls the webserver's SNMP agent now and then, and uses the site
       const jobs: ClientJob[] = [getJob(i === culpritAt ? 600 + rng.int(100) : gaps[k++]!), { kind: 'sweep', perSec: 1 + rng.int(3), port: 161 }];
       if (i === culpritAt) jobs.push({ kind: 'sweep', perSec: pollsPerSec, port: 161, octets });
-      // every other agent's inventory is stale too, but it polls it at one address a second:
-      // its neighbour table holds as many dead entries (FAILED between polls), and it asks
-      // ARP three times a second at most, a tenth of the culprit's storm
-      else jobs.push({ kind: 'sweep', perSec: 1, port: 161, octets: rng.shuffle(pool).slice(0, deadServers).sort((a, b) => a - b) });
-      hosts.push(client(name, jobs));
+      // every other agent's inventory is stale too, but it polls it at one address a second
+      // (two where its kernel retries slowly, below): it asks ARP three times a second, six
+      // at most, a tenth of the culprit's storm
+      else jobs.push({ kind: 'sweep', perSec: slowArp.has(i) ? 2 : 1, port: 161, octets: rng.shuffle(pool).slice(0, deadServers).sort((a, b) => a - b) });
+      const spec = client(name, jobs);
+      // about half the innocents' kernels wait 10 s between ARP tries (the culprit's and the
+      // rest's 1 s): each dead entry stays INCOMPLETE for 30 s, so within 16 s their tables
+      // hold as many INCOMPLETE neighbours as the culprit's, for a few broadcasts a second;
+      // and the setting sets them apart from the culprit, not it from everyone
+      if (slowArp.has(i)) spec.sysctls = { ...slowArpSysctls };
+      hosts.push(spec);
     }
     return { hosts, culprit: appName(culpritAt + 1) };
   },

@@ -5,12 +5,15 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
+import type { ClientJob } from '../services/client.js';
 import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
 
 /** Ports a mistyped health check might aim at: never the site's 3000. */
 export const badPorts = [3001, 3030, 3300, 4000, 5000, 8000, 8080, 8081, 8443, 8888, 9000, 9090] as const;
 /** The local sidecar every host's agent knocks on, on 127.0.0.1, that is not up. */
 export const sidecarPort = 9901;
+/** Addresses of the LAN's /24 that no host has (hosts are .1 .. .10): servers switched off long ago. */
+const deadOctets = Array.from({ length: 140 }, (_, i) => 100 + i);
 /** Innocents' everyday GET gaps (ms): the first is always louder than the culprit. */
 const innocentGaps = [160, 220, 300, 450, 650, 900] as const;
 
@@ -33,23 +36,33 @@ export const resetStorm: CaseModule = {
     const pool = rng.shuffle(innocentGaps.slice(1));
     const ordered = rng.shuffle([innocentGaps[0], ...Array.from({ length: suspects - 2 }, (_, i) => pool[i % pool.length]!)]);
     const hosts: HostSpec[] = [webserver()];
-    // the innocents' local knocks a second; the culprit's, with its broken check's, add up to one of them
+    // the innocents' local knocks a second
     const local = Array.from({ length: suspects - 1 }, () => 6 + rng.int(10));
+    // the broken check: 5 to 8 attempts a second (two packets each), so that the culprit stays
+    // well below the loudest innocent even when the innocents' request loops are slowed
+    // (three labs at once on two cores)
+    const remote = 5 + rng.int(4);
+    // about half the innocents' agents also try a server switched off long ago: no ARP
+    // answer, so each attempt fails with "no route to host" and nothing leaves but ARP. Their
+    // TcpAttemptFails outrun their TcpOutRsts as the culprit's do (its refusals come from the
+    // webserver), the first of them by exactly the culprit's rate: its twin in every counter
+    const decoys = rng.shuffle(Array.from({ length: suspects - 1 }, (_, i) => i)).slice(0, Math.max(1, Math.floor((suspects - 1) / 2)));
+    const dead = new Map(decoys.map((k, j) => [k, { perSec: j === 0 ? remote : Math.max(3, remote + rng.pick([-2, -1, 1, 2])), octet: deadOctets[rng.int(deadOctets.length)]! }]));
+    const twin = decoys[0]!;
     let k = 0;
     for (let i = 0; i < suspects; i++) {
       const name = appName(i + 1);
       // every host's agent also knocks on a local sidecar (127.0.0.1) that is not up: its own
       // kernel refuses it on lo, which no veth carries, so every host's TcpAttemptFails (and
-      // TcpOutRsts) climb alike, the culprit's no faster than the innocents'
+      // TcpOutRsts) climb alike
       if (i === culpritAt) {
-        // its everyday work, plus the broken check: 5 to 8 attempts a second (two packets
-        // each), so that it stays well below the loudest innocent even when the innocents'
-        // request loops are slowed (three labs at once on two cores)
-        const remote = 5 + rng.int(4);
-        const total = Math.max(remote + 2, rng.pick(local));
-        hosts.push(client(name, [getJob(700), { kind: 'connect', port, perSec: remote }, { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: total - remote }]));
+        // its everyday work, the broken check, and as many local knocks as its twin makes
+        hosts.push(client(name, [getJob(700), { kind: 'connect', port, perSec: remote }, { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: local[twin]! }]));
       } else {
-        hosts.push(client(name, [getJob(ordered[k % ordered.length]!), { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: local[k]! }]));
+        const jobs: ClientJob[] = [getJob(ordered[k % ordered.length]!), { kind: 'connect', address: '127.0.0.1', port: sidecarPort, perSec: local[k]! }];
+        const d = dead.get(k);
+        if (d) jobs.push({ kind: 'connect', octet: d.octet, port: 5432, perSec: d.perSec });
+        hosts.push(client(name, jobs));
         k++;
       }
     }

@@ -5,7 +5,9 @@
  * kernel's receive buffer fills and it advertises a TCP window of 0; the webserver's kernel
  * can send nothing but zero-window probes, and its workers wait. Nobody floods anything:
  * the culprit sends few packets, and innocents download the export too (at full speed).
- * The window field (`tcp[14:2] = 0`, `win 0`) gives it away.
+ * Everyone also tails the webserver's log stream (its own port, no worker) slowly, so every
+ * host says win 0 now and then and the webserver holds a full send queue for each of them:
+ * the window field (`tcp[14:2] = 0`, `win 0`) on the site's port 3000 gives the culprit away.
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
@@ -25,17 +27,30 @@ export const socketBuffers: Record<string, string> = {
 };
 /** Every app server ships metrics to the webserver's statsd (UDP): traffic no stalled worker slows. */
 export const statsdPort = 8125;
-/** The local sidecar every innocent's log shipper reads slowly (127.0.0.1). */
-export const sidecarPort = 9902;
+/**
+ * The webserver's log tail (a stream of log lines, no worker needed), which every host's log
+ * shipper reads slowly: every host advertises zero windows to it, and the webserver's
+ * `ss -tn` shows a full Send-Q towards every host, not only towards the culprit.
+ */
+export const logTailPort = 9902;
 /** The webserver's health check, answered without a worker: everyone's steady port-3000 traffic. */
 export const healthPath = '/health';
-/** The filter of the case: the window field of the TCP header (bytes 14-15) is 0, resets aside (a reset for a closed port carries win 0). */
-export const zeroWindowFilter = 'tcp[14:2] = 0 and tcp[tcpflags] & tcp-rst = 0';
+/**
+ * The filter of the case: on the site's port, the window field of the TCP header (bytes
+ * 14-15) is 0, resets aside (a reset for a closed port carries win 0). Without the port,
+ * everyone's log tail says win 0 too.
+ */
+export const zeroWindowFilter = 'tcp port 3000 and tcp[14:2] = 0 and tcp[tcpflags] & tcp-rst = 0';
 
 /** The culprit's slow downloads, from its configuration (for the debrief and the tests). */
 export function slowDownloads(draw: CaseDraw): ClientJob | undefined {
   const spec = draw.hosts.find((h) => h.name === draw.culprit);
   return ((spec?.config.jobs ?? []) as ClientJob[]).find((j) => j.kind === 'download' && j.readBytesPerSec);
+}
+
+/** A log shipper that tails the webserver's log on `loops` connections at a few KB a second. */
+function logTail(loops: number, rng: Rng): ClientJob {
+  return { kind: 'stall', remote: true, port: logTailPort, loops, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100 };
 }
 
 function suspect(name: string, jobs: ClientJob[]): HostSpec {
@@ -57,7 +72,7 @@ export const zeroWindow: CaseModule = {
     const rng = caseStream(seedRng, 9);
     const culpritAt = rng.int(suspects);
     const exportBytes = (2 + rng.int(3)) * 1024 * 1024 + rng.int(1024) * 1024;
-    const hosts: HostSpec[] = [{ ...webserver({ workers, exportBytes, statsdPort, healthPath }), sysctls: { ...socketBuffers } }];
+    const hosts: HostSpec[] = [{ ...webserver({ workers, exportBytes, statsdPort, healthPath, logTailPort }), sysctls: { ...socketBuffers } }];
     // everyone's health checks of the webserver (answered without a worker, so they go on
     // through a stall): one innocent checks 5-7 times a second, the culprit about once, so
     // that counting port 3000 packets never points at the culprit
@@ -76,14 +91,17 @@ export const zeroWindow: CaseModule = {
       if (i === culpritAt) {
         // its everyday pages, and the broken consumer: as many slow downloads as there are workers
         const slow: ClientJob = { kind: 'download', loops: workers, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100, firstMs: 1500 };
-        hosts.push(suspect(name, [{ ...metrics, perSec: 5 + rng.int(4) }, getJob(600 + rng.int(400)), getJob(900 + rng.int(300), 1, { path: healthPath }), slow, { kind: 'stall', port: sidecarPort, loops: 1, readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100 }]));
+        // its log shipper tails the webserver's log on one connection: with its three slow
+        // downloads, as many slow sockets as an innocent's
+        hosts.push(suspect(name, [{ ...metrics, perSec: 5 + rng.int(4) }, getJob(600 + rng.int(400)), getJob(900 + rng.int(300), 1, { path: healthPath }), slow, logTail(1, rng)]));
       } else {
         const p = innocents[k++]!;
         const jobs: ClientJob[] = [metrics, getJob(p.gap, p.loops), getJob(healthGaps[k - 1]!, 1, { path: healthPath })];
         if (p.exportEvery) jobs.push({ kind: 'download', loops: 1, sleepMs: p.exportEvery, firstMs: 1000 });
-        // its log shipper reads a local sidecar as slowly as the culprit reads the export: the
-        // host's zero-window counters (nstat TCPToZeroWindowAdv) climb alike, on lo only
-        jobs.push({ kind: 'stall', port: sidecarPort, loops: workers + rng.int(2), readBytesPerSec: 3072 + rng.int(3072), giveUpMs: 8000 + rng.int(4000), sleepMs: 100 });
+        // its log shipper tails the webserver's log as slowly as the culprit reads the export:
+        // its zero-window counters (nstat TCPToZeroWindowAdv) climb alike, and the webserver's
+        // sockets to it hold a Send-Q as full as those to the culprit, on the log tail's port
+        jobs.push(logTail(workers + rng.int(2), rng));
         hosts.push(suspect(name, jobs));
       }
     }
@@ -96,7 +114,7 @@ export const zeroWindow: CaseModule = {
       `Our webserver at http://localhost:${view.port} stalls: pages take seconds, now and then none come at all.`,
       `Its ${workers} workers are all busy, yet its CPU is idle, and no host sends much: nobody floods it.`,
       `${names.length} app servers (${range(names)}) use it and ship metrics to its statsd (UDP ${statsdPort}); some also`,
-      'download the nightly export (GET /export, a few MB).',
+      `download the nightly export (GET /export, a few MB), and every host's log shipper tails its log (TCP ${logTailPort}).`,
       'Someone is keeping the workers waiting. Find who with tcpdump, and stop it:',
       ...labCommands(view, 'arrest'),
     ].join('\n');
@@ -117,7 +135,7 @@ export const zeroWindow: CaseModule = {
       [
         'Filter on the field itself: the window is the 2 bytes at offset 14 of the TCP header.',
         `  sudo timeout 8 tcpdump -n -i ${view.bridge} '${zeroWindowFilter}'`,
-        "(a reset the kernel sends for a port nobody listens on carries win 0 too: hence the second half.) Who sends them? Then watch that address: the webserver's kernel keeps asking with zero-window probes, tiny segments further and further apart, each answered with win 0. Map the address to its host with `mystery ps`.",
+        `(a reset the kernel sends for a port nobody listens on carries win 0 too: hence the last part.) The port matters: without it you also see every host say win 0 to the log tail on ${logTailPort}, which its shippers read slowly, and which holds no worker. Who says win 0 on port 3000? Then watch that address: the webserver's kernel keeps asking with zero-window probes, tiny segments further and further apart, each answered with win 0. Map the address to its host with \`mystery ps\`.`,
       ].join('\n'),
       [
         'The exact commands for this run:',
@@ -166,6 +184,10 @@ export const zeroWindow: CaseModule = {
       `     IP ${culprit.ip}.NNNNN > ${web?.ip ?? '?'}.3000: Flags [.], ack NNNNNN, win 0, length 0   (its answer: still nothing)`,
       `  3. ${view.cli} ps | grep ${culprit.ip}   # ${culprit.name}`,
       `  4. ${view.cli} stop ${culprit.name}`,
+      '',
+      `Every host's log shipper said win 0 too, to the log tail on port ${logTailPort}: so did the webserver's`,
+      "`ss -tn` show a full Send-Q towards every host. A log tail waits for its reader and holds no worker;",
+      'the export on port 3000 does. The port tells one from the other, on the wire as in `ss`.',
       '',
       "Why it works: TCP's flow control lets a receiver stop the sender: every segment says how many",
       'more bytes its sender can take (the window). A reader that does not read keeps saying 0; the',

@@ -4,7 +4,8 @@
  * secret configuration on stdin says how each behaves:
  *   get        loops of "sleep, GET (or POST) a path"; the everyday traffic of every host
  *   connect    TCP connection attempts to a port at a rate (a health check on a closed port;
- *              with `address` 127.0.0.1, a local sidecar that is not up: the resets stay on lo)
+ *              with `address` 127.0.0.1, a local sidecar that is not up: the resets stay on lo;
+ *              with `octet`, a decommissioned server of the LAN: no ARP answer, no route to host)
  *   post       loops of "sleep, POST a body of N bytes" (an upload job)
  *   slowloris  N connections held open, each dribbling a partial header every few seconds
  *   burst      like get with many loops, but only for a few seconds every period
@@ -18,7 +19,8 @@
  *              host's kernel advertises a zero window; `giveUpMs`: abandoned after that long
  *   stall      a local stream on 127.0.0.1:`port` (a log shipper and its sidecar), `loops` at once,
  *              read at `readBytesPerSec` and given up after `giveUpMs`: the host's kernel
- *              advertises zero windows on lo, which no veth carries
+ *              advertises zero windows on lo, which no veth carries; with `remote`, the target
+ *              host's stream on that port instead (the webserver's log tail), over the LAN
  * Addresses come from the top-level `target` URL, and `resolver` (dns://HOST:PORT) for DNS
  * (host names there are resolved to lab addresses by the supervisor).
  */
@@ -65,6 +67,14 @@ export interface ClientJob {
   giveUpMs?: number;
   /** connect: the address knocked on (default: the target host; 127.0.0.1: a local sidecar that is not up) */
   address?: string;
+  /**
+   * connect: instead of `address`, the host of the target's /24 with this last number: a
+   * server switched off long ago, so nobody answers ARP and each attempt fails after ~3 s
+   * with "no route to host" (the host's TcpAttemptFails climb, its TcpOutRsts do not)
+   */
+  octet?: number;
+  /** stall: read the target host's stream on `port` (none is started here), not a local sidecar */
+  remote?: boolean;
   /** get: each loop keeps one connection open between its requests (HTTP keep-alive), as a pooled client does */
   keepAlive?: boolean;
   /** get, post: a request with no answer for this long is abandoned, as a browser's user gives up (default 30 s) */
@@ -136,9 +146,10 @@ async function getLoop(job: ClientJob, active: () => boolean = () => true): Prom
 
 async function connectLoop(job: ClientJob): Promise<void> {
   const gap = 1000 / (job.perSec ?? 10);
+  const address = job.octet !== undefined ? `${(await ipv4Of(host)).split('.').slice(0, 3).join('.')}.${job.octet}` : (job.address ?? host);
   for (;;) {
     await sleep(jitter(gap));
-    const s = connect({ host: job.address ?? host, port: job.port ?? 3001 });
+    const s = connect({ host: address, port: job.port ?? 3001 });
     announce();
     s.on('error', () => s.destroy());
     s.on('connect', () => s.end());
@@ -304,13 +315,14 @@ function stallServer(port: number): Promise<void> {
   });
 }
 
-/** `loops` slow readers of the local sidecar, each abandoning its stream after `giveUpMs`. */
+/** `loops` slow readers of a stream (the local sidecar's, or the target's), each abandoning it after `giveUpMs`. */
 async function stall(job: ClientJob): Promise<void> {
   const port = job.port ?? 9902;
-  await stallServer(port);
+  if (!job.remote) await stallServer(port);
+  const address = job.remote ? host : '127.0.0.1';
   const rate = job.readBytesPerSec ?? 4096;
   const once = (): void => {
-    const s = connect({ host: '127.0.0.1', port });
+    const s = connect({ host: address, port });
     let timer: NodeJS.Timeout | undefined;
     let ended = false;
     const end = (): void => {
@@ -322,6 +334,7 @@ async function stall(job: ClientJob): Promise<void> {
       setTimeout(once, jitter(job.sleepMs ?? 100));
     };
     const giveUp = setTimeout(end, jitter(job.giveUpMs ?? 10_000));
+    if (job.remote) s.on('connect', announce); // the local sidecar's stream never leaves the host
     s.on('data', (d: Buffer) => {
       s.pause();
       timer = setTimeout(() => s.resume(), (d.length / rate) * 1000);

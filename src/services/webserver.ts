@@ -45,6 +45,12 @@ export interface WebserverConfig {
   healthPath?: string;
   /** Optional: how long an idle keep-alive connection is kept open (default 1000 ms). */
   keepAliveMs?: number;
+  /**
+   * Optional: a TCP port that streams log lines to whoever connects (a log tail), as fast
+   * as each reader takes them (backpressure: a full socket waits for 'drain'), without a
+   * worker: a slow reader of it holds nothing of the site's.
+   */
+  logTailPort?: number;
 }
 
 const config = await readConfig<WebserverConfig>((env) => ({
@@ -204,5 +210,18 @@ if (config.statsdPort) {
   udp.on('message', () => {});
   udp.on('error', () => {});
   udp.bind(config.statsdPort, '0.0.0.0');
+}
+if (config.logTailPort) {
+  const lines = Buffer.alloc(16 * 1024, 'GET / 200 10ms\n');
+  const tail = createTcpServer((s) => {
+    s.on('error', () => s.destroy());
+    const pump = (): void => {
+      while (!s.destroyed && s.write(lines));
+    };
+    s.on('drain', pump);
+    pump();
+  });
+  tail.on('error', () => {});
+  tail.listen({ port: config.logTailPort, host: '0.0.0.0' });
 }
 process.on('SIGTERM', () => process.exit(143));

@@ -11,7 +11,8 @@ import { lookupsPerSec, resolverTarget, tunnelOf } from '../../src/cases/dns-exf
 import { encodeName, tunnelChunk, tunnelName } from '../../src/services/dns.js';
 import { seededRng } from '../../src/core/random.js';
 import { planLab, resolveConfig } from '../../src/core/model.js';
-import { healthPath, slowDownloads, socketBuffers, workers, zeroWindowFilter } from '../../src/cases/zero-window.js';
+import { healthPath, logTailPort, slowDownloads, socketBuffers, workers, zeroWindowFilter } from '../../src/cases/zero-window.js';
+import { maxConnectionsOf } from '../../src/cases/slowloris.js';
 import { hostSysctls } from '../../src/cases/common.js';
 import { caseCompose } from '../../src/backends/docker/docker.js';
 import type { ClientJob } from '../../src/services/client.js';
@@ -372,9 +373,11 @@ test('zero-window: the webserver streams an export with a few workers; only the 
       // downloading the export is no crime: innocents do it too, at full speed
       assert.ok(innocents.some((h) => jobs(h).some((j) => j.kind === 'download')), `${s}/${n}: an innocent downloads the export`);
       for (const h of innocents) for (const j of jobs(h).filter((x) => x.kind === 'download')) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
-      // and every innocent reads a local sidecar (lo) as slowly: its zero-window counters climb too
-      for (const h of innocents) assert.ok(jobs(h).some((j) => j.kind === 'stall' && j.loops! >= workers && j.readBytesPerSec! <= 8192), `${h.name} stalls on lo`);
-      assert.ok(jobs(d.hosts.find((x) => x.name === d.culprit)!).some((j) => j.kind === 'stall' && j.loops === 1), 'the culprit has a sidecar too');
+      // and every host tails the webserver's log as slowly: its zero-window counters climb too,
+      // and the webserver's Send-Q is full towards it, on the log tail's port
+      assert.equal(web.config.logTailPort, logTailPort);
+      for (const h of innocents) assert.ok(jobs(h).some((j) => j.kind === 'stall' && j.remote && j.port === logTailPort && j.loops! >= workers && j.readBytesPerSec! <= 8192), `${h.name} tails the log slowly`);
+      assert.ok(jobs(d.hosts.find((x) => x.name === d.culprit)!).some((j) => j.kind === 'stall' && j.remote && j.loops === 1), 'the culprit tails it too');
       // everyone uses the site; the busiest innocent runs more page loops than the culprit
       for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.ok(jobs(h).some((j) => j.kind === 'get'), h.name);
       const rate = (h: HostSpec, health: boolean): number =>
@@ -431,19 +434,30 @@ test('counting port 3000 never points at the culprit: the busiest innocent loads
   }
 });
 
-test('slowloris: the innocents keep their connections alive, one of them busy, so their requests go on through the attack', () => {
+test('slowloris: the innocents keep their connections alive, one of them busy, pools hold as many as the culprit', () => {
   const c = findCase('slowloris');
   for (let k = 0; k < 100; k++) {
-    const d = draw(c, `sl-${k}`, c.suspects.default);
-    const web = d.hosts.find((h) => h.name === 'webserver')!;
-    assert.ok(Number(web.config.keepAliveMs) >= 5000, 'idle keep-alive connections are kept for seconds');
-    const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
-    const gets = innocents.flatMap((h) => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'get'));
-    assert.ok(gets.every((j) => j.keepAlive), 'every innocent page loop keeps its connection');
-    assert.ok(gets.some((j) => (j.loops ?? 1) >= 3 && j.sleepMs! <= 200), 'one busy innocent');
-    // their connections and the culprit's fit in the server's limit together
-    const held = gets.reduce((sum, j) => sum + (j.loops ?? 1), 0);
-    assert.ok(held <= 12, `the innocents hold ${held} of the webserver's connections`);
+    for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
+      const d = draw(c, `sl-${k}`, n);
+      const web = d.hosts.find((h) => h.name === 'webserver')!;
+      assert.ok(Number(web.config.keepAliveMs) >= 5000, 'idle keep-alive connections are kept for seconds');
+      const jobs = (h: HostSpec): ClientJob[] => h.config.jobs as ClientJob[];
+      const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
+      const pooled = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'get' && j.keepAlive).reduce((sum, j) => sum + (j.loops ?? 1), 0);
+      assert.ok(innocents.every((h) => pooled(h) >= 1), 'every innocent page loop keeps a connection');
+      assert.ok(innocents.flatMap(jobs).some((j) => j.keepAlive && (j.loops ?? 1) >= 3 && j.sleepMs! <= 200), 'one busy innocent');
+      // each pool's request comes well within the server's keep-alive, jitter (+15%) included
+      for (const j of innocents.flatMap(jobs).filter((x) => x.keepAlive)) assert.ok(j.sleepMs! * 1.15 < Number(web.config.keepAliveMs), `${j.sleepMs} ms between requests`);
+      // and a cron job on a new connection each time, which waits while the culprit holds the slots
+      assert.ok(innocents.every((h) => jobs(h).some((j) => j.kind === 'get' && !j.keepAlive)), 'every innocent has a cron job');
+      // counting connections (ss -tn in the webserver) does not single the culprit out: a pool holds as many, within 3
+      const culpritConns = jobs(d.hosts.find((h) => h.name === d.culprit)!).find((j) => j.kind === 'slowloris')!.conns!;
+      assert.ok(innocents.some((h) => Math.abs(pooled(h) - culpritConns) <= 3), `k=${k}/${n}: a pool near the culprit's ${culpritConns}: ${innocents.map(pooled).join(', ')}`);
+      // the innocents' pools fit in the server's limit, with the culprit's they do not
+      const held = innocents.reduce((sum, h) => sum + pooled(h), 0);
+      const max = maxConnectionsOf(d);
+      assert.ok(held < max && held + culpritConns > max, `k=${k}/${n}: innocents ${held}, culprit ${culpritConns}, limit ${max}`);
+    }
   }
 });
 
@@ -465,8 +479,16 @@ test('reset-storm and arp-storm: the innocents carry the same counters and neigh
     // TcpAttemptFails climbs on every host, the culprit's within the innocents' range
     assert.ok(culprit >= Math.min(...attempts) - 2 && culprit <= Math.max(...attempts) + 2, `${s}: ${culprit} vs ${attempts.join(', ')}`);
     for (const h of d.hosts.filter((x) => x.role === 'suspect' && x.name !== d.culprit)) {
-      for (const j of (h.config.jobs as ClientJob[]).filter((x) => x.kind === 'connect')) assert.equal(j.address, '127.0.0.1', 'innocents knock on lo only');
+      // innocents knock on lo, or on a dead server of the LAN (no RST, no SYN leaves: only ARP)
+      for (const j of (h.config.jobs as ClientJob[]).filter((x) => x.kind === 'connect')) assert.ok(j.address === '127.0.0.1' || (j.octet! >= 100 && j.octet! < 240), 'innocents knock on lo or a dead address only');
     }
+    // TcpAttemptFails minus TcpOutRsts: what the culprit's refused remote check adds; one
+    // innocent's dead server adds as much, so neither that gap nor the webserver's TcpOutRsts points at it
+    const gap = (h: HostSpec): number => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'connect' && j.address !== '127.0.0.1').reduce((sum, j) => sum + j.perSec!, 0);
+    const lo = (h: HostSpec): number => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'connect' && j.address === '127.0.0.1').reduce((sum, j) => sum + j.perSec!, 0);
+    const c = d.hosts.find((h) => h.name === d.culprit)!;
+    const twin = d.hosts.filter((h) => h.role === 'suspect' && h !== c).find((h) => gap(h) === gap(c) && lo(h) === lo(c));
+    assert.ok(twin, `${s}: an innocent's counters climb as the culprit's (${lo(c)} + ${gap(c)} a second)`);
   }
   const as = findCase('arp-storm');
   for (const s of seeds) {
@@ -475,7 +497,11 @@ test('reset-storm and arp-storm: the innocents carry the same counters and neigh
       const dead = (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'sweep' && j.octets);
       assert.equal(dead.length, 1, `${h.name} polls a stale inventory`);
       assert.equal(dead[0]!.octets!.length, 32);
-      assert.ok(h.name === d.culprit ? dead[0]!.perSec! >= 30 : dead[0]!.perSec === 1);
+      assert.ok(h.name === d.culprit ? dead[0]!.perSec! >= 30 : dead[0]!.perSec! <= 2);
     }
+    // some innocents' kernels retry ARP slowly, so their tables hold as many INCOMPLETE entries;
+    // never the culprit's, and never every innocent's (the setting must not single it out)
+    const slow = d.hosts.filter((h) => h.role === 'suspect' && h.sysctls?.['net.ipv4.neigh.eth0.retrans_time_ms'] === '10000');
+    assert.ok(slow.length >= 1 && slow.length < d.hosts.filter((h) => h.role === 'suspect').length - 1 && !slow.some((h) => h.name === d.culprit), `${s}: ${slow.map((h) => h.name).join(', ')}`);
   }
 });
