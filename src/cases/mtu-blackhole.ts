@@ -64,7 +64,7 @@ export const mtuBlackhole: CaseModule = {
   ],
   summary: 'The office can log in and open pages, but every download of the report hangs. Find the MTU of the link the big packets cannot cross.',
   symptom: 'Since the provider\'s maintenance, office users can log in and open small pages, but every download of the report hangs, on every machine; from this machine it downloads at once. Find the limit of the link the downloads cannot cross (answer with a number).',
-  backends: ['netns'],
+  backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
 
   draw(seedRng: Rng, suspects: number): CaseDraw {

@@ -62,7 +62,7 @@ export const routingLoop: CaseModule = {
   ],
   summary: 'One office machine cannot reach the site across the core network; all the others can. Find the machine, and the router its answers are sent round to.',
   symptom: 'One office machine cannot load the site at all; all the others can. Find the machine, and the router its answers go astray to (answer \'HOST ROUTER\').',
-  backends: ['netns'],
+  backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
 
   draw(seedRng: Rng, suspects: number): CaseDraw {

@@ -40,7 +40,7 @@ export const vanishingPacket: CaseModule = {
   ],
   summary: 'One office machine cannot load the site through the gateway; all the others can. Find where its packets die, and which way.',
   symptom: 'One office machine cannot load the site at all; all the others can. Find which, and where its traffic is lost (answer \'HOST requests\' or \'HOST answers\').',
-  backends: ['netns'],
+  backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
 
   draw(seedRng: Rng, suspects: number): CaseDraw {

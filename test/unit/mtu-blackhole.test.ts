@@ -34,10 +34,10 @@ function view(seed: string): RunView {
   };
 }
 
-test('mtu-blackhole is in the catalog, netns only, answered with a value', () => {
+test('mtu-blackhole is in the catalog, on both backends, answered with a value', () => {
   const c = findCase('mtu-blackhole');
   assert.equal(c, mtuBlackhole);
-  assert.deepEqual(c.backends, ['netns']);
+  assert.deepEqual(c.backends, ['netns', 'docker']);
   assert.equal(c.solvedBy, 'answer');
 });
 

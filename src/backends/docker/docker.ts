@@ -160,6 +160,22 @@ export interface CaseComposeInput {
   port: number;
   hosts: ReadonlyArray<{ name: string; role: string; program: string; config: Record<string, unknown>; lowPorts?: boolean; sysctls?: Record<string, string> }>;
   baseImage: string;
+  /**
+   * A lab of several networks: the plan's networks (each its /24, .1 the machine's) and each
+   * host's interfaces with their addresses. One network: Docker chooses its subnet.
+   */
+  topology?: {
+    networks: ReadonlyArray<{ name: string; subnet: string; mtu?: number }>;
+    interfaces: ReadonlyMap<string, ReadonlyArray<{ network: string; ip: string }>>;
+  };
+}
+
+/** A sysctl of one interface (net.ipv4.conf.eth1.rp_filter): it needs the interface, by its name. */
+export const isInterfaceSysctl = (key: string): boolean => /^net\.ipv[46]\.(conf|neigh)\.eth\d+\./.test(key);
+
+/** The compose key and the Docker name of a lab's network. */
+export function dockerNetworkName(lab: string, network: string): string {
+  return `${composeNames(lab).network}-${network}`;
 }
 
 /** Compose interpolates `$`: a configuration (a password ...) must reach the container as it is. */
@@ -176,6 +192,11 @@ export function caseCompose(input: CaseComposeInput): Record<string, unknown> {
   const names = composeNames(input.lab);
   const image = `tcpdump-mystery/service:${input.lab}`;
   const services: Record<string, unknown> = {};
+  const topo = input.topology;
+  // a router forwards: its kernel does, in its own namespace (as the netns backend sets it)
+  // (an interface's own sysctls wait for the interface's name: topology.ts sets them inside)
+  const sysctlsOf = (h: CaseComposeInput['hosts'][number]): Record<string, string> =>
+    Object.fromEntries(Object.entries({ ...(h.role === 'router' ? { 'net.ipv4.ip_forward': '1' } : {}), ...hostSysctls(h) }).filter(([k]) => !(topo && isInterfaceSysctl(k))));
   for (const [i, h] of input.hosts.entries()) {
     services[h.name] = {
       image,
@@ -187,17 +208,27 @@ export function caseCompose(input: CaseComposeInput): Record<string, unknown> {
       command: ['node', `${h.program}.js`],
       environment: { MYSTERY_CONFIG: literal(JSON.stringify(h.config)) },
       restart: 'always',
-      networks: ['lab'],
+      networks: topo ? Object.fromEntries((topo.interfaces.get(h.name) ?? []).map((i) => [i.network, { ipv4_address: i.ip }])) : ['lab'],
       labels: { [labLabel]: input.lab, 'tcpdump-mystery.role': h.role },
       // per-namespace sysctls: a service on a port below 1024 (the resolver's 53) runs as
       // nobody all the same; socket buffer sizes where a case asks for them
-      ...(Object.keys(hostSysctls(h)).length ? { sysctls: hostSysctls(h) } : {}),
+      ...(Object.keys(sysctlsOf(h)).length ? { sysctls: sysctlsOf(h) } : {}),
       ...(h.name === 'webserver' ? { ports: [`127.0.0.1:${input.port}:3000`] } : { depends_on: ['webserver'] }),
     };
   }
-  return {
-    version: '3.8',
-    services,
-    networks: { lab: { name: names.network, driver: 'bridge', labels: { [labLabel]: input.lab } } },
-  };
+  const networks = topo
+    ? Object.fromEntries(
+        topo.networks.map((n) => [
+          n.name,
+          {
+            name: dockerNetworkName(input.lab, n.name),
+            driver: 'bridge',
+            labels: { [labLabel]: input.lab },
+            ipam: { config: [{ subnet: n.subnet, gateway: n.subnet.replace(/\.0\/24$/, '.1') }] },
+            ...(n.mtu ? { driver_opts: { 'com.docker.network.driver.mtu': String(n.mtu) } } : {}),
+          },
+        ]),
+      )
+    : { lab: { name: names.network, driver: 'bridge', labels: { [labLabel]: input.lab } } };
+  return { version: '3.8', services, networks };
 }

@@ -17,15 +17,17 @@ import { findCase } from '../../cases/index.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
 import { totals } from '../../core/traffic.js';
-import type { LabPlan, PlannedHost } from '../../core/model.js';
+import { resolveConfig, type LabPlan, type PlannedHost } from '../../core/model.js';
 import { labDir, projectRoot } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { seededRng } from '../../core/random.js';
 import { CommandFailed, requireTools, run, trustedPath, which, withoutLoaderVars } from '../../core/run.js';
 import { writeState, type LabState } from '../../core/state.js';
+import { composeTopology, isTopology, requireTopologyTools, topologyRefusal, wireHost } from './topology.js';
 import {
   baseImage,
   caseCompose,
+  dockerNetworkName,
   composeCommand,
   composeFile,
   composeNames,
@@ -165,6 +167,7 @@ async function waitUntilReady(state: LabState, draw: CaseDraw, timeoutMs: number
 
 /** Fills the plan with what Docker made: container ids (as `docker ps` shows them), addresses, the bridge. */
 async function describeFromDocker(plan: LabPlan, cs: ContainerInfo[]): Promise<void> {
+  if ((plan.networks ?? []).length > 1) return describeTopology(plan, cs);
   let networkId = '';
   for (const h of plan.hosts) {
     const c = cs.find((x) => serviceOf(x) === h.name);
@@ -188,6 +191,23 @@ async function describeFromDocker(plan: LabPlan, cs: ContainerInfo[]): Promise<v
   } catch {
     /* keep the plan's */
   }
+}
+
+/** A lab of several networks keeps the plan's addresses (Compose gave them); Docker names its bridges. */
+async function describeTopology(plan: LabPlan, cs: ContainerInfo[]): Promise<void> {
+  for (const h of plan.hosts) {
+    const c = cs.find((x) => serviceOf(x) === h.name);
+    if (c) h.id = c.Id.slice(0, 12);
+    h.netns = '';
+    h.veth = '';
+    for (const i of h.interfaces ?? []) i.veth = '';
+  }
+  for (const n of plan.networks ?? []) {
+    const id = (await dockerMaybe(['network', 'inspect', '--format', '{{.Id}}', dockerNetworkName(plan.lab, n.name)]))?.trim();
+    if (id) n.bridge = `br-${id.slice(0, 12)}`;
+  }
+  const published = plan.networks![0]!;
+  plan.bridge = published.bridge;
 }
 
 /** Finds a seed whose draw gives every sender the loops it runs, so that the rest of the tool re-draws the same. */
@@ -276,14 +296,16 @@ export const dockerBackend: LabBackend & {
       args = composeArgs(plan.lab);
       toBuild = ['webserver', 'http-sender1']; // the five senders share one image: building it once is enough
     } else {
-      if (draw.hosts.some((h) => h.link)) {
+      const refusal = topologyRefusal(draw);
+      if (refusal) {
         // the case module says which backends it offers; this is the backstop
-        throw new UserError(`The case ${plan.caseId} impairs a host's link, which the docker backend cannot.`, 'Use --backend netns.', ExitCode.usage);
+        throw new UserError(`The case ${plan.caseId} cannot be built on Docker: ${refusal}.`, 'Use --backend netns.', ExitCode.usage);
       }
+      if (isTopology(draw)) await requireTopologyTools();
       env = { ...composeProcessEnv(), COMPOSE_PROJECT_NAME: composeNames(plan.lab).project };
       const base = await baseImage();
       env.NODE_IMAGE = base;
-      await writeFile(runFile, JSON.stringify(caseCompose({ lab: plan.lab, port: plan.port, hosts: draw.hosts, baseImage: base }), null, 2), { mode: 0o600 });
+      await writeFile(runFile, JSON.stringify(caseCompose({ lab: plan.lab, port: plan.port, hosts: isTopology(draw) ? draw.hosts.map((h) => ({ ...h, config: resolveConfig(h.config, plan) })) : draw.hosts, baseImage: base, ...(isTopology(draw) ? { topology: composeTopology(plan, draw) } : {}) }), null, 2), { mode: 0o600 });
       args = ['-p', composeNames(plan.lab).project, '-f', runFile, '--project-directory', projectRoot];
       toBuild = [draw.hosts[0]!.name]; // every host runs the one image it builds
     }
@@ -307,8 +329,17 @@ export const dockerBackend: LabBackend & {
     await step('starting the containers (docker-compose up)');
     await compose([...args, 'up', '-d', '--no-build', ...(seedCase ? scaleArgs(draw) : [])], env, 180_000);
     if (!seedCase) await rm(runFile, { force: true }); // it holds the run's secrets (the case's configuration)
+    if (!seedCase && isTopology(draw)) {
+      await step('wiring the networks (names, routes, rules inside each container)');
+      const cs = await labContainers(plan.lab, state.created.composeProject);
+      for (const spec of draw.hosts) {
+        const host = plan.hosts.find((h) => h.name === spec.name)!;
+        await wireHost(plan, host, spec, cs.find((c) => serviceOf(c) === spec.name)?.State.Pid ?? 0);
+      }
+    }
 
     await step('ready');
+    // (Docker's DNS answers only on a network both share: a topology's configuration holds addresses)
     const cs = await waitUntilReady(state, draw, 60_000, step);
     await describeFromDocker(plan, cs);
     await writeState(state);
@@ -366,6 +397,10 @@ export const dockerBackend: LabBackend & {
   async startHost(state, host) {
     const c = await containerOf(state, host);
     await docker(['start', c.Id]);
+    // a started container has a new network namespace: its names, routes and rules again
+    const draw = findCase(state.plan.caseId).draw(seededRng(state.plan.seed), state.plan.suspects);
+    const spec = draw.hosts.find((h) => h.name === host.name);
+    if (spec && isTopology(draw)) await wireHost(state.plan, host, spec, (await containerOf(state, host)).State.Pid);
   },
 
   async exec(state, host, argv) {
