@@ -267,9 +267,27 @@ function dns(job: ClientJob): void {
  * kernel's receive buffer fills, and it advertises a window of 0 until the next read.
  */
 function download(job: ClientJob): void {
-  const rate = job.readBytesPerSec;
+  const once = slowReader(
+    () => connect({ host, port: webPort }),
+    { rate: job.readBytesPerSec, giveUpMs: () => (job.giveUpMs ? jitter(job.giveUpMs) : 120_000), againMs: job.sleepMs ?? 1000 },
+    (s) => {
+      announce();
+      s.write(`GET ${job.path ?? '/export'} HTTP/1.1\r\nHost: ${host}:${webPort}\r\nConnection: close\r\n\r\n`);
+    },
+  );
+  // the downloads of one host do not start in step
+  for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, (job.firstMs ?? 0) + Math.random() * (job.sleepMs ?? 1000));
+}
+
+/**
+ * One connection at a time, read at `rate` bytes a second (none: as fast as it comes): after
+ * each chunk the socket pauses for as long as the chunk is worth at that rate. It is given up
+ * after `giveUpMs`, or when it ends or fails, and begun again `againMs` (jittered) later.
+ * Returns the function that begins it.
+ */
+function slowReader(open: () => Socket, opts: { rate?: number; giveUpMs: () => number; againMs: number }, onConnect?: (s: Socket) => void): () => void {
   const once = (): void => {
-    const s: Socket = connect({ host, port: webPort });
+    const s = open();
     let ended = false;
     let timer: NodeJS.Timeout | undefined;
     const end = (): void => {
@@ -278,24 +296,20 @@ function download(job: ClientJob): void {
       if (timer) clearTimeout(timer);
       clearTimeout(giveUp);
       s.destroy();
-      setTimeout(once, jitter(job.sleepMs ?? 1000));
+      setTimeout(once, jitter(opts.againMs));
     };
-    const giveUp = setTimeout(end, job.giveUpMs ? jitter(job.giveUpMs) : 120_000);
-    s.on('connect', () => {
-      announce();
-      s.write(`GET ${job.path ?? '/export'} HTTP/1.1\r\nHost: ${host}:${webPort}\r\nConnection: close\r\n\r\n`);
-    });
+    const giveUp = setTimeout(end, opts.giveUpMs());
+    if (onConnect) s.on('connect', () => onConnect(s));
     s.on('data', (d: Buffer) => {
-      if (!rate) return;
+      if (!opts.rate) return;
       s.pause();
-      timer = setTimeout(() => s.resume(), (d.length / rate) * 1000);
+      timer = setTimeout(() => s.resume(), (d.length / opts.rate) * 1000);
     });
     s.on('end', end);
     s.on('error', end);
     s.on('close', end);
   };
-  // the downloads of one host do not start in step
-  for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, (job.firstMs ?? 0) + Math.random() * (job.sleepMs ?? 1000));
+  return once;
 }
 
 /** A sidecar on 127.0.0.1 that streams to whoever connects (backpressure: it waits for 'drain'). */
@@ -320,28 +334,12 @@ async function stall(job: ClientJob): Promise<void> {
   const port = job.port ?? 9902;
   if (!job.remote) await stallServer(port);
   const address = job.remote ? host : '127.0.0.1';
-  const rate = job.readBytesPerSec ?? 4096;
-  const once = (): void => {
-    const s = connect({ host: address, port });
-    let timer: NodeJS.Timeout | undefined;
-    let ended = false;
-    const end = (): void => {
-      if (ended) return;
-      ended = true;
-      if (timer) clearTimeout(timer);
-      clearTimeout(giveUp);
-      s.destroy();
-      setTimeout(once, jitter(job.sleepMs ?? 100));
-    };
-    const giveUp = setTimeout(end, jitter(job.giveUpMs ?? 10_000));
-    if (job.remote) s.on('connect', announce); // the local sidecar's stream never leaves the host
-    s.on('data', (d: Buffer) => {
-      s.pause();
-      timer = setTimeout(() => s.resume(), (d.length / rate) * 1000);
-    });
-    s.on('error', end);
-    s.on('close', end);
-  };
+  const once = slowReader(
+    () => connect({ host: address, port }),
+    { rate: job.readBytesPerSec ?? 4096, giveUpMs: () => jitter(job.giveUpMs ?? 10_000), againMs: job.sleepMs ?? 100 },
+    // the local sidecar's stream never leaves the host: only a remote one says it is sending
+    job.remote ? () => announce() : undefined,
+  );
   for (let i = 0; i < (job.loops ?? 1); i++) setTimeout(once, Math.random() * 1000);
 }
 
