@@ -8,11 +8,11 @@ export const ip = (...args: string[]): Promise<string> => runOk('ip', args);
  * SIGKILLed after starting it (a child outlives its parent's SIGKILL), so a resource is
  * never left made but not yet tagged. It stops at the first command that fails.
  */
-export async function ipBatch(commands: string[][]): Promise<void> {
+export async function ipBatch(commands: string[][], netns?: string): Promise<void> {
   for (const c of commands) {
     if (c.some((a) => !/^[A-Za-z0-9_.:/-]+$/.test(a))) throw new Error(`not a safe ip batch argument: ${JSON.stringify(c)}`);
   }
-  await runOk('ip', ['-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` });
+  await runOk('ip', [...(netns ? ['-n', netns] : []), '-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` });
 }
 
 export interface LinkInfo {

@@ -96,16 +96,19 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
           ['link', 'set', 'dev', nic.veth, 'alias', tag],
         ]);
         if (k === 0) await step(`veth:${i}/added`); // made and tagged, not yet configured
-        if (net.mtu) {
-          await ip('link', 'set', 'dev', nic.veth, 'mtu', String(net.mtu));
-          await ip('-n', host.netns, 'link', 'set', 'dev', nic.ifname, 'mtu', String(net.mtu));
-        }
-        await ip('link', 'set', 'dev', nic.veth, 'master', net.bridge);
+        // one ip process a side (each spawn costs milliseconds, a lab has dozens of interfaces)
+        await ipBatch([...(net.mtu ? [['link', 'set', 'dev', nic.veth, 'mtu', String(net.mtu)]] : []), ['link', 'set', 'dev', nic.veth, 'master', net.bridge]]);
         await withoutIpv6LinkLocal(nic.veth);
-        await ip('link', 'set', 'dev', nic.veth, 'up');
-        await ip('-n', host.netns, 'link', 'set', 'dev', nic.ifname, 'alias', tag);
-        await ip('-n', host.netns, 'addr', 'add', `${nic.ip}/24`, 'dev', nic.ifname);
-        await ip('-n', host.netns, 'link', 'set', 'dev', nic.ifname, 'up');
+        await ipBatch([['link', 'set', 'dev', nic.veth, 'up']]);
+        await ipBatch(
+          [
+            ...(net.mtu ? [['link', 'set', 'dev', nic.ifname, 'mtu', String(net.mtu)]] : []),
+            ['link', 'set', 'dev', nic.ifname, 'alias', tag],
+            ['addr', 'add', `${nic.ip}/24`, 'dev', nic.ifname],
+            ['link', 'set', 'dev', nic.ifname, 'up'],
+          ],
+          host.netns,
+        );
       } catch (err) {
         await run('ip', ['link', 'del', 'dev', nic.veth]);
         throw err;
@@ -154,7 +157,7 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
     if (!host) continue;
     if (spec.link) await impairLink(host, spec.link);
     const sysctls = { ...(spec.role === 'router' ? { 'net.ipv4.ip_forward': '1' } : {}), ...hostSysctls(spec) };
-    for (const [key, value] of Object.entries(sysctls)) await setNetnsSysctl(host.netns, key, value);
+    await setNetnsSysctls(host.netns, sysctls);
     for (const args of interfaceMtuCommands(host.netns, spec)) await ip(...args);
     for (const r of resolveRoutes(plan, host, spec)) await ip('-n', host.netns, 'route', 'add', r.to, 'via', r.via);
     for (const rule of spec.rules ?? []) {
@@ -212,8 +215,22 @@ export async function impairInterface(netns: string, dev: string, impair: { dela
  * procps may be missing, coreutils not.
  */
 export async function setNetnsSysctl(netns: string, key: string, value: string): Promise<void> {
-  if (!/^net(\.[a-z0-9_]+)+$/.test(key)) throw new Error(`not a per-namespace sysctl: ${key}`);
-  await runOk('ip', ['netns', 'exec', netns, 'tee', `/proc/sys/${key.replace(/\./g, '/')}`], { input: `${value}\n` });
+  await setNetnsSysctls(netns, { [key]: value });
+}
+
+/** Several sysctls of one namespace, by one `sysctl -w` inside it (values without spaces only). */
+export async function setNetnsSysctls(netns: string, sysctls: Record<string, string>): Promise<void> {
+  const entries = Object.entries(sysctls);
+  if (entries.length === 0) return;
+  for (const [key, value] of entries) {
+    if (!/^net(\.[a-z0-9_]+)+$/.test(key)) throw new Error(`not a per-namespace sysctl: ${key}`);
+    if (!/^[0-9a-z_ -]+$/i.test(value)) throw new Error(`not a sysctl value: ${JSON.stringify(value)}`);
+  }
+  // tee writes one file: a value with spaces (tcp_rmem "4096 16384 32768") goes whole that way
+  const spaced = entries.filter(([, v]) => v.includes(' '));
+  const plain = entries.filter(([, v]) => !v.includes(' '));
+  if (plain.length) await runOk('ip', ['netns', 'exec', netns, 'sysctl', '-q', '-w', ...plain.map(([k, v]) => `${k}=${v}`)]);
+  for (const [key, value] of spaced) await runOk('ip', ['netns', 'exec', netns, 'tee', `/proc/sys/${key.replace(/\./g, '/')}`], { input: `${value}\n` });
 }
 
 /**
