@@ -6,7 +6,8 @@
  *   connect    TCP connection attempts to a port at a rate (a health check on a closed port;
  *              with `address` 127.0.0.1, a local sidecar that is not up: the resets stay on lo;
  *              with `octet`, a decommissioned server of the LAN: no ARP answer, no route to host)
- *   post       loops of "sleep, POST a body of N bytes" (an upload job)
+ *   post       loops of "sleep, POST a body of N bytes" (an upload job); with `signKey`, every
+ *              body is N random bytes signed with that licence key (a sync agent's uploads)
  *   slowloris  N connections held open, each dribbling a partial header every few seconds
  *   burst      like get with many loops, but only for a few seconds every period
  *   statsd     UDP datagrams of metrics to a port, at a rate
@@ -30,6 +31,7 @@ import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { ipv4Of, readConfig, report, sleep } from './service-io.js';
 import { encodeQuery, tunnelName } from './dns.js';
+import { signedBody } from './uploads.js';
 
 export interface ClientJob {
   kind: 'get' | 'connect' | 'post' | 'slowloris' | 'burst' | 'statsd' | 'sweep' | 'dns' | 'download' | 'stall';
@@ -77,6 +79,10 @@ export interface ClientJob {
   remote?: boolean;
   /** get: each loop keeps one connection open between its requests (HTTP keep-alive), as a pooled client does */
   keepAlive?: boolean;
+  /** post: every body is `bytes` fresh random bytes, the last 16 an HMAC of the rest under this key (hex): see uploads.ts */
+  signKey?: string;
+  /** get, post: the local port the loop's connection is made from (with keepAlive, its one connection's) */
+  localPort?: number;
   /** get, post: a request with no answer for this long is abandoned, as a browser's user gives up (default 30 s) */
   timeoutMs?: number;
   /**
@@ -114,11 +120,21 @@ const announce = (): void => {
 const jitter = (ms: number): number => ms * (0.85 + Math.random() * 0.3);
 
 function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
+  if (job.signKey) body = signedBody(job.signKey, job.bytes ?? 1024);
   return new Promise((resolve) => {
     const headers: Record<string, string | number> = { ...(agent ? {} : { connection: 'close' }), ...(job.headers ?? {}) };
     if (body) headers['content-length'] = body.length;
     const req = request(
-      { host, port: webPort, path: job.path ?? '/', method: job.method ?? (body ? 'POST' : 'GET'), agent: agent ?? false, headers, timeout: job.timeoutMs ?? 30_000 },
+      {
+        host,
+        port: webPort,
+        path: job.path ?? '/',
+        method: job.method ?? (body ? 'POST' : 'GET'),
+        agent: agent ?? false,
+        headers,
+        timeout: job.timeoutMs ?? 30_000,
+        ...(job.localPort ? { localPort: job.localPort } : {}),
+      },
       (res) => {
         res.resume();
         res.on('end', resolve);
@@ -133,7 +149,8 @@ function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
 }
 
 async function getLoop(job: ClientJob, active: () => boolean = () => true): Promise<void> {
-  const body = job.body !== undefined ? Buffer.from(job.body) : job.bytes ? Buffer.alloc(job.bytes, 'x') : undefined;
+  // a signed body is drawn afresh for every request (httpOnce)
+  const body = job.body !== undefined ? Buffer.from(job.body) : job.bytes && !job.signKey ? Buffer.alloc(job.bytes, 'x') : undefined;
   // keep-alive: one connection for this loop, reused from request to request
   const agent = job.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
   // the first request soon (the lab is ready once every host has sent), the next ones at the job's pace

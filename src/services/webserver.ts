@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { envInt, readConfig, report } from './service-io.js';
+import { AbuseLog, abuseReport, signedWith } from './uploads.js';
 
 export interface WebserverConfig {
   port: number;
@@ -51,6 +52,14 @@ export interface WebserverConfig {
    * worker: a slow reader of it holds nothing of the site's.
    */
   logTailPort?: number;
+  /**
+   * Optional (behind-the-nat): a licence key (hex) the partner watches for. A request whose
+   * body is signed with it (see uploads.ts) flags its connection, by the address and port it
+   * comes from, in the abuse report.
+   */
+  flagKey?: string;
+  /** Optional, with flagKey: the path of the abuse report (e.g. /report), answered at once, without a worker. */
+  reportPath?: string;
 }
 
 const config = await readConfig<WebserverConfig>((env) => ({
@@ -92,14 +101,37 @@ h1{margin:0 0 .5rem;color:#38bdf8}p{margin:.25rem 0;color:#94a3b8}time{color:#f8
 `;
 }
 
-/** The bytes of the request's body, once it has all come (only when bodies cost work). */
-function bodyLength(req: IncomingMessage): Promise<number> {
+/** The bytes of the request's body, once it has all come (only when bodies cost work or are checked). */
+function readBody(req: IncomingMessage, keep: number): Promise<{ length: number; head: Buffer }> {
   return new Promise((resolve) => {
     let n = 0;
-    req.on('data', (d: Buffer) => (n += d.length));
-    req.on('end', () => resolve(n));
-    req.on('error', () => resolve(n));
+    const kept: Buffer[] = [];
+    req.on('data', (d: Buffer) => {
+      if (n < keep) kept.push(d.subarray(0, keep - n));
+      n += d.length;
+    });
+    const done = (): void => resolve({ length: n, head: Buffer.concat(kept) });
+    req.on('end', done);
+    req.on('error', done);
   });
+}
+
+/** Bodies longer than this are never checked for the key (an upload is under 2 KB). */
+const maxChecked = 64 * 1024;
+const abuse = new AbuseLog();
+const watched = new WeakSet<object>();
+
+/** Flags the request's connection when its body is signed with the watched key. */
+function checkUpload(req: IncomingMessage, body: { length: number; head: Buffer }): void {
+  const s = req.socket;
+  if (!config.flagKey || body.length > maxChecked || !s.remoteAddress || !s.remotePort) return;
+  if (!signedWith(config.flagKey, body.head)) return;
+  const [address, port] = [s.remoteAddress.replace(/^::ffff:/, ''), s.remotePort];
+  abuse.flag(address, port, new Date());
+  if (!watched.has(s)) {
+    watched.add(s);
+    s.once('close', () => abuse.closed(address, port, new Date()));
+  }
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -109,7 +141,19 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.end('ok\n');
     return;
   }
-  const bodyMs = config.bodyMsPerKB ? ((await bodyLength(req)) / 1024) * config.bodyMsPerKB : 0;
+  if (config.reportPath && req.method === 'GET' && req.url === config.reportPath) {
+    req.resume();
+    const text = abuseReport(abuse.entries(), new Date());
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return;
+  }
+  let bodyMs = 0;
+  if (config.bodyMsPerKB || (config.flagKey && req.method === 'POST')) {
+    const body = await readBody(req, config.flagKey ? maxChecked : 0);
+    bodyMs = config.bodyMsPerKB ? (body.length / 1024) * config.bodyMsPerKB : 0;
+    checkUpload(req, body);
+  }
   req.resume();
   const slot = acquire();
   if (!slot) {
