@@ -165,7 +165,7 @@ export const behindTheNat: CaseModule = {
       [
         'The exact commands for this run:',
         `  ${portFromReport(view)}     # gw's (${gwWan}) port for the flagged connection`,
-        `  sudo timeout 4 tcpdump -nn -S -l -i ${wan.bridge} "tcp port $P and tcp[tcpflags] & tcp-push != 0" > wan.txt & sudo timeout 4 tcpdump -nn -S -l -i ${lan.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0' > lan.txt; wait`,
+        `  sudo timeout 4 tcpdump -nn -S -l -i ${wan.bridge} "tcp src port $P and tcp[tcpflags] & tcp-push != 0" > wan.txt & sudo timeout 4 tcpdump -nn -S -l -i ${lan.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0' > lan.txt; wait`,
         `  for s in $(grep -o ' seq [0-9]*:' wan.txt | tr -dc '0-9\\n'); do grep " seq $s:" lan.txt; done     # ${culprit?.ip ?? 'IP'}.${inside ?? 'PORT'} > ${web}.3000`,
         `  ${view.cli} ps | grep -wF '${culprit?.ip ?? 'IP'}'`,
         `  ${view.cli} answer ${view.draw.culprit}`,
@@ -213,7 +213,7 @@ export const behindTheNat: CaseModule = {
       '',
       'How to see it:',
       `  1. ${portFromReport(view)}   # PORT, gw's port for the flagged connection`,
-      `  2. sudo timeout 4 tcpdump -nn -S -l -i ${wan.bridge} "tcp port $P and tcp[tcpflags] & tcp-push != 0" > wan.txt & sudo timeout 4 tcpdump -nn -S -l -i ${lan.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0' > lan.txt; wait`,
+      `  2. sudo timeout 4 tcpdump -nn -S -l -i ${wan.bridge} "tcp src port $P and tcp[tcpflags] & tcp-push != 0" > wan.txt & sudo timeout 4 tcpdump -nn -S -l -i ${lan.bridge} 'tcp dst port 3000 and tcp[tcpflags] & tcp-push != 0' > lan.txt; wait`,
       `  3. every "seq A:B" of wan.txt is in lan.txt, from ${culprit.ip}.${inside ?? '?'}: for s in $(grep -o ' seq [0-9]*:' wan.txt | tr -dc '0-9\\n'); do grep " seq $s:" lan.txt; done`,
       `     (or -X: the same bytes after the headers on both sides; or -tt: the same upload a few microseconds apart)`,
       `  4. ${view.cli} ps: ${culprit.ip} is ${culprit.name}; ${view.cli} answer ${culprit.name}`,
