@@ -81,7 +81,7 @@ export const behindTheNat: CaseModule = {
   ],
   summary: 'The partner flags one connection from our public address, by its port. Every office machine sends the same kind of uploads through the NAT gateway: find which one it is.',
   symptom: 'A partner\'s abuse desk has flagged a connection from our office\'s address and will block the whole office unless we stop the machine behind it. Their report is on the site, at /report. Which office machine is it? (answer with its name)',
-  backends: ['netns'],
+  backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
 
   draw(seedRng: Rng, suspects: number): CaseDraw {

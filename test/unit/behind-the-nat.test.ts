@@ -42,9 +42,9 @@ const word = (w: string): RegExp => new RegExp(`(^|[^0-9A-Za-z-])${w.replace(/\.
 const jobsOf = (d: CaseDraw, name: string): ClientJob[] => d.hosts.find((h) => h.name === name)!.config.jobs as ClientJob[];
 const keyOf = (d: CaseDraw, name: string): string => jobsOf(d, name)[0]!.signKey!;
 
-test('behind-the-nat: in the catalog, hard, netns only, answered with a host', () => {
+test('behind-the-nat: in the catalog, hard, on both backends, answered with a host', () => {
   assert.equal(findCase('behind-the-nat'), behindTheNat);
-  assert.deepEqual(behindTheNat.backends, ['netns']);
+  assert.deepEqual(behindTheNat.backends, ['netns', 'docker']);
   assert.equal(behindTheNat.solvedBy, 'answer');
   assert.equal(behindTheNat.difficulty, 'hard');
 });
