@@ -123,8 +123,11 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
   const values = perMachine.map(([, n]) => n).sort((a, b) => a - b);
   const median = values[Math.floor(values.length / 2)]!;
   const mine = counts.get(vethOf.get(culprit)!)!;
-  assert.ok(Math.max(...values) - Math.min(...values) <= Math.max(6, median * 0.2), `every machine's veth about as busy: ${JSON.stringify(perMachine)}`);
-  assert.ok(Math.abs(mine - median) <= Math.max(6, median * 0.2), `the culprit's ${mine} packets are the median's ${median}, give or take`);
+  const innocents = perMachine.filter(([h]) => h !== culprit).map(([, n]) => n);
+  // an upload is 3 packets (the POST, the answer, the ACK): a window's edges move a count by one or two of them
+  assert.ok(Math.max(...values) - Math.min(...values) <= Math.max(9, median * 0.25), `every machine's veth about as busy: ${JSON.stringify(perMachine)}`);
+  const slack = Math.max(4, median * 0.1);
+  assert.ok(mine >= Math.min(...innocents) - slack && mine <= Math.max(...innocents) + slack, `the culprit's ${mine} packets stand out of the innocents' ${innocents.join(', ')}`);
   assert.ok(counts.get(gwVeth)! > Math.max(...values), 'the loudest lan veth is gw\'s, everyone\'s traffic');
 
   // nothing cheaper names it: gw refuses a login; inside, the machine knows only its inside port;
