@@ -15,6 +15,15 @@ export async function ipBatch(commands: string[][], netns?: string): Promise<voi
   await runOk('ip', [...(netns ? ['-n', netns] : []), '-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` });
 }
 
+/** Like ipBatch, but each command is tried whatever the others did (`-force`): for removals, where one already gone is fine. */
+export async function ipBatchTolerant(commands: string[][]): Promise<void> {
+  if (commands.length === 0) return;
+  for (const c of commands) {
+    if (c.some((a) => !/^[A-Za-z0-9_.:/-]+$/.test(a))) throw new Error(`not a safe ip batch argument: ${JSON.stringify(c)}`);
+  }
+  await run('ip', ['-force', '-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` });
+}
+
 export interface LinkInfo {
   ifindex: number;
   ifname: string;

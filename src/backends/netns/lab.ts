@@ -20,7 +20,7 @@ import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
 import { hostInterfaces, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs } from '../../core/model.js';
 import { pidAlive } from '../../core/lock.js';
-import { ip, ipBatch, listLinks, listNetns, netnsPids } from './ip.js';
+import { ip, ipBatch, ipBatchTolerant, listLinks, listNetns, netnsPids } from './ip.js';
 import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
 import { control, type HostStatus } from './control.js';
 
@@ -375,20 +375,24 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
 
   // 2. namespaces: end every process inside, then delete (a namespace with a process left
   //    in it would stay alive, and its veth with it)
-  for (const ns of await labNamespaces(lab)) {
-    for (let i = 0; i < 3; i++) {
-      const pids = await netnsPids(ns);
-      if (pids.length === 0) break;
-      await endProcesses(pids, 500);
-    }
-    await run('ip', ['netns', 'del', ns]);
-  }
+  //    (all of them at once, and deleted by one ip process: a lab has a dozen namespaces)
+  const namespaces = await labNamespaces(lab);
+  await Promise.all(
+    namespaces.map(async (ns) => {
+      for (let i = 0; i < 3; i++) {
+        const pids = await netnsPids(ns);
+        if (pids.length === 0) break;
+        await endProcesses(pids, 500);
+      }
+    }),
+  );
+  await ipBatchTolerant(namespaces.map((ns) => ['netns', 'del', ns]));
 
   // 3. links: exactly those carrying the lab's tag. A journal name alone is no proof: a link
   //    of that name without the tag is someone else's (each is made and tagged by one `ip
   //    -batch`, so ours always has it).
   const links = await listLinks();
-  for (const l of links.filter((x) => x.ifalias === tag)) await run('ip', ['link', 'del', 'dev', l.ifname]);
+  await ipBatchTolerant(links.filter((x) => x.ifalias === tag).map((l) => ['link', 'del', 'dev', l.ifname]));
 
   // 4. firewall rules: exactly the ones carrying the lab's tag. Without iptables a rule the
   //    journal names cannot be seen or removed: say so, and keep the state for the next down.
