@@ -143,6 +143,53 @@ test('the vanishing packet on Docker (seed v5): the same networks, names, routes
   await assertHostAsBefore(before, 'the vanishing packet on Docker, then down');
 });
 
+/**
+ * The two cases of three networks on Docker, at once: the MTU black hole's ICMP on transit names
+ * the MTU, the routing loop's time-exceeded on dmz names the router; each answered from what
+ * tcpdump printed, and solved.
+ */
+test('on Docker too: the MTU black hole and the routing loop show their faults as on netns, and are solved from tcpdump', { timeout: 240_000 }, async (t) => {
+  const engine = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
+  if (engine?.code !== 0) {
+    assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
+    t.skip('no Docker engine answers here');
+    return;
+  }
+  const before = await takeSnapshot();
+  const bridgeOf = (briefing: string, net: string): string => new RegExp(`${net} on (?:the bridge )?(br-[0-9a-f]{12})`).exec(briefing)![1]!;
+  const solveOn = async (caseId: string, seed: string, lab: string, port: number): Promise<void> => {
+    try {
+      const st = await mystery(['start', caseId, '-d', '--backend', 'docker', '--name', lab, '--port', String(port), '--seed', seed], { env, timeoutMs: 180_000 });
+      assert.equal(st.code, 0, st.stderr);
+      let value: string;
+      if (caseId === 'mtu-blackhole') {
+        const r = await sh('timeout', ['6', 'tcpdump', '-nn', '-v', '-l', '-i', bridgeOf(st.stdout, 'transit'), 'icmp'], 20_000);
+        const mtus = [...r.stdout.matchAll(/need to frag \(mtu (\d+)\)/g)].map((m) => m[1]!);
+        assert.ok(mtus.length > 0 && new Set(mtus).size === 1, `r1 says the MTU on transit: ${mtus.join(',')}`);
+        const dmz = await sh('timeout', ['3', 'tcpdump', '-nn', '-i', bridgeOf(st.stdout, 'dmz'), 'icmp'], 20_000);
+        assert.match(dmz.stderr, /^0 packets captured/m, 'none of it reaches dmz');
+        value = mtus[0]!;
+      } else {
+        const r = await sh('timeout', ['6', 'tcpdump', '-nn', '-v', '-l', '-i', bridgeOf(st.stdout, 'dmz'), 'icmp[icmptype] = icmp-timxceed'], 20_000);
+        const from = [...r.stdout.matchAll(/IP \(.*?\)\s*(\d+\.\d+\.\d+\.\d+) > \d+\.\d+\.\d+\.\d+: ICMP time exceeded/gs)].map((m) => m[1]!);
+        const quoted = [...r.stdout.matchAll(/\d+\.\d+\.\d+\.\d+\.3000 > (\d+\.\d+\.\d+\.\d+)\.\d+:/g)].map((m) => m[1]!);
+        assert.ok(from.length > 0 && quoted.length > 0, `time exceeded on dmz, quoting the answers: ${r.stdout.slice(0, 400)}`);
+        const hosts = await psJson(lab);
+        const nameOf = (ip: string): string => hosts.find((h) => h.interfaces.some((i) => i.ip === ip))!.name;
+        value = `${nameOf(quoted[0]!)} ${nameOf(from[0]!)}`;
+      }
+      console.log(`${caseId} on Docker (${seed}): answer ${value}`);
+      const right = await mystery(['answer', '--name', lab, value], { env });
+      assert.equal(right.code, 0, right.stdout + right.stderr);
+      assert.match(right.stdout, /CASE SOLVED/);
+    } finally {
+      await down(lab);
+    }
+  };
+  await Promise.all([solveOn('mtu-blackhole', 'm1', 'rtopdm', 3578), solveOn('routing-loop', 'loop-a', 'rtopdl', 3579)]);
+  await assertHostAsBefore(before, 'the three-network cases on Docker, then down');
+});
+
 test('a two-network lab: iflink in every host as in Docker, routes through the router, the map keeps the veths hidden', { timeout: 90_000 }, async () => {
   const lab = 'rtopo9';
   const before = await takeSnapshot();
