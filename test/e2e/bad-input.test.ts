@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { cliPath, mystery, sh, type CliResult } from '../helpers/cli.js';
+import { mystery, sh, type CliResult } from '../helpers/cli.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down, runRoot, settledSnapshot, startLab } from '../helpers/robust.js';
 
@@ -59,32 +60,36 @@ test('a name too long for an interface', { timeout: 30_000 }, async () => {
   await assertHostAsBefore(snap, 'name too long');
 });
 
-test('not root: every command that needs root says so', { timeout: 60_000 }, async (t) => {
-  // nobody must be able to read the built CLI (a checkout under /root is not)
-  const readable = await new Promise<boolean>((resolve) => {
-    const probe = spawn(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(cliPath)}, 4)`], { uid: 65534, gid: 65534, cwd: '/', stdio: 'ignore' });
-    probe.on('error', () => resolve(false));
-    probe.on('close', (code) => resolve(code === 0));
-  });
-  if (!readable) {
-    t.skip(`user nobody cannot read ${cliPath}`);
-    return;
+test('not root: every command that needs root says so', { timeout: 60_000 }, async () => {
+  // nobody may not be able to read this checkout (a clone under /root, or in a 0700 mktemp -d):
+  // the built CLI and its one dependency are copied where anyone can read them, and run from there
+  const copy = await mkdtemp(join(tmpdir(), 'rmystery-cli-'));
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  try {
+    await cp(join(root, 'dist', 'src'), join(copy, 'dist', 'src'), { recursive: true });
+    await cp(join(root, 'node_modules', 'commander'), join(copy, 'node_modules', 'commander'), { recursive: true });
+    await cp(join(root, 'package.json'), join(copy, 'package.json'));
+    const chmod = await sh('chmod', ['-R', 'a+rX', copy]);
+    assert.equal(chmod.code, 0, chmod.stderr);
+    const cli = join(copy, 'dist', 'src', 'cli', 'main.js');
+    const snap = await takeSnapshot();
+    for (const args of [['start', '-d', '--name', 'rbad', '--port', '3552'], ['ps'], ['down'], ['status', '--name', 'rbad']]) {
+      const r = await new Promise<CliResult>((resolve, reject) => {
+        const child = spawn(process.execPath, [cli, ...args], { uid: 65534, gid: 65534, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('error', reject);
+        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+      });
+      assertUserError(r, E.notRoot, new RegExp(`\`mystery ${args[0]}\` needs root`));
+      assertFix(r, /sudo/);
+    }
+    await assertHostAsBefore(snap, 'not root');
+  } finally {
+    await rm(copy, { recursive: true, force: true });
   }
-  const snap = await takeSnapshot();
-  for (const args of [['start', '-d', '--name', 'rbad', '--port', '3552'], ['ps'], ['down'], ['status', '--name', 'rbad']]) {
-    const r = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn(process.execPath, [cliPath, ...args], { uid: 65534, gid: 65534, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
-    assertUserError(r, E.notRoot, new RegExp(`\`mystery ${args[0]}\` needs root`));
-    assertFix(r, /sudo/);
-  }
-  await assertHostAsBefore(snap, 'not root');
 });
 
 /** A PATH holding every program of the usual directories but `missing`. */
