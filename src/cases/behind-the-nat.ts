@@ -13,7 +13,7 @@
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { appName, caseStream, client, hex, host, labCommands, packetsPerSec, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, hex, host, labCommands, network, packetsPerSec, range, suspectNames, webserver } from './common.js';
 
 /**
  * Every machine's upload: its size, its path and its pace, the same everywhere. Four a second:
@@ -57,13 +57,6 @@ export function insidePortOf(draw: CaseDraw, name: string): number | undefined {
   return jobs.find((j) => j.signKey)?.localPort;
 }
 
-function network(view: RunView, name: string): { bridge: string; subnet: string } {
-  return view.networks?.find((n) => n.name === name) ?? { bridge: view.bridge, subnet: '' };
-}
-
-function addressOn(view: RunView, hostName: string, net: string): string | undefined {
-  return host(view, hostName)?.interfaces?.find((i) => i.network === net)?.ip;
-}
 
 /** The shell line that reads the outside port off the report. */
 function portFromReport(view: RunView): string {

@@ -130,3 +130,13 @@ export function packetsPerSec(evidence: Evidence, name: string): number {
 export function kbPerSec(evidence: Evidence, name: string): number {
   return Math.round((evidence.bytes.get(name) ?? 0) / evidence.seconds / 1024);
 }
+
+/** A network of the lab by its name, with its bridge and subnet (a lab of one network: its bridge). */
+export function network(view: RunView, name: string): { bridge: string; subnet: string } {
+  return view.networks?.find((n) => n.name === name) ?? { bridge: view.bridge, subnet: '' };
+}
+
+/** A host's address on one of its networks. */
+export function addressOn(view: RunView, hostName: string, net: string): string | undefined {
+  return host(view, hostName)?.interfaces?.find((i) => i.network === net)?.ip;
+}

@@ -11,7 +11,7 @@
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RuleSpec, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { appName, caseStream, client, getJob, host, labCommands, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, range, suspectNames, webserver } from './common.js';
 
 /** The MTUs r1's lan leg may get: 1281 .. 1479, never a round number (1300, 1400, 1450 ...). */
 export const mtuRange = { min: 1281, max: 1479 };
@@ -40,13 +40,6 @@ export const webSysctls = { 'net.ipv4.ip_no_pmtu_disc': '0', 'net.ipv4.tcp_mtu_p
 export const routerSysctls = { 'net.ipv4.icmp_ratelimit': '1000', 'net.ipv4.icmp_ratemask': '6168' };
 export const clientSysctls = { 'net.ipv4.tcp_mtu_probing': '0' };
 
-function network(view: RunView, name: string): { bridge: string; subnet: string } {
-  return view.networks?.find((n) => n.name === name) ?? { bridge: view.bridge, subnet: '' };
-}
-
-function addressOn(view: RunView, hostName: string, net: string): string | undefined {
-  return host(view, hostName)?.interfaces?.find((i) => i.network === net)?.ip;
-}
 
 /** A value as a learner may write it: `1372`, `mtu 1372`, `1372 bytes`. */
 function numberOf(value: string): string | undefined {

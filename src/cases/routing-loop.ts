@@ -11,7 +11,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, caseStream, client, getJob, host, labCommands, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, range, suspectNames, webserver } from './common.js';
 
 /** The other sites' routers, one leg on core each: the loop goes through one of them. */
 export const otherRouters = ['r3', 'r4', 'r5'] as const;
@@ -43,13 +43,6 @@ export function namedHosts(value: string, draw: CaseDraw): { machines: string[];
   return { machines: named.filter((w) => role.get(w) === 'suspect'), routers: named.filter((w) => role.get(w) === 'router') };
 }
 
-function network(view: RunView, name: string): { bridge: string; subnet: string } {
-  return view.networks?.find((n) => n.name === name) ?? { bridge: view.bridge, subnet: '' };
-}
-
-function addressOn(view: RunView, hostName: string, net: string): string | undefined {
-  return host(view, hostName)?.interfaces?.find((i) => i.network === net)?.ip;
-}
 
 export const routingLoop: CaseModule = {
   id: 'routing-loop',

@@ -7,7 +7,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, caseStream, client, getJob, host, labCommands, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, range, suspectNames, webserver } from './common.js';
 
 export type LostDirection = 'requests' | 'answers';
 
@@ -21,13 +21,6 @@ export function faultRule(victim: string, lost: LostDirection): { chain: string;
     : { chain: 'FORWARD', args: ['-i', '{dev:dmz}', '-d', `{ip:${victim}}`, '-j', 'DROP'] };
 }
 
-function network(view: RunView, name: string): { bridge: string; subnet: string } {
-  return view.networks?.find((n) => n.name === name) ?? { bridge: view.bridge, subnet: '' };
-}
-
-function addressOn(view: RunView, hostName: string, net: string): string | undefined {
-  return host(view, hostName)?.interfaces?.find((i) => i.network === net)?.ip;
-}
 
 export const vanishingPacket: CaseModule = {
   id: 'vanishing-packet',
