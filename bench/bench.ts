@@ -7,6 +7,7 @@
  *   npm run bench -- --no-docker       skip the Docker backend
  *   npm run bench -- --explain         only `mystery explain`'s median time (no root, no lab)
  *   npm run bench -- --topology        only the labs of several networks (start, down, leftovers)
+ *   npm run bench -- --footprint       only memory and CPU of a running lab, both backends side by side
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -174,9 +175,16 @@ async function runBench(args: string[]): Promise<void> {
     console.log(JSON.stringify({ topology: await benchTopology() }, null, 2));
     return;
   }
+  const { benchFootprint } = (await import(optional('./footprint.js'))) as { benchFootprint(withDocker: boolean): Promise<Record<string, unknown>> };
+  const withDocker = !args.includes('--no-docker') && (await dockerAvailable());
+  if (args.includes('--footprint')) {
+    console.log(JSON.stringify({ footprint: await benchFootprint(withDocker) }, null, 2));
+    return;
+  }
   const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, explain: await benchExplain(), netns: await benchNetns(), topology: await benchTopology() };
+  result.footprint = await benchFootprint(withDocker);
   if (!args.includes('--no-docker')) {
-    if (await dockerAvailable()) {
+    if (withDocker) {
       const { benchDocker } = (await import(optional('./docker.js'))) as { benchDocker(): Promise<Record<string, unknown>> };
       result.docker = await benchDocker();
     } else result.docker = { skipped: 'no Docker engine is running (start dockerd, or see docs/docker.md)' };

@@ -55,6 +55,20 @@ export interface LabPlan {
   hosts: PlannedHost[];
   /** every network, the published one first; absent in state files written before topologies */
   networks?: PlannedNetwork[];
+  /** caps of the whole lab (`start --cpus/--memory`); absent: none */
+  limits?: LabLimits;
+}
+
+/** The least a lab may be capped to: below, its services cannot start. */
+export const minCpus = 0.05;
+export const minMemoryBytes = 64 * 1024 ** 2;
+
+/** What `start --cpus N --memory M` caps: the lab's services together (netns: the lab's cgroup). */
+export interface LabLimits {
+  /** CPUs, e.g. 0.5 */
+  cpus?: number;
+  /** bytes */
+  memoryBytes?: number;
 }
 
 export interface PlanInput {

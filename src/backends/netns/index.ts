@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { cgroupLabs } from './cgroup.js';
 import { readFile } from 'node:fs/promises';
 import type { HostInterface, HostRuntime, LabBackend } from '../backend.js';
 import { ExitCode, UserError } from '../../core/errors.js';
@@ -102,6 +103,8 @@ export const netnsBackend: LabBackend = {
       const links = await listLinks(ns).catch(() => []);
       if (links.some((l) => l.ifalias === ownerTag(m[1]!))) labs.add(m[1]!);
     }
+    // a cgroup folder of ours left behind is that lab's leftover too
+    for (const lab of cgroupLabs()) if (/^[a-z][a-z0-9]{0,11}$/.test(lab)) labs.add(lab);
     return [...labs];
   },
 };

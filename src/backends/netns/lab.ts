@@ -21,6 +21,7 @@ import { writeState, type LabState } from '../../core/state.js';
 import { hostInterfaces, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs } from '../../core/model.js';
 import { pidAlive } from '../../core/lock.js';
 import { ip, ipBatch, ipBatchTolerant, listLinks, listNetns, netnsPids } from './ip.js';
+import { createLabCgroup, labCgroupPids, removeLabCgroup } from './cgroup.js';
 import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
 import { control, type HostStatus } from './control.js';
 
@@ -120,6 +121,18 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
 
   await step('services');
   await copyServices(plan.lab);
+
+  // the services' cgroup, made before any service runs (named by the lab: no journal entry needed)
+  await step('cgroup');
+  try {
+    createLabCgroup(plan.lab, plan.limits);
+  } catch (err) {
+    throw new UserError(
+      `\`--cpus\`/\`--memory\` cap the lab through a cgroup of its own, and it could not be made: ${(err as Error).message}.`,
+      'Start without --cpus and --memory, or on a machine whose cgroups (v2, or v1 with memory and cpu) are mounted at /sys/fs/cgroup and writable by root.',
+      ExitCode.resources,
+    );
+  }
 
   await step('supervisor');
   const log = await open(logFile(plan.lab), 'a', 0o600);
@@ -372,6 +385,8 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
   const found = await identify(await labProcesses(lab));
   const supervisor = state ? await recordedSupervisor(lab, state) : undefined;
   await endIdentified([...found, ...(supervisor && !found.some((p) => p.pid === supervisor.pid) ? [supervisor] : [])]);
+  // every service by its cgroup too (a service whose arguments were rewritten is still in it)
+  await endProcesses(labCgroupPids(lab), 500);
 
   // 2. namespaces: end every process inside, then delete (a namespace with a process left
   //    in it would stay alive, and its veth with it)
@@ -387,6 +402,11 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
     }),
   );
   await ipBatchTolerant(namespaces.map((ns) => ['netns', 'del', ns]));
+  // the cgroup, once its last process has gone (an exit takes the kernel a moment)
+  for (let i = 0; i < 20 && !removeLabCgroup(lab); i++) {
+    await endProcesses(labCgroupPids(lab), 200);
+    await sleep(50);
+  }
 
   // 3. links: exactly those carrying the lab's tag. A journal name alone is no proof: a link
   //    of that name without the tag is someone else's (each is made and tagged by one `ip
