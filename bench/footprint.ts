@@ -116,3 +116,85 @@ export async function benchFootprint(withDocker: boolean): Promise<Record<string
     ...(docker ? { docker, netnsToDocker: { cgroupMemory: ratio('cgroupMemoryMiB'), pss: ratio('pssMiB'), cpu: ratio('cpuSecondsPerMinute') } } : { docker: 'skipped (no engine, or --no-docker)' }),
   };
 }
+
+/** Packets a second each host of a lab sends and receives, over `seconds`, from its interface's counters. */
+async function packetRates(counters: Map<string, () => Promise<number>>, seconds: number): Promise<Map<string, number>> {
+  const read = async (): Promise<Map<string, number>> => new Map(await Promise.all([...counters].map(async ([h, f]) => [h, await f()] as [string, number])));
+  const a = await read();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const b = await read();
+  return new Map([...b].map(([h, n]) => [h, (n - (a.get(h) ?? 0)) / seconds]));
+}
+
+const sumFile = async (files: string[]): Promise<number> => (await Promise.all(files.map((f) => readFile(f, 'utf8').then(Number, () => 0)))).reduce((x, y) => x + y, 0);
+
+/** A netns lab's hosts and their host-side veths' counters (as tcpdump on each veth would count). */
+async function netnsCounters(lab: string): Promise<Map<string, () => Promise<number>>> {
+  const state = JSON.parse(await readFile(`/run/tcpdump-mystery/${lab}/state.json`, 'utf8')) as { plan: { hosts: Array<{ name: string; veth: string }> } };
+  return new Map(state.plan.hosts.map((h) => [h.name, () => sumFile(['rx_packets', 'tx_packets'].map((c) => `/sys/class/net/${h.veth}/statistics/${c}`))]));
+}
+
+/** A Docker lab's containers, by host name, and their eth0's counters read inside. */
+async function dockerCounters(lab: string): Promise<Map<string, () => Promise<number>>> {
+  const out = new Map<string, () => Promise<number>>();
+  const rows = (await sh('docker', ['ps', '--filter', `label=tcpdump-mystery.lab=${lab}`, '--format', '{{.ID}} {{.Label "com.docker.compose.service"}}'])).stdout.split('\n').filter(Boolean);
+  for (const row of rows) {
+    const [id, host] = row.split(' ');
+    if (!id || !host) continue;
+    out.set(host, async () => {
+      const r = await sh('docker', ['exec', id, 'cat', '/sys/class/net/eth0/statistics/rx_packets', '/sys/class/net/eth0/statistics/tx_packets']);
+      return r.stdout.split('\n').filter(Boolean).map(Number).reduce((x, y) => x + y, 0);
+    });
+  }
+  return out;
+}
+
+/**
+ * How many default labs run at once on this machine with each still showing its case: the site
+ * slow (median response over 200 ms) and the culprit at least 10 times louder than the busiest
+ * innocent. Labs are added one at a time until one of them stops showing it, or `max`.
+ */
+export async function benchCapacity(backend: 'netns' | 'docker', max: number): Promise<Record<string, unknown>> {
+  const { noisyNeighbour } = await import('../src/cases/noisy-neighbour.js');
+  const { seededRng } = await import('../src/core/random.js');
+  const { median } = await import('../src/core/latency.js');
+  const { latencies } = await import('./measure.js');
+  const labs: Array<{ lab: string; port: number; seed: string }> = [];
+  const rounds: Array<Record<string, unknown>> = [];
+  let held = 0;
+  try {
+    for (let n = 1; n <= max; n++) {
+      const lab = `${backend === 'netns' ? 'bcap' : 'bcapd'}${n}`;
+      const port = 3910 + n;
+      const seed = `capacity-${n}`;
+      let s = await mystery(['start', '-d', '--backend', backend, '--name', lab, '--port', String(port), '--seed', seed], { timeoutMs: 600_000 });
+      // another start on this machine holds the start lock: wait for it, as a learner would
+      for (let i = 0; i < 20 && s.code !== 0 && /in progress/.test(s.stderr); i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        s = await mystery(['start', '-d', '--backend', backend, '--name', lab, '--port', String(port), '--seed', seed], { timeoutMs: 600_000 });
+      }
+      if (s.code !== 0) {
+        rounds.push({ labs: n, error: s.stderr.split('\n')[0] });
+        break;
+      }
+      labs.push({ lab, port, seed });
+      await new Promise((r) => setTimeout(r, 3000));
+      const each = await Promise.all(
+        labs.map(async (l) => {
+          const culprit = noisyNeighbour.draw(seededRng(l.seed), 5).culprit;
+          const rates = await packetRates(await (backend === 'netns' ? netnsCounters(l.lab) : dockerCounters(l.lab)), 3);
+          const innocent = Math.max(...[...rates].filter(([h]) => h !== culprit && h !== 'webserver').map(([, r]) => r));
+          const latency = median(await latencies(l.port, 3));
+          return { lab: l.lab, latencyMs: latency, loudness: Math.round(((rates.get(culprit) ?? 0) / Math.max(1, innocent)) * 10) / 10 };
+        }),
+      );
+      const ok = each.every((e) => e.latencyMs !== null && e.latencyMs > 200 && e.loudness >= 10);
+      rounds.push({ labs: n, allShowTheCase: ok, slowestSiteMs: Math.max(...each.map((e) => e.latencyMs ?? Infinity)), quietestCulpritToInnocent: Math.min(...each.map((e) => e.loudness)), memoryAvailableMiB: Math.round(Number(/MemAvailable:\s+(\d+)/.exec(await readFile('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 1024) });
+      if (!ok) break;
+      held = n;
+    }
+  } finally {
+    for (const l of labs) await mystery(['down', '--name', l.lab], { timeoutMs: 120_000 });
+  }
+  return { labsPerHost: held, triedUpTo: max, rounds };
+}
