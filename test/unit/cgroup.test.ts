@@ -119,3 +119,38 @@ test('usage as docker stats counts it: v2 memory.current less inactive_file, usa
   assert.deepEqual(cgroupUsage(mem, cpu), { memoryBytes: 4000, cpuNs: 123_456_789 });
   assert.equal(cgroupUsage(mkdtempSync(join(tmpdir(), 'u0-'))), undefined);
 });
+
+test('--cpus and --memory: the values docker run takes, and nothing else', async () => {
+  const { cpusOption, sizeOption } = await import('../../src/commands/options.js');
+  const cpus = cpusOption('--cpus', 0.05, 2);
+  assert.equal(cpus('0.5'), 0.5);
+  assert.equal(cpus('2'), 2);
+  assert.equal(cpus('0.05'), 0.05);
+  for (const bad of ['0', '0.04', '2.01', '1.5.2', '-1', '1e0', '', ' 1', '0x1', 'one']) assert.throws(() => cpus(bad), /--cpus must be a number of CPUs from 0.05 to 2/, bad);
+  const size = sizeOption('--memory', 64 * 1024 ** 2);
+  assert.equal(size('64m'), 64 * 1024 ** 2);
+  assert.equal(size('1g'), 1024 ** 3);
+  assert.equal(size('1G'), 1024 ** 3);
+  assert.equal(size('65536k'), 64 * 1024 ** 2);
+  assert.equal(size('256mb'), 256 * 1024 ** 2);
+  assert.equal(size(String(64 * 1024 ** 2)), 64 * 1024 ** 2);
+  for (const bad of ['63m', '67108863', '12x', '1.5g', '', 'm', '-64m', '64 m', '99999999999999999g']) assert.throws(() => size(bad), /--memory must be a size of at least 64m/, bad);
+});
+
+test('the state file\'s caps are checked like every field: numbers in range, or the file is corrupt', async () => {
+  const { stateProblem } = await import('../../src/core/state.js');
+  const withLimits = (limits: unknown): unknown => ({
+    version: 1,
+    plan: { lab: 'x', caseId: 'reset-storm', seed: 's', suspects: 5, backend: 'netns', port: 3000, subnet: '', gateway: '', bridge: '', limits, hosts: [{ name: 'app1', id: '0123456789ab', role: 'suspect', program: 'client', ip: '10.0.0.2', netns: '', veth: '' }] },
+    created: { netns: [], veths: [], rules: [] },
+    startedAt: '2026-12-03T10:00:00.000Z',
+    arrests: [],
+    hintsUsed: 0,
+  });
+  assert.equal(stateProblem(withLimits(undefined), 'x'), undefined);
+  assert.equal(stateProblem(withLimits({ cpus: 0.5, memoryBytes: 256 * 1024 ** 2 }), 'x'), undefined);
+  assert.equal(stateProblem(withLimits({ cpus: 0.05 }), 'x'), undefined);
+  for (const bad of [null, 'fast', { cpus: 0.04 }, { cpus: '1' }, { cpus: 2000 }, { memoryBytes: 64 * 1024 ** 2 - 1 }, { memoryBytes: 1.5e8 + 0.5 }]) {
+    assert.match(stateProblem(withLimits(bad), 'x') ?? '', /plan\.limits/, JSON.stringify(bad));
+  }
+});
