@@ -20,8 +20,8 @@ export const path = ['lan', 't1', 't2', 'dmz'] as const;
 /** The MSS values the faulty rule may set: all far below 1460, none a value of the usual ones (536, 1220, 1380 ...). */
 export const mssChoices = [88, 96, 104, 112, 120, 128, 136, 144, 152, 168, 176];
 
-/** The page's weight: heavy enough that tiny segments make it slow (about 1 MB). */
-export const pageBytes = 1_000_000;
+/** The page's weight: heavy enough that tiny segments make it slow (about 600 KB). */
+export const pageBytes = 600_000;
 
 /** The mangle rule every router carries: as data, the same shape on each, only its end differs. */
 export function mssRule(mss?: number): RuleSpec {
@@ -49,7 +49,7 @@ export const shrinkingSegment: CaseModule = {
   summary: 'Since the provider\'s maintenance, every page of the intranet loads slowly in the office, the heavy ones worst; nothing is lost. Find the router that rewrites the handshake, and what it writes.',
   symptom: 'Since the provider\'s maintenance, pages from the intranet server load slowly on every office machine, the heavy ones most of all; nothing times out, nothing is lost, the server is idle. Find what changed on the way (answer with a router and a number).',
   backends: ['netns', 'docker'],
-  suspects: { min: 3, max: 6, default: 4 },
+  suspects: { min: 3, max: 6, default: 3 },
 
   draw(seedRng: Rng, suspects: number): CaseDraw {
     const rng = caseStream(seedRng, 14);
@@ -78,7 +78,7 @@ export const shrinkingSegment: CaseModule = {
     ];
     for (let i = 0; i < suspects; i++) {
       // every office machine alike: someone opening the intranet's page every few seconds
-      const spec = client(appName(i + 1), [getJob(2500 + rng.int(1500), 1, { timeoutMs: 30_000 })]);
+      const spec = client(appName(i + 1), [getJob(4000 + rng.int(2000), 1, { timeoutMs: 30_000 })]);
       hosts.push({ ...spec, interfaces: [{ network: 'lan' }], routes: [{ to: 'dmz', via: 'r1' }] });
     }
     return {
@@ -98,7 +98,7 @@ export const shrinkingSegment: CaseModule = {
       `The office machines (${range(names)}) sit on lan; our intranet webserver sits on dmz. Between them,`,
       'three routers of the provider\'s, which nobody here can log into: r1 joins lan and t1, r2 joins t1',
       'and t2, r3 joins t2 and dmz. Since the provider\'s maintenance, every page loads slowly in the office,',
-      `the heavy home page (about ${Math.round(pageBytes / 1e6)} MB) worst. Nothing times out, nothing is lost, the webserver is idle.`,
+      `the heavy home page (about ${Math.round(pageBytes / 1e3)} KB) worst. Nothing times out, nothing is lost, the webserver is idle.`,
       `This machine opens the site the office's way, from lan: curl -o /dev/null -w '%{time_total}\\n' http://localhost:${view.port}/`,
       'Something on the way changed how the pages travel. Which router, and what does it do? Answer with',
       'the router and the number it puts there:',
@@ -122,7 +122,7 @@ export const shrinkingSegment: CaseModule = {
       [
         'Slow, yet nothing is lost: count the packets a page takes, and look at their sizes. The length at the end of each line is the TCP payload of that segment:',
         `  sudo timeout 3 tcpdump -nn -i ${br('lan')} 'tcp src port 3000' | head -20`,
-        'A page of 1 MB in segments of 1448 bytes is some 700 packets; in small segments it is thousands, and every hop does its work for each one.',
+        `A page of ${Math.round(pageBytes / 1e3)} KB in segments of 1448 bytes is some ${Math.round(pageBytes / 1448)} packets; in small segments it is thousands, and every hop does its work for each one.`,
       ].join('\n'),
       [
         'How big a segment may be is agreed in the handshake: each side\'s SYN carries the MSS option (maximum segment size), the most it wants to receive in one segment. -v prints a SYN\'s options: options [mss 1460,sackOK,TS ...,nop,wscale 7]. Catch only the SYNs (and SYN-ACKs):',
@@ -170,7 +170,7 @@ export const shrinkingSegment: CaseModule = {
       'The other routers carry the same rule with --clamp-mss-to-pmtu, which at MTU 1500 everywhere leaves 1460 alone.',
       `An office machine's SYN leaves with mss 1460 and reaches the webserver with mss ${mss}; the webserver's SYN-ACK`,
       `(mss 1460) reaches the office with mss ${mss} too. So both ends send segments of at most ${mss} bytes: the home`,
-      `page of ${Math.round(pageBytes / 1e6)} MB takes some ${Math.round(pageBytes / (Number(mss) - 12))} packets instead of ~${Math.round(pageBytes / 1448)}, and each costs every hop (and both ends) its work.`,
+      `page of ${Math.round(pageBytes / 1e3)} KB takes some ${Math.round(pageBytes / (Number(mss) - 12))} packets instead of ~${Math.round(pageBytes / 1448)}, and each costs every hop (and both ends) its work.`,
       'No link is too small, so no ICMP is sent and nothing is dropped: the black hole\'s trick finds nothing.',
       '',
       `The path: ${first} ${app?.ip ?? '?'} -- ${hops} -- webserver ${web}`,
