@@ -18,7 +18,7 @@ export const routers = ['r1', 'r2', 'r3'] as const;
 export const path = ['lan', 't1', 't2', 'dmz'] as const;
 
 /** The MSS values the faulty rule may set: all far below 1460, none a value of the usual ones (536, 1220, 1380 ...). */
-export const mssChoices = [88, 96, 104, 112, 120, 128, 136, 144, 152, 168, 176];
+export const mssChoices = [88, 96, 104, 112, 120, 128, 136, 144];
 
 /** The page's weight: heavy enough that tiny segments make it slow (about 600 KB). */
 export const pageBytes = 600_000;

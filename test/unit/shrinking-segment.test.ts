@@ -49,7 +49,7 @@ test('shrinking-segment: the same seed draws the same run; the router and the MS
   assert.deepEqual(draw('same'), draw('same'));
   const values = seeds.map((s) => answerOf(draw(s)));
   assert.deepEqual(new Set(values.map((v) => v.router)), new Set(routers), 'every router is the culprit for some seed');
-  assert.ok(new Set(values.map((v) => v.mss)).size >= 8, 'the MSS varies');
+  assert.ok(new Set(values.map((v) => v.mss)).size >= 6, 'the MSS varies');
   for (const v of values) assert.ok(mssChoices.includes(Number(v.mss)) && Number(v.mss) < 536, `${v.mss} is one of the tiny values`);
 });
 
