@@ -18,7 +18,7 @@ import { hostSysctls } from '../../cases/common.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
-import { hostInterfaces, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs } from '../../core/model.js';
+import { hostInterfaces, interfaceGsoLimits, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs, siteRoute } from '../../core/model.js';
 import { pidAlive } from '../../core/lock.js';
 import { ip, ipBatch, ipBatchTolerant, listLinks, listNetns, netnsPids } from './ip.js';
 import { createLabCgroup, labCgroupPids, removeLabCgroup } from './cgroup.js';
@@ -172,6 +172,7 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
     const sysctls = { ...(spec.role === 'router' ? { 'net.ipv4.ip_forward': '1' } : {}), ...hostSysctls(spec) };
     await setNetnsSysctls(host.netns, sysctls);
     for (const args of interfaceMtuCommands(host.netns, spec)) await ip(...args);
+    for (const { ifname, segs } of interfaceGsoLimits(spec)) await ip('-n', host.netns, 'link', 'set', 'dev', ifname, 'gso_max_segs', String(segs));
     for (const r of resolveRoutes(plan, host, spec)) await ip('-n', host.netns, 'route', 'add', r.to, 'via', r.via);
     for (const rule of spec.rules ?? []) {
       const args = ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)];
@@ -181,6 +182,10 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
       if (nic.impair) await impairInterface(host.netns, `eth${k}`, nic.impair);
     }
   }
+  // the machine reaches the site through a router (CaseDraw.publish): a route to the
+  // webserver's address only, on the published bridge, removed with it
+  const route = siteRoute(plan, draw);
+  if (route) await ip('route', 'add', route.to, 'via', route.via);
 }
 
 /**
