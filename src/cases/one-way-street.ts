@@ -13,7 +13,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RuleSpec, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, getJob, host, inHostNet, labCommands, network, range, suspectNames, webserver } from './common.js';
 import { namedHosts } from './routing-loop.js';
 
 /** The three firewalls between lan and dmz, each with eth0 on lan and eth1 on dmz. */
@@ -85,7 +85,8 @@ export const oneWayStreet: CaseModule = {
       const name = appName(i + 1);
       const gw = gatewayOf(i, rotation);
       const returns = name === victim ? via : gw;
-      if (returns !== 'r1') back.push({ to: `{ip:${name}}`, via: returns });
+      // (the victim's route is always a host route, the one left over from the move)
+      if (returns !== 'r1' || name === victim) back.push({ to: `{ip:${name}}`, via: returns });
       // the same program and job everywhere: a user reloading the page, who gives up after 2.5 s
       const spec = client(name, [getJob(600 + rng.int(400), 1, { timeoutMs: 2500, readyWhen: 'sent' })]);
       machines.push({ ...spec, interfaces: [{ network: 'lan' }], routes: [{ to: 'dmz', via: gw }] });
@@ -147,14 +148,14 @@ export const oneWayStreet: CaseModule = {
       [
         'They are not: the answers go back through another firewall, one that never saw the connection begin. A stateful firewall (conntrack) passes what belongs to a connection it saw begin; a SYN-ACK out of nowhere is INVALID to it, and dropped.',
         'Whose MAC is it? Every firewall forwards some machines\' SYNs onto dmz: their source MACs (-e) sort the machines by gateway. The machines whose SYNs come from the MAC the SYN-ACKs go to use that firewall as their gateway, and their own routes name its address:',
-        `  ${view.cli} exec MACHINE ip route      # "... via ADDRESS"; ${view.cli} ps says whose address it is`,
+        `  ${inHostNet(view, 'MACHINE', 'ip route')}      # "... via ADDRESS"; ${view.cli} ps says whose address it is`,
         `Then see the answers die inside it. \`bridge fdb show br ${dmz.bridge} | grep MAC\` names its veth on dmz; on lan its MAC is the destination of those machines' SYNs (-e on ${lan.bridge}), and \`bridge fdb show br ${lan.bridge}\` its veth there. On the machine's end of a veth the direction is reversed: -Q out is what goes into the host behind it, -Q in what comes out of it. The SYN-ACKs go into it on dmz; do they ever come out on lan?`,
       ].join('\n'),
       [
         'The exact commands for this run:',
         `  sudo timeout 5 tcpdump -nn -i ${lan.bridge} 'tcp port 3000 and tcp[tcpflags] & tcp-syn != 0'   # ${victim} (${ip}): SYNs, no [S.]`,
         `  sudo timeout 5 tcpdump -nn -e -i ${dmz.bridge} 'tcp port 3000 and tcp[tcpflags] & tcp-syn != 0'   # ${victim}'s SYNs from ${gateway}'s MAC, its SYN-ACKs to ${via}'s`,
-        ...(carried ? [`  ${view.cli} exec ${carried} ip route   # ${carried}'s SYNs come from that MAC too: its gateway is ${viaLan} (${via})`] : []),
+        ...(carried ? [`  ${inHostNet(view, carried, 'ip route')}   # ${carried}'s SYNs come from that MAC too: its gateway is ${viaLan} (${via})`] : []),
         ...(viaDmzVeth && viaLanVeth
           ? [
               `  sudo timeout 5 tcpdump -nn -Q out -i ${viaDmzVeth} 'tcp and host ${ip}' & sudo timeout 5 tcpdump -nn -Q in -i ${viaLanVeth} 'tcp and host ${ip}'; wait   # into ${via} on dmz: SYN-ACKs; out of it on lan: nothing`,
@@ -200,7 +201,7 @@ export const oneWayStreet: CaseModule = {
       'How to see it:',
       `  1. sudo timeout 5 tcpdump -nn -i ${lan.bridge} 'tcp port 3000 and tcp[tcpflags] & tcp-syn != 0'   # ${victim}'s SYNs get no [S.]`,
       `  2. sudo timeout 5 tcpdump -nn -e -i ${dmz.bridge} 'tcp port 3000 and tcp[tcpflags] & tcp-syn != 0'   # its SYNs from ${gateway}'s MAC, the SYN-ACKs to ${via}'s,`,
-      `     the MAC that the SYNs of ${via}'s own machines come from (${view.cli} exec MACHINE ip route: via ${on(via, 'lan')}, ${via})`,
+      `     the MAC that the SYNs of ${via}'s own machines come from (${inHostNet(view, 'MACHINE', 'ip route')}: via ${on(via, 'lan')}, ${via})`,
       `  3. ${via}'s veths: the SYN-ACKs go into it on dmz (-Q out on its veth there) and never come out on lan (-Q in on its lan veth)`,
       `  4. ${view.cli} answer '${victim} ${via}'`,
       '',

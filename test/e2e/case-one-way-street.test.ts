@@ -54,7 +54,7 @@ async function vethOf(bridge: string, mac: string): Promise<string> {
 async function gatewayOf(lab: string, machine: string, hosts: readonly PsJson[]): Promise<string> {
   const r = await mystery(['exec', '--name', lab, machine, 'ip', 'route'], { env });
   assert.equal(r.code, 0, r.stderr);
-  const via = /via (\d+\.\d+\.\d+\.\d+)/.exec(r.stdout)?.[1];
+  const via = /^\d+\.\d+\.\d+\.\d+\/24 via (\d+\.\d+\.\d+\.\d+)/m.exec(r.stdout)?.[1]; // its route to dmz
   const router = hosts.find((h) => h.interfaces.some((i) => i.ip === via))?.name;
   assert.ok(router && /^r[1-3]$/.test(router), `${machine}'s route names a firewall: ${r.stdout}`);
   return router;
@@ -68,11 +68,12 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
   assert.ok(m, `the briefing names the two bridges:\n${st.stdout}`);
   const [, lanBr, dmzBr] = m as unknown as [string, string, string];
   const hosts = await psJson(lab, env);
+  const seconds = 4;
   const byAddress = (ip: string): string | undefined => hosts.find((h) => h.interfaces.some((i) => i.ip === ip))?.name;
   const machines = hosts.filter((h) => /^app\d+$/.test(h.name));
 
   // both sides at once, with the MACs
-  const [lanLines, dmzLines] = await Promise.all([capture(lanBr, ['-e', syns], 4), capture(dmzBr, ['-e', syns], 4)]);
+  const [lanLines, dmzLines] = await Promise.all([capture(lanBr, ['-e', syns], seconds), capture(dmzBr, ['-e', syns], seconds)]);
   const lan = parse(lanLines);
   const dmz = parse(dmzLines);
 
@@ -115,8 +116,8 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
   assert.ok(lanMac, `${carried.name}'s SYNs on lan`);
   const [dmzVeth, lanVeth] = await Promise.all([vethOf(dmzBr, outMac), vethOf(lanBr, lanMac)]);
   const [into, outOf] = await Promise.all([
-    capture(dmzVeth, ['-e', '-Q', 'out', `tcp and host ${victimIp}`], 3),
-    capture(lanVeth, ['-e', '-Q', 'in', `tcp and host ${victimIp}`], 3),
+    capture(dmzVeth, ['-e', '-Q', 'out', `tcp and host ${victimIp}`], seconds - 1),
+    capture(lanVeth, ['-e', '-Q', 'in', `tcp and host ${victimIp}`], seconds - 1),
   ]);
   const synAcksIn = parse(into).filter((p) => p.synAck).length;
   assert.ok(synAcksIn >= 1, `the SYN-ACKs to ${victim} go into ${router} on dmz (${dmzVeth}):\n${into.join('\n')}`);
@@ -169,3 +170,4 @@ test('the one-way street (seeds oneway-a, oneway-c, oneway-7 at once): the MACs 
   }
   await assertHostAsBefore(before, 'the one-way street on three seeds, then down');
 });
+
