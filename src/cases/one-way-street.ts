@@ -185,6 +185,7 @@ export const oneWayStreet: CaseModule = {
     const web = addressOn(view, 'webserver', 'dmz') ?? '?';
     const on = (name: string, net: string): string => addressOn(view, name, net) ?? '?';
     const perSec = (name: string): number => Math.round((evidence.packets.get(name) ?? 0) / evidence.seconds);
+    const vethOn = (name: string, net: string): string | undefined => host(view, name)?.interfaces?.find((i) => i.network === net)?.veth;
     return [
       `${victim} (${machine.ip}) got no answer: its gateway is ${gateway} (${on(gateway, 'lan')}), but the webserver's route back to it`,
       `was ${machine.ip}/32 via ${on(via, 'dmz')} (${via}), left over from the move. Every other machine's answers went back through its own gateway.`,
@@ -202,7 +203,7 @@ export const oneWayStreet: CaseModule = {
       `  1. sudo timeout 5 tcpdump -nn -i ${lan.bridge} 'tcp port 3000 and tcp[tcpflags] & tcp-syn != 0'   # ${victim}'s SYNs get no [S.]`,
       `  2. sudo timeout 5 tcpdump -nn -e -i ${dmz.bridge} 'tcp port 3000 and tcp[tcpflags] & tcp-syn != 0'   # its SYNs from ${gateway}'s MAC, the SYN-ACKs to ${via}'s,`,
       `     the MAC that the SYNs of ${via}'s own machines come from (${inHostNet(view, 'MACHINE', 'ip route')}: via ${on(via, 'lan')}, ${via})`,
-      `  3. ${via}'s veths: the SYN-ACKs go into it on dmz (-Q out on its veth there) and never come out on lan (-Q in on its lan veth)`,
+      `  3. ${via}'s veths: the SYN-ACKs go into it on dmz (-Q out on ${vethOn(via, 'dmz') ?? 'its veth there'}) and never come out on lan (-Q in on ${vethOn(via, 'lan') ?? 'its lan veth'})`,
       `  4. ${view.cli} answer '${victim} ${via}'`,
       '',
       'Why it works: a router rewrites the MACs of what it forwards, never the addresses, so on a network with several',

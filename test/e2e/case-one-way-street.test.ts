@@ -125,8 +125,8 @@ async function solveLab(seed: string, lab: string, taken: Set<number>): Promise<
   assert.ok(lanMac, `${carried.name}'s SYNs on lan`);
   const [dmzVeth, lanVeth] = await Promise.all([vethOf(dmzBr, outMac), vethOf(lanBr, lanMac)]);
   const [into, outOf] = await Promise.all([
-    capture(dmzVeth, ['-e', '-Q', 'out', `tcp and host ${victimIp}`], seconds - 1),
-    capture(lanVeth, ['-e', '-Q', 'in', `tcp and host ${victimIp}`], seconds - 1),
+    capture(dmzVeth, ['-e', '-Q', 'out', `tcp and host ${victimIp}`], seconds),
+    capture(lanVeth, ['-e', '-Q', 'in', `tcp and host ${victimIp}`], seconds),
   ]);
   const synAcksIn = parse(into).filter((p) => p.synAck).length;
   assert.ok(synAcksIn >= 1, `the SYN-ACKs to ${victim} go into ${router} on dmz (${dmzVeth}):\n${into.join('\n')}`);
