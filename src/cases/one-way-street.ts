@@ -14,7 +14,7 @@
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RuleSpec, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import { addressOn, appName, caseStream, client, getJob, host, inHostNet, labCommands, network, range, suspectNames, webserver } from './common.js';
-import { namedHosts } from './routing-loop.js';
+import { routingLoop } from './routing-loop.js';
 
 /** The three firewalls between lan and dmz, each with eth0 on lan and eth1 on dmz. */
 export const firewalls = ['r1', 'r2', 'r3'] as const;
@@ -117,10 +117,8 @@ export const oneWayStreet: CaseModule = {
   },
 
   solvedBy: 'answer',
-  checkAnswer(value: string, draw: CaseDraw): boolean {
-    const { machines, routers } = namedHosts(value, draw);
-    return machines.length === 1 && routers.length === 1 && machines[0] === draw.culprit && routers[0] === draw.value;
-  },
+  // as the routing loop's: exactly one office machine and one router, in any order and words
+  checkAnswer: routingLoop.checkAnswer!,
 
   hints(view: RunView): string[] {
     const lan = network(view, 'lan');
