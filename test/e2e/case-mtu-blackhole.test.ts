@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { addressOf, capture, labNames, psJson } from '../helpers/lab.js';
+import { addressOf, capture, labNames, psJson, startCase } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
@@ -23,7 +23,7 @@ const word = (n: string): RegExp => new RegExp(`(^|[^0-9A-Za-z])${n}($|[^0-9A-Za
 /** One seed, solved from the captures; the three seeds run at once. */
 async function solve(seed: string, lab: string, port: number): Promise<void> {
   try {
-    const st = await mystery(['start', 'mtu-blackhole', '-d', '--name', lab, '--port', String(port), '--seed', seed], { env, timeoutMs: 60_000 });
+    const { r: st } = await startCase('mtu-blackhole', { seed, lab, ports: [port], taken: new Set(), env });
     assert.equal(st.code, 0, st.stderr);
     const m = /lan on the bridge (br-[0-9a-f]{12}), transit on (br-[0-9a-f]{12}), dmz on (br-[0-9a-f]{12})/.exec(st.stdout);
     assert.ok(m, `the briefing names the three bridges:\n${st.stdout}`);

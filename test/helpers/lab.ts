@@ -43,10 +43,13 @@ export interface StartOptions {
 export async function startCase(caseId: string, o: StartOptions): Promise<{ r: CliResult; port: number }> {
   let r: CliResult | undefined;
   let port = 0;
-  for (let attempt = 0; attempt < 6; attempt++) {
-    port = o.ports.find((p) => !o.taken.has(p))!;
-    assert.ok(port, `no port left of ${o.ports.join(', ')}`);
-    o.taken.add(port);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    // a new port only when the last was found in use (a start lock or a subnet just taken keeps it)
+    if (!port || /already in use/.test(r?.stderr ?? '')) {
+      port = o.ports.find((p) => !o.taken.has(p))!;
+      assert.ok(port, `no port left of ${o.ports.join(', ')}`);
+      o.taken.add(port);
+    }
     const args = ['start', caseId, '-d', '--seed', o.seed, '--name', o.lab, '--port', String(port)];
     if (o.backend) args.push('--backend', o.backend);
     r = await mystery(args, { env: o.env, timeoutMs: o.timeoutMs ?? 60_000 });
