@@ -74,6 +74,9 @@ export const rogueResponder: CaseModule = {
   symptom: 'Staff say the intranet often shows them some other machine\'s page instead of its own, at random, from every desk. From here the site looks fine.',
   backends: ['netns', 'docker'],
   suspects: { min: 3, max: 8, default: 5 },
+  // the culprit's own visits come every 1.5-4 s, its answers as the others ask: a running
+  // culprit sends a dozen packets in 3 s at least, while a second may pass without one
+  quietWindowMs: 3000,
 
   draw(seedRng: Rng, suspects: number): CaseDraw {
     const rng = caseStream(seedRng, 15);
