@@ -96,7 +96,6 @@ async function solve(seed: string, lab: string, taken: Set<number>, backend: 'ne
   const byMac = machines.filter((_, i) => macs[i] === liarMac);
   assert.deepEqual(byMac, [culprit], `the source MAC ${liarMac} is ${culprit}'s own`);
 
-  mark("// every machine's v");
   // every machine's veth carries the questions (multicast reaches them all)
   for (const [i, h] of machines.entries()) assert.ok(questions[i]!.some((l) => /> 224\.0\.0\.251\.5353: /.test(l)), `${h}'s veth carries questions`);
   // the symptom: status counts wrong pages
@@ -104,7 +103,6 @@ async function solve(seed: string, lab: string, taken: Set<number>, backend: 'ne
   assert.equal(status.solved, false);
   assert.ok(status.requests && status.requests.wrong > 0, `status counts wrong pages: ${JSON.stringify(status.requests)}`);
 
-  mark("// the first case's ");
   // the first case's trick: the loudest suspect on tcp port 3000 is an innocent, at twice the culprit's count
   const ranked = [...tcp].sort((a, b) => b[1] - a[1]);
   const [loudest, most] = ranked[0]!;
