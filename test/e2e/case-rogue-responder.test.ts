@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { capture, labNames, psJson, startCase } from '../helpers/lab.js';
+import { capture, dockerEngine, labNames, psJson, startCase } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
@@ -151,12 +151,7 @@ test('the rogue responder (seeds rg-a, rg-c, rg-d at once): two answers to one q
 });
 
 test('the rogue responder on Docker (seed rg-c): the same answers, the same culprit', { timeout: 120_000 }, async (t) => {
-  const engine = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
-  if (engine?.code !== 0) {
-    assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
-    t.skip('no Docker engine answers here');
-    return;
-  }
+  if (!(await dockerEngine(t))) return;
   const before = await takeSnapshot();
   const [lab] = labNames('j', 1);
   const t0 = Date.now();

@@ -86,3 +86,15 @@ export async function assertLabsGone(labs: readonly string[]): Promise<void> {
     assert.ok(!existsSync(`${runRoot}/${lab}`), `${lab}: no runtime directory left`);
   }
 }
+
+/**
+ * Whether a Docker engine answers here; where none does, the test is skipped (and in CI,
+ * where the engine must answer, it fails instead). Returns false when skipped.
+ */
+export async function dockerEngine(t: { skip(message?: string): void }): Promise<boolean> {
+  const engine = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
+  if (engine?.code === 0) return true;
+  assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
+  t.skip('no Docker engine answers here');
+  return false;
+}
