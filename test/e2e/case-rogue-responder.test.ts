@@ -45,7 +45,7 @@ function answers(lines: string[]): Answer[] {
   return out;
 }
 
-/** One seed, solved the learner's way; `naive`: the first case's trick is tried first, and refuted. */
+/** One seed, solved the learner's way; the first case's trick is counted and refuted first (on netns also arrested, wrongly). */
 async function solve(seed: string, lab: string, taken: Set<number>, backend: 'netns' | 'docker' = 'netns'): Promise<string> {
   const { r: st } = await startCase('rogue-responder', { seed, lab, ports, taken, env, backend, timeoutMs: 120_000 });
   assert.equal(st.code, 0, `start ${seed}: ${st.stderr}`);
