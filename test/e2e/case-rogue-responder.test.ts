@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { capture, dockerEngine, labNames, psJson, startCase } from '../helpers/lab.js';
+import { assertLabsGone, capture, dockerEngine, labNames, psJson, startCase } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
@@ -146,6 +146,7 @@ test('the rogue responder (seeds rg-a, rg-c, rg-d at once): two answers to one q
   } finally {
     for (const lab of labs) await down(lab);
   }
+  await assertLabsGone(labs);
   console.log(`# three seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await assertHostAsBefore(before, 'the rogue responder on three seeds, then down');
 });
