@@ -88,13 +88,13 @@ export async function assertLabsGone(labs: readonly string[]): Promise<void> {
 }
 
 /**
- * Whether a Docker engine answers here; where none does, the test is skipped (and in CI,
- * where the engine must answer, it fails instead). Returns false when skipped.
+ * Whether a Docker engine answers here (in CI, where it must, a test fails when none does):
+ * a test runs its Docker seed beside the others where it does, and says so where it does not.
  */
-export async function dockerEngine(t: { skip(message?: string): void }): Promise<boolean> {
+export async function dockerEngine(): Promise<boolean> {
   const engine = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
   if (engine?.code === 0) return true;
   assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
-  t.skip('no Docker engine answers here');
+  console.log('no Docker engine answers here: the netns seeds only');
   return false;
 }
