@@ -2,6 +2,7 @@
 import type { Backend, CaseDraw } from '../cases/case.js';
 import type { PlannedHost } from '../core/model.js';
 import type { LabState } from '../core/state.js';
+import type { Outcomes } from '../core/outcomes.js';
 
 export type StepHook = (step: string) => Promise<void>;
 
@@ -45,4 +46,9 @@ export interface LabBackend {
    * seed's `docker-compose up` by hand), read back from the host, with its draw.
    */
   adopt?(lab: string): Promise<{ state: LabState; draw: CaseDraw } | undefined>;
+  /**
+   * Optional: what the clients' requests came to over the last window (services that report
+   * `outcome ...` lines; see core/outcomes.ts), summed over every host; undefined when unknown.
+   */
+  outcomes?(state: LabState): Promise<Outcomes | undefined>;
 }

@@ -5,6 +5,7 @@ import { incidentHidden } from '../core/incident.js';
 import { checkLab } from '../core/check.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { sparkline } from '../core/sparkline.js';
+import { formatOutcomes } from '../core/outcomes.js';
 import { control } from '../backends/netns/control.js';
 
 export function registerStatus(program: Command, ctx: Ctx): void {
@@ -17,11 +18,12 @@ export function registerStatus(program: Command, ctx: Ctx): void {
     requireRoot('status');
     const loaded = await loadLab(labFrom(opts));
     const { state, backend } = loaded;
-    const [runtime, latencyMs, check, history] = await Promise.all([
+    const [runtime, latencyMs, check, history, outcomes] = await Promise.all([
       backend.hosts(state),
       measureLatency(state.plan.port, 15_000),
       checkLab(loaded),
       latencyHistory(state.plan.lab),
+      backend.outcomes ? backend.outcomes(state).catch(() => undefined) : Promise.resolve(undefined),
     ]);
     const hidden = incidentHidden(state);
     const elapsedMs = Date.now() - Date.parse(state.readyAt ?? state.startedAt);
@@ -45,6 +47,7 @@ export function registerStatus(program: Command, ctx: Ctx): void {
       arrests: state.arrests.map((a) => ({ host: a.host, correct: a.correct })),
       hintsUsed: state.hintsUsed,
       latencyHistory: history,
+      ...(outcomes && outcomes.ok + outcomes.wrong + outcomes.failed > 0 ? { requests: outcomes } : {}),
     };
     if (opts.json) return ctx.io.out(JSON.stringify(report, null, 2));
     const mins = Math.floor(elapsedMs / 60000);
@@ -52,6 +55,8 @@ export function registerStatus(program: Command, ctx: Ctx): void {
       `case:     ${hidden ? `an unknown incident (name it: ${cliPrefix(state.plan.lab)} answer --incident ID)` : `${loaded.case.title} (${state.plan.caseId})`}, ${state.plan.backend} backend, running for ${mins} min ${Math.round((elapsedMs % 60000) / 1000)} s`,
       `site:     http://localhost:${state.plan.port} answers in ${formatMs(latencyMs)}`,
     ];
+    const went = formatOutcomes(outcomes);
+    if (went) lines.push(`clients:  ${went}`);
     const spark = sparkline(history.map((s) => s.ms));
     if (spark) lines.push(`history:  ${spark}  (every 2 s, oldest first)`);
     lines.push(`solved:   ${check.solved ? 'yes' : 'not yet'}`);

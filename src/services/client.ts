@@ -29,7 +29,7 @@ import { Agent, request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { ipv4Of, readConfig, report, sleep } from './service-io.js';
+import { ipv4Of, jitter, readConfig, report, sleep } from './service-io.js';
 import { encodeQuery, tunnelName } from './dns.js';
 import { signedBody } from './uploads.js';
 
@@ -116,8 +116,6 @@ const announce = (): void => {
     report('sending');
   }
 };
-
-const jitter = (ms: number): number => ms * (0.85 + Math.random() * 0.3);
 
 function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
   if (job.signKey) body = signedBody(job.signKey, job.bytes ?? 1024);

@@ -38,11 +38,11 @@ export function encodeName(name: string): Buffer {
   return out;
 }
 
-/** A standard query with recursion desired, one question. */
-export function encodeQuery(id: number, name: string, type = TYPE_A): Buffer {
+/** A standard query of one question, with recursion desired (`flags`: 0 for multicast DNS, which has no recursion). */
+export function encodeQuery(id: number, name: string, type = TYPE_A, flags = 0x0100): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id & 0xffff, 0);
-  header.writeUInt16BE(0x0100, 2); // RD
+  header.writeUInt16BE(flags & 0x7fff, 2); // RD by default
   header.writeUInt16BE(1, 4); // QDCOUNT
   const tail = Buffer.alloc(4);
   tail.writeUInt16BE(type, 0);
@@ -104,16 +104,26 @@ export function answer(q: Question, zone: Zone): Buffer {
   if (opcode !== 0) rcode = RCODE_NOTIMP;
   else if (!inZone) rcode = RCODE_NXDOMAIN;
   else if (q.type === TYPE_A && q.class === CLASS_IN) record = aRecord(zone.address, zone.ttl ?? 60);
+  // QR, the query's opcode and RD, RA; AA for our own zone
+  return response(q, (q.flags & 0x7900) | 0x0080 | (inZone && opcode === 0 ? 0x0400 : 0) | rcode, record);
+}
+
+/**
+ * A response to `q`: its id, the header `flags` (QR is set here), the question as sent,
+ * and the answer `record`, if any (an A record: `aRecord`). The resolver's answers and a
+ * multicast DNS responder's (flags AA only, RFC 6762) are both made here.
+ */
+export function response(q: Question, flags: number, record?: Buffer): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt16BE(q.id, 0);
-  // QR, the query's opcode and RD, RA; AA for our own zone
-  header.writeUInt16BE(0x8000 | (q.flags & 0x7900) | 0x0080 | (inZone && opcode === 0 ? 0x0400 : 0) | rcode, 2);
+  header.writeUInt16BE(0x8000 | (flags & 0x7fff), 2);
   header.writeUInt16BE(1, 4);
   header.writeUInt16BE(record ? 1 : 0, 6);
   return Buffer.concat([header, q.raw, ...(record ? [record] : [])]);
 }
 
-function aRecord(address: string, ttl: number): Buffer {
+/** An A record of the question's name (a pointer to it), with its address and TTL. */
+export function aRecord(address: string, ttl: number): Buffer {
   const rr = Buffer.alloc(16);
   rr.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's
   rr.writeUInt16BE(TYPE_A, 2);
@@ -124,6 +134,44 @@ function aRecord(address: string, ttl: number): Buffer {
   if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) throw new RangeError(`not an IPv4 address: ${address}`);
   for (let i = 0; i < 4; i++) rr[12 + i] = octets[i]!;
   return rr;
+}
+
+/**
+ * A response's id and the addresses of its A records (answers of a name given as a pointer
+ * or in full alike), or undefined for a query or a datagram too short to be a response.
+ */
+export function parseResponse(msg: Buffer): { id: number; addresses: string[] } | undefined {
+  if (msg.length < 12 || !(msg.readUInt16BE(2) & 0x8000)) return undefined;
+  let at = 12;
+  const skipName = (): boolean => {
+    for (;;) {
+      if (at >= msg.length) return false;
+      const len = msg[at]!;
+      if (len === 0) {
+        at++;
+        return true;
+      }
+      if ((len & 0xc0) === 0xc0) {
+        at += 2;
+        return at <= msg.length;
+      }
+      at += 1 + len;
+    }
+  };
+  for (let i = 0; i < msg.readUInt16BE(4); i++) {
+    if (!skipName()) return undefined;
+    at += 4;
+  }
+  const addresses: string[] = [];
+  for (let i = 0; i < msg.readUInt16BE(6); i++) {
+    if (!skipName() || at + 10 > msg.length) return undefined;
+    const [type, length] = [msg.readUInt16BE(at), msg.readUInt16BE(at + 8)];
+    at += 10;
+    if (at + length > msg.length) return undefined;
+    if (type === TYPE_A && length === 4) addresses.push([...msg.subarray(at, at + 4)].join('.'));
+    at += length;
+  }
+  return { id: msg.readUInt16BE(0), addresses };
 }
 
 /** The reply to a datagram that is no well-formed query but has a query's header: FORMERR. */

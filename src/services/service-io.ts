@@ -38,6 +38,11 @@ export function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): 
   return n;
 }
 
+/** A time of about `ms`, 15% either way, so that hosts and loops do not beat in step. */
+export function jitter(ms: number): number {
+  return ms * (0.85 + Math.random() * 0.3);
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -9,6 +9,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { envInt, readConfig, report } from './service-io.js';
 import { AbuseLog, abuseReport, signedWith } from './uploads.js';
+import { lanAddress, mdnsResponder } from './mdns.js';
 
 export interface WebserverConfig {
   port: number;
@@ -65,6 +66,8 @@ export interface WebserverConfig {
    * page): over a path of small segments it takes many packets, and so long, to arrive.
    */
   pageBytes?: number;
+  /** Optional (rogue-responder): a name (e.g. intranet.local) the server answers for on multicast DNS, with its own address. */
+  mdnsName?: string;
 }
 
 const config = await readConfig<WebserverConfig>((env) => ({
@@ -277,5 +280,10 @@ if (config.logTailPort) {
   });
   tail.on('error', () => {});
   tail.listen({ port: config.logTailPort, host: '0.0.0.0' });
+}
+if (config.mdnsName) {
+  const name = config.mdnsName.toLowerCase();
+  const address = lanAddress();
+  if (address) void mdnsResponder(address, (n) => n === name);
 }
 process.on('SIGTERM', () => process.exit(143));

@@ -17,6 +17,7 @@ import { findCase } from '../../cases/index.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
 import { totals } from '../../core/traffic.js';
+import { outcomeWindowMs, parseOutcome, tallyOutcomes } from '../../core/outcomes.js';
 import { resolveConfig, type LabPlan, type PlannedHost } from '../../core/model.js';
 import { labDir, projectRoot } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
@@ -413,6 +414,14 @@ export const dockerBackend: LabBackend & {
       child.on('error', reject);
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber[signal] ?? 1) : 1)));
     });
+  },
+
+  async outcomes(state) {
+    // the services' `outcome ...` lines of the window, from every container's log (only the sum is shown)
+    const cs = await labContainers(state.plan.lab, state.created.composeProject);
+    const logs = await Promise.all(cs.map((c) => run('docker', ['logs', '--since', `${Math.round(outcomeWindowMs / 1000)}s`, c.Id], { timeoutMs: 10_000 }).catch(() => undefined)));
+    const kinds = logs.flatMap((r) => (r?.stdout ?? '').split('\n').map(parseOutcome).filter((k) => k !== undefined));
+    return tallyOutcomes(kinds);
   },
 
   async interfaces(state) {

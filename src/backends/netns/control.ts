@@ -1,6 +1,7 @@
 /** The supervisor's control socket: one JSON request line, one JSON reply line. */
 import { connect } from 'node:net';
 import { socketFile } from '../../core/paths.js';
+import type { Outcomes } from '../../core/outcomes.js';
 
 export type HostRunState = 'running' | 'stopped' | 'restarting' | 'starting';
 
@@ -31,6 +32,8 @@ export interface ControlReply {
   pid?: number;
   /** the site answered through the forwarder before the suspects were started */
   siteOk?: boolean;
+  /** what the clients' requests came to over the last outcomeWindowMs (services that report outcomes) */
+  outcomes?: Outcomes;
 }
 
 export function control(lab: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlReply> {

@@ -88,6 +88,14 @@ export const netnsBackend: LabBackend = {
     return out;
   },
 
+  async outcomes(state) {
+    try {
+      return (await control(state.plan.lab, { op: 'status' }, 2000)).outcomes;
+    } catch {
+      return undefined;
+    }
+  },
+
   async findLabs() {
     const labs = new Set<string>();
     for (const l of await listLinks()) {

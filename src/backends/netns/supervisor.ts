@@ -19,6 +19,7 @@ import { logFile, servicesDir, socketFile } from '../../core/paths.js';
 import { measureLatency } from '../../core/latency.js';
 import { cgroupLayout, joinLabCgroup } from './cgroup.js';
 import type { ControlReply, ControlRequest, HostRunState, HostStatus, LatencySample } from './control.js';
+import { outcomeWindowMs, parseOutcome, tallyOutcomes, type OutcomeKind, type Outcomes } from '../../core/outcomes.js';
 
 export const serviceUid = 65534; // nobody
 export const serviceGid = 65534; // nogroup
@@ -103,6 +104,7 @@ function launch(m: Managed): void {
   child.stdin!.write(`${JSON.stringify(m.config)}\n`);
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (line === 'listening' || line === 'sending') m.ready = true;
+    else countOutcome(line);
   });
   createInterface({ input: child.stderr! }).on('line', (line) => log(`${m.name}: ${line}`));
   child.on('exit', (code, signal) => {
@@ -153,6 +155,20 @@ const sampler = setInterval(() => {
   });
 }, 2000);
 
+// What the clients' requests came to ("outcome ok|wrong|failed" lines), over the last window, for status.
+const outcomeEvents: Array<{ at: number; kind: OutcomeKind }> = [];
+function countOutcome(line: string): void {
+  const kind = parseOutcome(line);
+  if (!kind) return;
+  const now = Date.now();
+  outcomeEvents.push({ at: now, kind });
+  while (outcomeEvents.length && (outcomeEvents[0]!.at < now - outcomeWindowMs || outcomeEvents.length > 100_000)) outcomeEvents.shift();
+}
+function outcomes(): Outcomes {
+  const since = Date.now() - outcomeWindowMs;
+  return tallyOutcomes(outcomeEvents.filter((e) => e.at >= since).map((e) => e.kind));
+}
+
 function status(): HostStatus[] {
   return managed.map((m) => ({ name: m.name, state: m.state, pid: m.child?.pid, ready: m.ready, restarts: m.restarts }));
 }
@@ -160,7 +176,7 @@ function status(): HostStatus[] {
 async function handle(req: ControlRequest): Promise<ControlReply> {
   switch (req.op) {
     case 'status':
-      return { ok: true, hosts: status(), latency, pid: process.pid, siteOk };
+      return { ok: true, hosts: status(), latency, pid: process.pid, siteOk, outcomes: outcomes() };
     case 'stop':
     case 'start': {
       const m = managed.find((x) => x.name === req.host && x.name !== forwarderName);
