@@ -1,13 +1,27 @@
-// After tsc: makes the CLI executable (npm links it as `mystery`), and bundles the fast path
-// of `mystery explain` into one file, since loading its dozen modules one by one is most of
-// what a call costs (see bench/explain.ts). main.js falls back to the modules when the
-// bundle is absent.
-import { chmodSync } from 'node:fs';
-import { resolve } from 'node:path';
+// After tsc: makes the CLI executable (npm links it as `mystery`), copies the data files that
+// sit beside the sources (a case's certificate: anything but TypeScript) into dist/src/, which
+// tsc does not, and bundles the fast path of `mystery explain` into one file, since loading
+// its dozen modules one by one is most of what a call costs (see bench/explain.ts). main.js
+// falls back to the modules when the bundle is absent.
+import { chmodSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 chmodSync(new URL('../dist/src/cli/main.js', import.meta.url), 0o755);
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const copyData = (rel) => {
+  for (const e of readdirSync(join(root, 'src', rel), { withFileTypes: true })) {
+    const file = join(rel, e.name);
+    if (e.isDirectory()) copyData(file);
+    else if (!e.name.endsWith('.ts')) {
+      mkdirSync(join(root, 'dist/src', rel), { recursive: true });
+      copyFileSync(join(root, 'src', file), join(root, 'dist/src', file));
+    }
+  }
+};
+copyData('');
 
 const commands = fileURLToPath(new URL('../dist/src/commands/', import.meta.url));
 const errors = fileURLToPath(new URL('../dist/src/core/errors.js', import.meta.url));

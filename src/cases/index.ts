@@ -1,9 +1,11 @@
 /**
  * The catalog of cases, found by itself: every module in this folder that exports a case
- * (an object with an id and a draw) is one. Adding a case is adding its file; nothing here
- * lists them. The default case comes first, then easy, medium, hard, each by id.
+ * (an object with an id and a draw) is one, and so is a folder's index.js (a case that brings
+ * data of its own, as a certificate, keeps it in its folder). Adding a case is adding its
+ * file or folder; nothing here lists them. The default case comes first, then easy, medium,
+ * hard, each by id.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { validateCase, type CaseModule, type Difficulty } from './case.js';
@@ -18,7 +20,10 @@ const rank: Record<Difficulty, number> = { easy: 0, medium: 1, hard: 2 };
 async function discover(): Promise<CaseModule[]> {
   const here = dirname(fileURLToPath(import.meta.url));
   const found: CaseModule[] = [];
-  for (const file of readdirSync(here).filter((f) => f.endsWith('.js') && !notCases.has(f)).sort()) {
+  const files = readdirSync(here, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? (existsSync(join(here, e.name, 'index.js')) ? [join(e.name, 'index.js')] : []) : e.name.endsWith('.js') && !notCases.has(e.name) ? [e.name] : [],
+  );
+  for (const file of files.sort()) {
     const exports = (await import(pathToFileURL(join(here, file)).href)) as Record<string, unknown>;
     for (const value of Object.values(exports)) {
       const v = value as Partial<CaseModule> | null;

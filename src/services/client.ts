@@ -23,9 +23,12 @@
  *              advertises zero windows on lo, which no veth carries; with `remote`, the target
  *              host's stream on that port instead (the webserver's log tail), over the LAN
  * Addresses come from the top-level `target` URL, and `resolver` (dns://HOST:PORT) for DNS
- * (host names there are resolved to lab addresses by the supervisor).
+ * (host names there are resolved to lab addresses by the supervisor). An `https:` target is
+ * asked over TLS, trusting the lab's certificate (`ca`) and no other; a get job's `servername`
+ * is the site it asks for (its SNI and Host), as a client of one of several virtual hosts does.
  */
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
@@ -91,6 +94,10 @@ export interface ClientJob {
    * the way never connects, yet sends)
    */
   readyWhen?: 'connected' | 'sent';
+  /** get, post to an https target: the site asked for (the TLS server name, SNI, and the Host header) */
+  servername?: string;
+  /** get with keepAlive: after this many requests on its connection the loop closes it, and opens another for the next */
+  perConnection?: number;
 }
 
 export interface ClientConfig {
@@ -98,6 +105,8 @@ export interface ClientConfig {
   /** dns://HOST:PORT of the lab's resolver, for dns jobs */
   resolver?: string;
   jobs: ClientJob[];
+  /** the lab's certificate (PEM), the only one an https target is trusted with */
+  ca?: string;
 }
 
 const config = await readConfig<ClientConfig>((env) => ({
@@ -108,7 +117,10 @@ const config = await readConfig<ClientConfig>((env) => ({
 
 const target = new URL(config.target);
 const host = target.hostname;
-const webPort = Number(target.port || 80);
+const secure = target.protocol === 'https:';
+const webPort = Number(target.port || (secure ? 443 : 80));
+const keepAliveAgent = (): Agent => (secure ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new Agent({ keepAlive: true, maxSockets: 1 }));
+let tlsErrorSaid = false;
 let announced = false;
 const announce = (): void => {
   if (!announced) {
@@ -120,19 +132,22 @@ const announce = (): void => {
 function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
   if (job.signKey) body = signedBody(job.signKey, job.bytes ?? 1024);
   return new Promise((resolve) => {
-    const headers: Record<string, string | number> = { ...(agent ? {} : { connection: 'close' }), ...(job.headers ?? {}) };
+    const headers: Record<string, string | number> = { ...(agent ? {} : { connection: 'close' }), ...(job.servername ? { host: job.servername } : {}), ...(job.headers ?? {}) };
     if (body) headers['content-length'] = body.length;
-    const req = request(
-      {
-        host,
-        port: webPort,
-        path: job.path ?? '/',
-        method: job.method ?? (body ? 'POST' : 'GET'),
-        agent: agent ?? false,
-        headers,
-        timeout: job.timeoutMs ?? 30_000,
-        ...(job.localPort ? { localPort: job.localPort } : {}),
-      },
+    const options = {
+      host,
+      port: webPort,
+      path: job.path ?? '/',
+      method: job.method ?? (body ? 'POST' : 'GET'),
+      agent: agent ?? false,
+      headers,
+      timeout: job.timeoutMs ?? 30_000,
+      ...(job.localPort ? { localPort: job.localPort } : {}),
+      // TLS: the lab's certificate alone is trusted; the name asked for goes in the ClientHello
+      ...(secure ? { ca: config.ca, ...(job.servername ? { servername: job.servername } : {}) } : {}),
+    };
+    const req = (secure ? httpsRequest : request)(
+      options,
       (res) => {
         res.resume();
         res.on('end', resolve);
@@ -141,7 +156,14 @@ function httpOnce(job: ClientJob, body?: Buffer, agent?: Agent): Promise<void> {
     );
     req.on('socket', (s) => (job.readyWhen === 'sent' ? announce() : s.once('connect', announce)));
     req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve());
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      // a certificate the client does not trust is the lab's fault: say it once, in the lab's log
+      if (secure && !tlsErrorSaid && /CERT|SELF_SIGNED|ALTNAME|ERR_SSL|ERR_TLS/.test(e.code ?? '')) {
+        tlsErrorSaid = true;
+        console.error(`TLS: ${e.code}: ${e.message}`);
+      }
+      resolve();
+    });
     req.end(body);
   });
 }
@@ -150,12 +172,20 @@ async function getLoop(job: ClientJob, active: () => boolean = () => true): Prom
   // a signed body is drawn afresh for every request (httpOnce)
   const body = job.body !== undefined ? Buffer.from(job.body) : job.bytes && !job.signKey ? Buffer.alloc(job.bytes, 'x') : undefined;
   // keep-alive: one connection for this loop, reused from request to request
-  const agent = job.keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+  let agent = job.keepAlive ? keepAliveAgent() : undefined;
+  // the loops of one job do not renew their connections in step
+  let used = job.perConnection ? Math.floor(Math.random() * job.perConnection) : 0;
   // the first request soon (the lab is ready once every host has sent), the next ones at the job's pace
   for (let first = true; ; first = false) {
     await sleep(first ? Math.random() * Math.min(200, job.sleepMs ?? 300) : jitter(job.sleepMs ?? 300));
     if (!active()) return;
     await httpOnce(job, body, agent);
+    // perConnection: the loop closes its connection itself (its FIN first) and opens another
+    if (agent && job.perConnection && ++used >= job.perConnection) {
+      agent.destroy();
+      agent = keepAliveAgent();
+      used = 0;
+    }
   }
 }
 

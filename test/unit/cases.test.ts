@@ -327,7 +327,7 @@ test('a case that offers Docker draws nothing Docker cannot build; one that draw
         for (const h of draw(c, seed, suspects).hosts) {
           // the host side of a link is the netns backend's; a container's link is Docker's
           assert.equal(h.link, undefined, `${c.id} ${seed}: ${h.name} has a link impairment`);
-          assert.ok(['webserver', 'sender', 'client', 'resolver', 'idle', 'agent'].includes(h.program), `${c.id}: ${h.program} is in the image`);
+          assert.ok(['webserver', 'sender', 'client', 'resolver', 'idle', 'agent', 'vhosts'].includes(h.program), `${c.id}: ${h.program} is in the image`);
         }
       }
     }
