@@ -123,8 +123,8 @@ export const tlsByName: CaseModule = {
           ? // a feed reader: a feed of 20-30 KB in 12-16 pieces, two loops, 40-60 ms apart
             [visit(mine[0]!, 40 + rng.int(20), 2, undefined, '/feed')]
           : role === 'twin'
-            ? // 1.6-2 times the culprit's handshakes, to the fast sites, two loops
-              [visit(mine[1]!, Math.round((2 * 1000) / (culpritHellos * (1.6 + rng.int(5) / 10))) - 10, 2, 1)]
+            ? // 1.8-2.2 times the culprit's handshakes, to the fast sites, two loops
+              [visit(mine[1]!, Math.round((2 * 1000) / (culpritHellos * (1.8 + rng.int(5) / 10))) - 10, 2, 1)]
             : role === 'pool'
               ? [visit(mine[0]!, 2500 + rng.int(1500), culpritConns - 3 + rng.int(7))]
               : [visit(mine[1]!, 150 + rng.int(150), 1)];
