@@ -24,7 +24,7 @@ export interface SiteConfig {
   /** the size of its feed, `GET /feed` (default: the page's) */
   feedBytes?: number;
   /**
-   * the feed is sent in this many pieces, a millisecond or so apart, as it is read from the
+   * the feed is sent in this many pieces, one a turn of the event loop, as it is read from the
    * site's store (the worker is held until the last): each piece a TLS record and a segment
    * of its own (default 1)
    */
@@ -116,7 +116,7 @@ async function serveSite(req: IncomingMessage, res: ServerResponse): Promise<voi
   const pieces = feed ? Math.max(1, site.feedPieces ?? 1) : 1;
   const size = Math.ceil(body.length / pieces);
   for (let at = 0; at < body.length && !res.destroyed; at += size) {
-    if (at > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
     res.write(body.subarray(at, at + size));
   }
   pool.release();
