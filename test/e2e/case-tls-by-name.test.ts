@@ -17,7 +17,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { capture, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
+import { assertLabsGone, capture, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 import { findCase } from '../../src/cases/index.js';
@@ -169,9 +169,7 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
   } finally {
     await down(lab);
   }
-  const [links, netns] = await Promise.all([sh('ip', ['-j', 'link', 'show']), sh('ip', ['netns', 'list'])]);
-  assert.ok(!links.stdout.includes(`tcpdump-mystery:${lab}"`), `no link of ${lab} left`);
-  assert.ok(!netns.stdout.includes(`tmys-${lab}-`), `no namespace of ${lab} left`);
+  await assertLabsGone([lab]);
 }
 
 test('tls-by-name (three seeds at once): the server names of the ClientHellos name the culprit; counting packets or handshakes, or searching the payloads, does not', { timeout: 90_000 }, async () => {
