@@ -8,7 +8,7 @@
  * per veth accuses an innocent (the busiest sends twice the culprit's packets at least, and
  * nobody talks to port 3000), counting handshakes accuses another, and searching the payloads
  * for the site's name or a request finds nothing but the ClientHellos. Then down, and the host
- * as before. Three seeds at once on netns; one on Docker.
+ * as before. Three seeds at once on netns, and one on Docker beside them.
  * Root, real kernel and tools. Labs x + 2 random characters, ports 3670-3679.
  */
 import assert from 'node:assert/strict';
@@ -72,12 +72,13 @@ async function perVeth(lab: string, bridge: string, hosts: PsJson[], seconds: nu
 }
 
 /** One seed, solved from the captures. */
-async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'netns'): Promise<void> {
+async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'netns', o: { after?: Promise<unknown>; started?: () => void } = {}): Promise<void> {
   const culprit = findCase('tls-by-name').draw(seededRng(seed), 5).culprit;
   const t0 = Date.now();
   const at = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
   try {
-    const { r: st, port } = await startCase('tls-by-name', { seed, lab, ports, taken, env, backend, timeoutMs: backend === 'docker' ? 180_000 : 60_000 });
+    await o.after;
+    const { r: st, port } = await startCase('tls-by-name', { seed, lab, ports, taken, env, backend, timeoutMs: backend === 'docker' ? 180_000 : 60_000 }).finally(o.started);
     assert.equal(st.code, 0, st.stderr);
     const ready = at();
     const bridge = /one bridge on this machine \((br-[0-9a-f]{12})\)/.exec(st.stdout)?.[1];
@@ -105,8 +106,9 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
     const rows = new Map([...page.matchAll(/https:\/\/([a-z]+\.example)\/<\/td><td>([\d.]+) (ms|s)</g)].map((m) => [m[1]!, Number(m[2]) * (m[3] === 's' ? 1000 : 1)]));
     assert.equal(rows.size, 4, page);
     const slowMs = rows.get(slow)!;
-    const fastMs = Math.max(...[...rows].filter(([s]) => s !== slow).map(([, ms]) => ms));
-    assert.ok(slowMs >= 700 && slowMs > 3 * fastMs, `${slow} is slow on the status page (${slowMs} ms), the others not (${fastMs} ms at most)`);
+    // the others' median: on a loaded machine one probe's handshake may take a while
+    const fastMs = [...rows].filter(([s]) => s !== slow).map(([, ms]) => ms).sort((a, b) => a - b)[1]!;
+    assert.ok(slowMs >= 700 && slowMs > 2 * fastMs, `${slow} is slow on the status page (${slowMs} ms), the others not (their median ${fastMs} ms): ${JSON.stringify([...rows])}`);
     const latencyBefore = (JSON.parse(before.stdout) as { latencyMs: number }).latencyMs;
     assert.ok(latencyBefore >= 700, `mystery status: ${latencyBefore} ms`);
 
@@ -161,9 +163,18 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
     assert.equal(after.solved, true);
     // back to a few hundred ms at most (a loaded machine slows the handshakes of the page's probes)
     assert.ok(after.latencyMs < Math.min(1000, latencyBefore / 2), `mystery status after the arrest: ${after.latencyMs} ms (before: ${latencyBefore} ms)`);
-    const slowAfter = /https:\/\/([a-z]+\.example)\/<\/td><td>([\d.]+) (ms|s)</g;
-    const again = new Map([...pageAfter.matchAll(slowAfter)].map((m) => [m[1]!, Number(m[2]) * (m[3] === 's' ? 1000 : 1)]));
-    assert.ok(again.get(slow)! < Math.min(1000, slowMs / 2), `${slow} after the arrest: ${again.get(slow)} ms (before: ${slowMs} ms)`);
+    // the status page, reloaded up to three times (one probe's handshake may lag on a loaded machine)
+    const slowOn = (html: string): number => {
+      const m = new RegExp(`https://${slow.replace('.', '\\.')}/</td><td>([\\d.]+) (ms|s)<`).exec(html);
+      return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : Infinity;
+    };
+    const tries = [slowOn(pageAfter)];
+    while (tries.length < 3 && Math.min(...tries) >= Math.min(1000, slowMs / 2)) {
+      await new Promise((r) => setTimeout(r, 500));
+      tries.push(slowOn(await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.text())));
+    }
+    const again = new Map([[slow, Math.min(...tries)]]);
+    assert.ok(again.get(slow)! < Math.min(1000, slowMs / 2), `${slow} after the arrest: ${tries.join(', ')} ms (before: ${slowMs} ms)`);
     console.log(`${seed} (${lab}): after the arrest ${after.latencyMs} ms (status), ${slow} ${again.get(slow)} ms (status page); ready at ${ready}, solved at ${solved}, judged at ${at()}`);
     assert.ok(debrief.stdout.includes(`The culprit was ${culprit}`) && debrief.stdout.includes(slow));
   } finally {
@@ -172,21 +183,26 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
   await assertLabsGone([lab]);
 }
 
-test('tls-by-name (three seeds at once): the server names of the ClientHellos name the culprit; counting packets or handshakes, or searching the payloads, does not', { timeout: 90_000 }, async () => {
-  const before = await takeSnapshot();
-  const labs = labNames('x', 3);
-  await Promise.all(['tls-a', 'tls-b', 'tls-c'].map((seed, i) => solve(seed, labs[i]!)));
-  await assertHostAsBefore(before, 'tls-by-name on three seeds, then down');
-});
-
-test('tls-by-name on Docker (one seed): the same ClientHellos, the same culprit', { timeout: 240_000 }, async (t) => {
+/**
+ * Three seeds on netns and, where a Docker engine answers, one on Docker, all at once: the
+ * Docker lab's start (the bulk of its time) runs beside the others', so that it adds a few
+ * seconds to the test, not a test of its own.
+ */
+test('tls-by-name (three seeds at once, and seed tls-d on Docker beside them): the server names of the ClientHellos name the culprit; counting packets or handshakes, or searching the payloads, does not', { timeout: 150_000 }, async () => {
   const engine = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
-  if (engine?.code !== 0) {
+  const docker = engine?.code === 0;
+  if (!docker) {
     assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
-    t.skip('no Docker engine answers here');
-    return;
+    console.log('no Docker engine answers here: the netns seeds only');
   }
   const before = await takeSnapshot();
-  await solve('tls-d', labNames('x', 1)[0]!, 'docker');
-  await assertHostAsBefore(before, 'tls-by-name on Docker, then down');
+  const labs = labNames('x', 4);
+  // the Docker lab starts once the netns labs have (starts take turns by the host's lock, and
+  // its start is the longest): it solves while they do
+  const marks: Array<() => void> = [];
+  const started = ['tls-a', 'tls-b', 'tls-c'].map(() => new Promise<void>((resolve) => marks.push(resolve)));
+  const runs = ['tls-a', 'tls-b', 'tls-c'].map((seed, i) => solve(seed, labs[i]!, 'netns', { started: marks[i] }));
+  if (docker) runs.push(solve('tls-d', labs[3]!, 'docker', { after: Promise.all(started) }));
+  await Promise.all(runs);
+  await assertHostAsBefore(before, `tls-by-name on three seeds${docker ? ' and on Docker' : ''}, then down`);
 });
