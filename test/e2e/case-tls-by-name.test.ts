@@ -161,8 +161,18 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
     assert.equal(check.code, 0, check.stdout);
     const after = JSON.parse(status.stdout) as { solved: boolean; latencyMs: number };
     assert.equal(after.solved, true);
-    // back to a few hundred ms at most (a loaded machine slows the handshakes of the page's probes)
-    assert.ok(after.latencyMs < Math.min(1000, latencyBefore / 2), `mystery status after the arrest: ${after.latencyMs} ms (before: ${latencyBefore} ms)`);
+    // the verdict's "after" is a median of five: back to a few hundred ms at most
+    const verdict = /site response time: ([\d.]+) (ms|s) before the arrest, ([\d.]+) (ms|s) after/.exec(stop.stdout);
+    assert.ok(verdict, stop.stdout);
+    const [vBefore, vAfter] = [Number(verdict[1]) * (verdict[2] === 's' ? 1000 : 1), Number(verdict[3]) * (verdict[4] === 's' ? 1000 : 1)];
+    assert.ok(vAfter < Math.min(600, vBefore / 2), `the verdict: ${vBefore} ms before, ${vAfter} ms after`);
+    // `mystery status` one sample: asked again, up to three times (a loaded machine slows the handshakes of the page's probes)
+    const statusTries = [after.latencyMs];
+    while (statusTries.length < 3 && Math.min(...statusTries) >= Math.min(1000, latencyBefore / 2)) {
+      statusTries.push((JSON.parse((await mystery(['status', '--json', '--name', lab], { env })).stdout) as { latencyMs: number }).latencyMs);
+    }
+    after.latencyMs = Math.min(...statusTries);
+    assert.ok(after.latencyMs < Math.min(1000, latencyBefore / 2), `mystery status after the arrest: ${statusTries.join(', ')} ms (before: ${latencyBefore} ms)`);
     // the status page, reloaded up to three times (one probe's handshake may lag on a loaded machine)
     const slowOn = (html: string): number => {
       const m = new RegExp(`https://${slow.replace('.', '\\.')}/</td><td>([\\d.]+) (ms|s)<`).exec(html);
