@@ -160,8 +160,8 @@ export const tlsByName: CaseModule = {
         `One thing goes in clear: the name of the site, which the client puts in the first message of its TLS handshake (the ClientHello's server name, SNI). Who asks for ${run.slow}, and how often?`,
       ].join('\n'),
       [
-        'A TLS record begins with its type, and 0x16 is a handshake. The TCP payload begins (tcp[12] & 0xf0) >> 2 bytes into the TCP header (the data offset, in 4-byte words),',
-        `so this filter keeps the packets that begin a handshake record, and \`dst port ${tlsPort}\` keeps the clients' ClientHellos:`,
+        'A TLS record begins with its type, and 0x16 is a handshake. The TCP header\'s length is the top 4 bits of its byte 12, in 4-byte words, so (tcp[12] & 0xf0) >> 2',
+        `is where the payload begins, in bytes. This filter keeps the packets that begin a handshake record, and \`dst port ${tlsPort}\` the clients' ClientHellos:`,
         `  sudo timeout 5 tcpdump -nn -A -i ${view.bridge} '${helloFilter}'`,
         'In each, the site\'s name reads in clear among the dots. With -X instead of -A: the hex beside it, the server_name extension (type 00 00) and the name\'s bytes.',
       ].join('\n'),
