@@ -17,7 +17,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { assertLabsGone, capture, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
+import { assertLabsGone, capture, dockerEngine, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 import { findCase } from '../../src/cases/index.js';
@@ -199,12 +199,7 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
  * seconds to the test, not a test of its own.
  */
 test('tls-by-name (three seeds at once, and seed tls-d on Docker beside them): the server names of the ClientHellos name the culprit; counting packets or handshakes, or searching the payloads, does not', { timeout: 150_000 }, async () => {
-  const engine = await sh('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).catch(() => undefined);
-  const docker = engine?.code === 0;
-  if (!docker) {
-    assert.notEqual(process.env.CI, 'true', 'in CI the Docker engine must answer (bash .ci/docker-setup.sh)');
-    console.log('no Docker engine answers here: the netns seeds only');
-  }
+  const docker = await dockerEngine();
   const before = await takeSnapshot();
   const labs = labNames('x', 4);
   // the Docker lab starts once the netns labs have (starts take turns by the host's lock, and
