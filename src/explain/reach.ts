@@ -316,7 +316,9 @@ class Compiler {
     }
     if (low === undefined || high === undefined) return this.opaque();
     if (low > high) [low, high] = [high, low];
-    const test = (field: string): Formula => (low === high ? eq(field, low!) : and(lit(field, 'ge', low!), lit(field, 'gt', high!, false)));
+    // a range is two comparisons even of one port (gen_portrangeatom): the optimizer folds them
+    // only against the same comparisons, never against `port N`'s equality
+    const test = (field: string): Formula => (low === high && q.type === 'port' ? eq(field, low!) : and(lit(field, 'ge', low!), lit(field, 'gt', high!, false)));
     // a service name narrows `port NAME` to its protocol (pcap_nametoport: tcp, udp or both)
     const named = value.kind === 'name' ? this.serviceProtocols(value.text, q.type === 'portrange') : undefined;
     const protos = q.proto ? [IP_AND_IP6[q.proto]!] : named ?? [6, 17, 132];

@@ -187,7 +187,7 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
   const wlanDir = q.dir ? WLAN_DIRECTIONS[q.dir] : undefined;
   if (wlanDir) throw new Invalid(`${wlanDir} ${wlanDir.includes(' and ') ? 'are' : 'is'} only supported on 802.11 with 802.11 headers`, node.span, 'these 802.11 address fields do not exist on Ethernet; use `ether src`/`ether dst`.');
   if (q.proto === 'decnet') {
-    checkDecnet(q, value, span, node.span);
+    checkDecnet(q, value, span, node.span, lookups, notes);
     return;
   }
   switch (value.kind) {
@@ -225,11 +225,18 @@ function checkPrimitive(node: Primitive, lookups: Lookups, notes: string[]): voi
 }
 
 /** `decnet host 10.23`: a DECnet area.node address (or a number); no ports, no IP. */
-function checkDecnet(q: Qualifiers, value: Value, span: Span, qualifierSpan: Span): void {
+function checkDecnet(q: Qualifiers, value: Value, span: Span, qualifierSpan: Span, lookups: Lookups, notes: string[]): void {
   if (q.type === 'port' || q.type === 'portrange') throw new Invalid(`illegal qualifier of '${q.type}'`, qualifierSpan, 'DECnet has no ports; `tcp port N` or `udp port N`.');
   if (q.type === 'proto' || q.type === 'protochain' || q.type === 'gateway') throw new Invalid(`'decnet' cannot qualify '${q.type}'`, qualifierSpan);
   if (value.kind === 'ipv6' || value.kind === 'ipv6-prefix') throw new Invalid("'decnet' modifier applied to ip6 host", qualifierSpan);
   if (value.kind === 'mac') throw new Invalid('ethernet address used in non-ether expression', span);
+  if (value.kind === 'name' && q.type === 'net') {
+    // a network name is looked up in /etc/networks first, whatever the protocol: libpcap then
+    // matches its number as a DECnet address (`decnet net loopback` is valid)
+    if (!lookups.network(value.text)) throw new Invalid(`unknown network '${value.text}'`, span, 'a DECnet address is area.node, e.g. `decnet net 10.23`; names come from /etc/networks.');
+    notes.push(`\`${value.text}\` is a network name from /etc/networks; libpcap takes its number as a DECnet address.`);
+    return;
+  }
   if (value.kind === 'name') throw new Invalid('decnet name support not included', span, 'give the DECnet address as area.node, e.g. `decnet host 10.23`.');
   if ((value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') && q.type !== 'net') throw new Invalid('Mask syntax for networks only', span, `write \`decnet net ${value.text}\`.`);
   if (value.kind === 'ipv4-prefix' || value.kind === 'ipv4-mask') checkIPv4(value, span);

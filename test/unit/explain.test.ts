@@ -352,3 +352,25 @@ test('mystery explain: an unterminated quote is a usage error', async () => {
   assert.equal(await main(['explain', "tcpdump 'port 80"], io), 2);
   assert.match(io.stderr, /cannot read the command: unterminated single quote/);
 });
+
+test('a one-port portrange is two comparisons to libpcap, never `port N`; `decnet net NAME` takes the name from /etc/networks: explain says what tcpdump -d says', async () => {
+  const lookups = systemLookups();
+  const rows: Array<[string, 'valid' | 'invalid' | 'rejects-all']> = [
+    // the optimizer folds a range only against the same comparisons
+    ['dst portrange 80 and !port 80', 'valid'],
+    ['src and dst portrange 80 and 443', 'valid'],
+    ['dst port 80 and !dst port 80', 'rejects-all'],
+    ['dst portrange 80-90 and !dst portrange 80-90', 'rejects-all'],
+    ['decnet net loopback', 'valid'],
+    ['decnet src and dst net loopback', 'valid'],
+    ['decnet host loopback', 'invalid'],
+    ['decnet net no-such-network-here', 'invalid'],
+  ];
+  for (const [expr, want] of rows) {
+    const r = await explainFilter(expr, lookups, false);
+    const tcpdump = await checkWithTcpdump(expr);
+    const theirs = tcpdump.accepted ? 'valid' : tcpdump.message === 'expression rejects all packets' ? 'rejects-all' : 'invalid';
+    assert.equal(theirs, want, `tcpdump -d on ${expr}: ${tcpdump.message ?? 'accepted'}`);
+    assert.equal(r.verdict, want, `explain on ${expr}: ${r.verdictMessage ?? ''}`);
+  }
+});
