@@ -33,7 +33,8 @@ for (const suite of suites) {
   const paired = suite === 'e2e' && !process.env.MYSTERY_TEST_ONE_AT_A_TIME ? files.filter((f) => /\/case-[^/]+\.test\.js$/.test(f)) : [];
   const alone = files.filter((f) => !paired.includes(f));
   // the unit tier never builds or removes a lab, whatever it runs as (see noLabsHere)
-  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...alone], { stdio: 'inherit', env });
+  // the unit files share nothing (temporary folders, port 0): four at a time, as most of them wait on processes
+  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${suite === 'unit' ? 4 : 1}`, ...alone], { stdio: 'inherit', env });
   if (r.status !== 0) failed = true;
   if (paired.length) {
     const { takeSnapshot, diffSnapshots } = await import(new URL('../dist/test/helpers/snapshot.js', import.meta.url).href);
