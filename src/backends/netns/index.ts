@@ -7,7 +7,9 @@ import { ownerTag, toolTag } from '../../core/naming.js';
 import { requireTools, trustedPath, withoutLoaderVars } from '../../core/run.js';
 import type { LabState } from '../../core/state.js';
 import { control } from './control.js';
-import { listLinks, listNetns } from './ip.js';
+import { listLinks, listNetns, usedIpv4Prefixes } from './ip.js';
+import { packetsSent, totals } from '../../core/traffic.js';
+import { runningCaptures } from '../../core/observe.js';
 import { buildNetnsLab, teardownNetnsLab } from './lab.js';
 import { bridgeTrafficIsFiltered } from './firewall.js';
 
@@ -103,6 +105,16 @@ export const netnsBackend: LabBackend = {
       if (links.some((l) => l.ifalias === ownerTag(m[1]!))) labs.add(m[1]!);
     }
     return [...labs];
+  },
+
+  usedPrefixes: usedIpv4Prefixes,
+  packetsSent: (_state, ifaces, windowMs) => packetsSent(ifaces, windowMs),
+  totals: (_state, ifaces) => totals(ifaces),
+  captures: runningCaptures,
+
+  async liveStatus(state) {
+    const reply = await control(state.plan.lab, { op: 'status' }, 2000);
+    return { latency: reply.latency ?? [] };
   },
 };
 
