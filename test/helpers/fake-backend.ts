@@ -15,6 +15,7 @@ import type { Backend } from '../../src/cases/case.js';
 import { findCase } from '../../src/cases/index.js';
 import type { PlannedHost } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
+import { requireTools } from '../../src/core/run.js';
 import type { LabState } from '../../src/core/state.js';
 
 export interface FakeHost {
@@ -63,8 +64,8 @@ export class FakeBackend implements LabBackend {
   fastMs = 0;
   /** a stopped host keeps no interface (as a stopped container) */
   stoppedHaveNoInterface = false;
-  /** preflight throws this (a missing tool), when set */
-  preflightError: Error | undefined;
+  /** the tools preflight asks for, as the real backends do (a name not installed: exit 4) */
+  requiredTools: string[] = [];
 
   constructor(readonly name: Backend) {}
 
@@ -74,7 +75,7 @@ export class FakeBackend implements LabBackend {
 
   async preflight(): Promise<void> {
     this.calls.push({ op: 'preflight' });
-    if (this.preflightError) throw this.preflightError;
+    await requireTools(this.requiredTools);
   }
 
   async build(state: LabState, step: (s: string) => Promise<void>): Promise<void> {

@@ -17,6 +17,8 @@ delete process.env.SUDO_USER;
 delete process.env.SUDO_UID;
 delete process.env.SUDO_GID;
 delete process.env.MYSTERY_TEST_DEFAULT_PORT;
+// the unit tier's guard: in-memory backends only (scripts/run-tests.mjs sets it too)
+process.env.MYSTERY_NO_LABS = '1';
 
 /** The uid the commands see (0: root); a test sets it to 1000 to check a refusal, and back. */
 export const fakeUid = { value: 0 };
