@@ -214,18 +214,14 @@ test('stop of a server is no arrest; the site goes down with the webserver', asy
   await mystery('down', '--name', 'srv');
 });
 
-test('a slow site: the verdicts say before and after', async () => {
+test('a slow site: the verdict says before and after', async () => {
   fake.slowMs = 320;
   try {
     await startLab('slow');
     const culprit = fake.fakeLab('slow').culprit!;
-    const innocent = (await stateOf('slow')).plan.hosts.find((h) => h.role === 'suspect' && h.name !== culprit)!.name;
-    let r = await mystery('stop', '--name', 'slow', innocent);
-    assert.equal(r.code, 8);
-    assert.match(r.out, /the site is still slow: \d+ ms/);
-    r = await mystery('stop', '--name', 'slow', culprit);
+    const r = await mystery('stop', '--name', 'slow', culprit);
     assert.equal(r.code, 0);
-    assert.match(r.out, /site response time: 3\d\d ms before the arrest, \d ms after/);
+    assert.match(r.out, /site response time: (3\d\d ms|\d\.\d\d s) before the arrest, \d+ ms after/);
     assert.match(r.out, /status` shows the site recovering/);
   } finally {
     fake.slowMs = 0;
