@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { HostInterface, HostRuntime, LabBackend } from '../backend.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import type { PlannedHost } from '../../core/model.js';
-import { ownerTag, toolTag } from '../../core/naming.js';
+import { isOwnTag, labOfNetnsName, labOfTag } from '../../core/naming.js';
 import { requireTools, trustedPath, withoutLoaderVars } from '../../core/run.js';
 import type { LabState } from '../../core/state.js';
 import { control } from './control.js';
@@ -92,17 +92,17 @@ export const netnsBackend: LabBackend = {
   async findLabs() {
     const labs = new Set<string>();
     for (const l of await listLinks()) {
-      const m = l.ifalias?.match(new RegExp(`^${toolTag}:([a-z][a-z0-9]{0,11})$`));
-      if (m) labs.add(m[1]!);
+      const lab = labOfTag(l.ifalias);
+      if (lab) labs.add(lab);
     }
     // A namespace with the lab's name pattern is the lab's only if its lo carries the lab's
     // tag: the same rule teardown uses. Found by name alone, a lookalike (or a namespace
     // someone else made) made `start --name` refuse ("leftovers") forever, as down left it.
     for (const ns of await listNetns()) {
-      const m = ns.match(/^tmys-([a-z][a-z0-9]{0,11})-[0-9a-f]{8}$/);
-      if (!m || labs.has(m[1]!)) continue;
+      const lab = labOfNetnsName(ns);
+      if (!lab || labs.has(lab)) continue;
       const links = await listLinks(ns).catch(() => []);
-      if (links.some((l) => l.ifalias === ownerTag(m[1]!))) labs.add(m[1]!);
+      if (links.some((l) => isOwnTag(l.ifalias, lab))) labs.add(lab);
     }
     return [...labs];
   },
