@@ -4,7 +4,7 @@ import '../helpers/fake-env.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { installFakes } from '../helpers/fake-backend.js';
-import { backdate, drawOf, mystery, startLab, stateOf } from '../helpers/fake-cli.js';
+import { backdate, drawOf, freePort, mystery, startLab, stateOf } from '../helpers/fake-cli.js';
 import { recordRun, readProgress } from '../../src/core/progress.js';
 import { findCase } from '../../src/cases/index.js';
 
@@ -244,4 +244,49 @@ test('progress: a later record of the same run never un-solves it; another run i
   assert.equal(p.solved, 1);
   assert.equal(p.wrongArrests, 1);
   await mystery('down', '--name', 'pr1');
+});
+
+test('cases: the catalog says which case needs the netns backend', async () => {
+  const r = await mystery('cases');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^lossy-link .*\(needs the netns backend\)$/m);
+  assert.doesNotMatch(r.out, /^noisy-neighbour .*needs the/m);
+});
+
+test('answer --incident: a name that is no case is a usage error (2); a lab that is no incident too', async () => {
+  const port = String(await freePort());
+  let r = await mystery('start', '--random', '-d', '--name', 'inc2', '--seed', 'inc-2', '--port', port);
+  assert.equal(r.code, 0, r.err);
+  r = await mystery('answer', '--incident', 'no-such-incident', '--name', 'inc2');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /There is no incident called "no-such-incident"/);
+  assert.deepEqual((await stateOf('inc2')).incident!.guesses, []);
+  await mystery('down', '--name', 'inc2');
+  await startLab('inc3');
+  r = await mystery('answer', '--incident', 'noisy-neighbour', '--name', 'inc3');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /This run is no unknown incident/);
+  await mystery('down', '--name', 'inc3');
+});
+
+test('a progress file of another version is left alone and said so', async () => {
+  const { writeFile, readFile, mkdir } = await import('node:fs/promises');
+  const { progressFile } = await import('../../src/core/progress.js');
+  const file = progressFile();
+  let saved: string | undefined;
+  try {
+    saved = await readFile(file, 'utf8');
+  } catch {
+    saved = undefined;
+  }
+  await mkdir((await import('node:path')).dirname(file), { recursive: true });
+  for (const text of ['{"version":2,"runs":{}}', '{"version":1,"runs":[]}', '{"version":1}', 'null']) {
+    await writeFile(file, text);
+    const r = await mystery('cases');
+    assert.equal(r.code, 0);
+    assert.match(r.err, /note: your progress is not recorded/, text);
+  }
+  await writeFile(file, '{"version":1,"runs":{}}');
+  assert.equal((await mystery('cases')).err, '');
+  if (saved !== undefined) await writeFile(file, saved);
 });

@@ -325,3 +325,69 @@ test('the unit tier builds and removes no real lab: MYSTERY_NO_LABS refuses a ba
     registerBackend(fake);
   }
 });
+
+test('without --port: the default port, or where it is taken (another lab), the next free one, said', async () => {
+  let base = await freePort();
+  // the next port must be free too
+  for (let i = 0; i < 20 && !(await portIsFree(base + 1)); i++) base = await freePort();
+  process.env.MYSTERY_TEST_DEFAULT_PORT = String(base);
+  try {
+    let r = await mystery('start', '-d', '--name', 'dp1');
+    assert.equal(r.code, 0, r.err);
+    assert.equal((await stateOf('dp1')).plan.port, base);
+    assert.ok(!r.err.includes('is taken'));
+    r = await mystery('start', '-d', '--name', 'dp2');
+    assert.equal(r.code, 0, r.err);
+    assert.equal((await stateOf('dp2')).plan.port, base + 1);
+    assert.match(r.err, new RegExp(`port ${base} on localhost is taken \\(another lab\\?\\): this lab's site is published on port ${base + 1}`));
+  } finally {
+    delete process.env.MYSTERY_TEST_DEFAULT_PORT;
+    await mystery('down', '--all');
+  }
+});
+
+async function portIsFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ host: '127.0.0.1', port }, () => s.close(() => resolve(true)));
+  });
+}
+
+test('a port held on both loopback addresses is named so (exit 5)', async () => {
+  const { createServer } = await import('node:net');
+  const port = await freePort();
+  const v4 = createServer().listen({ host: '127.0.0.1', port });
+  const v6 = createServer();
+  const v6ok = await new Promise<boolean>((resolve) => {
+    v6.once('error', () => resolve(false));
+    v6.listen({ host: '::1', port, ipv6Only: true }, () => resolve(true));
+  });
+  try {
+    const r = await mystery('start', '-d', '--name', 'both', '--port', String(port));
+    assert.equal(r.code, 5);
+    assert.match(r.err, new RegExp(`Port ${port} on localhost is already in use \\(on ${v6ok ? '127\\.0\\.0\\.1 and \\[::1\\]' : '127\\.0\\.0\\.1'}\\)`));
+  } finally {
+    v4.close();
+    if (v6ok) v6.close();
+  }
+});
+
+test('map draws the lab; the veths only once the case is over', async () => {
+  await startLab('mp1');
+  const s = await stateOf('mp1');
+  let r = await mystery('map', '--name', 'mp1');
+  assert.equal(r.code, 0);
+  assert.match(r.out, new RegExp(s.plan.bridge));
+  assert.ok(!s.plan.hosts.some((h) => r.out.includes(h.veth)), 'no veth before the end');
+  await mystery('give-up', '--name', 'mp1');
+  r = await mystery('map', '--name', 'mp1');
+  assert.ok(s.plan.hosts.every((h) => r.out.includes(h.veth)), r.out);
+  await mystery('down', '--name', 'mp1');
+  await startLab('mp2');
+  await mystery('stop', '--name', 'mp2', fake.fakeLab('mp2').culprit!);
+  r = await mystery('map', '--name', 'mp2');
+  assert.ok((await stateOf('mp2')).plan.hosts.every((h) => r.out.includes(h.veth)), 'after a solve');
+  await mystery('down', '--name', 'mp2');
+});

@@ -214,6 +214,8 @@ test('subnets at the edges: a /24 beside a used one is free; one address inside 
     [['10.200.4.255/32', '10.200.5.0/24'], false],
     [['10.200.5.255/32', '10.200.5.0/24'], true],
     [['10.200.6.0/32', '10.200.5.0/24'], false],
+    [['10.200.5.0/24', '10.200.5.255/32'], true],
+    [['10.200.5.0/24', '10.200.6.0/32'], false],
     [['10.200.4.0/23', '10.200.5.0/24'], true],
     [['10.200.6.0/23', '10.200.5.0/24'], false],
     [['0.0.0.0/0', '10.200.5.0/24'], true],
@@ -243,5 +245,44 @@ test('lab names: 1 to 12 lower-case letters and digits, starting with a letter',
     ['la-b', 2],
     ['', 2],
     ['lab 1', 2],
+  ]);
+});
+
+test('progress records: fields of the wrong type or range are left out', async () => {
+  const { validRecord } = await import('../../src/core/progress.js');
+  const good = { caseId: 'noisy-neighbour', startedAt: 'x', solved: true, gaveUp: false, hintsUsed: 0, wrongArrests: 0 };
+  table('validRecord', (r: Record<string, unknown>) => validRecord(r) !== undefined, [
+    [good, true],
+    [{ ...good, timeMs: 0 }, true],
+    [{ ...good, timeMs: -1 }, false],
+    [{ ...good, timeMs: Infinity }, false],
+    [{ ...good, timeMs: '5' }, false],
+    [{ ...good, evidence: true }, true],
+    [{ ...good, evidence: 'yes' }, false],
+    [{ ...good, hintsUsed: -1 }, false],
+    [{ ...good, hintsUsed: 1.5 }, false],
+    [{ ...good, wrongArrests: 1e9 }, false],
+    [{ ...good, wrongArrests: 1e9 - 1 }, true],
+    [{ ...good, solved: 'true' }, false],
+    [{ ...good, gaveUp: undefined }, false],
+    [{ ...good, caseId: 5 }, false],
+    [{ ...good, incident: { named: true, guesses: 2, triageMs: 0 } }, true],
+    [{ ...good, incident: { named: 'no', guesses: 2 } }, false],
+    [{ ...good, incident: { named: true, guesses: 2, triageMs: -1 } }, false],
+  ]);
+});
+
+test('pictures and observers at their edges', async () => {
+  const { sparkline } = await import('../../src/core/sparkline.js');
+  const { captureInterface } = await import('../../src/core/observe.js');
+  assert.equal(sparkline([0, 5]), ' \u2581');
+  assert.equal(sparkline([-1, null]), '');
+  table('captureInterface', (a: string[]) => captureInterface(['tcpdump', ...a]), [
+    [['--interface', 'veth1234567'], 'veth1234567'],
+    [['-w', 'out.pcap', '-i', 'br-0123'], 'br-0123'],
+    [['-wout.pcap', '-ieth1'], 'eth1'],
+    [['-i'], 'default'],
+    [['-ni'], 'default'],
+    [['-c', '5'], 'default'],
   ]);
 });
