@@ -7,6 +7,8 @@
  *   npm run bench -- --no-docker       skip the Docker backend
  *   npm run bench -- --explain         only `mystery explain`'s median time (no root, no lab)
  *   npm run bench -- --topology        only the labs of several networks (start, down, leftovers)
+ *   npm run bench -- --footprint       only memory and CPU of a running lab, both backends side by side
+ *   npm run bench -- --capacity        only how many default labs run at once, each still showing its case
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -174,9 +176,21 @@ async function runBench(args: string[]): Promise<void> {
     console.log(JSON.stringify({ topology: await benchTopology() }, null, 2));
     return;
   }
+  const { benchFootprint } = (await import(optional('./footprint.js'))) as { benchFootprint(withDocker: boolean): Promise<Record<string, unknown>> };
+  const withDocker = !args.includes('--no-docker') && (await dockerAvailable());
+  if (args.includes('--capacity')) {
+    const { benchCapacity } = (await import(optional('./footprint.js'))) as { benchCapacity(b: string, max: number): Promise<Record<string, unknown>> };
+    console.log(JSON.stringify({ capacity: { netns: await benchCapacity('netns', 12), ...(withDocker ? { docker: await benchCapacity('docker', 8) } : {}) } }, null, 2));
+    return;
+  }
+  if (args.includes('--footprint')) {
+    console.log(JSON.stringify({ footprint: await benchFootprint(withDocker) }, null, 2));
+    return;
+  }
   const result: Record<string, unknown> = { machine: { cores: (await import('node:os')).availableParallelism(), node: process.version }, explain: await benchExplain(), netns: await benchNetns(), topology: await benchTopology() };
+  result.footprint = await benchFootprint(withDocker);
   if (!args.includes('--no-docker')) {
-    if (await dockerAvailable()) {
+    if (withDocker) {
       const { benchDocker } = (await import(optional('./docker.js'))) as { benchDocker(): Promise<Record<string, unknown>> };
       result.docker = await benchDocker();
     } else result.docker = { skipped: 'no Docker engine is running (start dockerd, or see docs/docker.md)' };

@@ -35,6 +35,13 @@ export interface InterfaceSpec {
    * link`) shows it. Like the host's secrets, it is drawn again from the seed, never planned.
    */
   mtu?: number;
+  /**
+   * The largest packet the host's TCP hands `ethN` at once, in segments (`ip link set dev
+   * ethN gso_max_segs N` inside its namespace). 1: every segment leaves as its own packet, as
+   * a real NIC puts them on the wire; a veth otherwise passes one GSO packet of up to 64 KB
+   * through every hop, so that captures show neither the segments nor their cost.
+   */
+  gsoMaxSegs?: number;
 }
 
 /**
@@ -100,6 +107,14 @@ export interface CaseDraw {
   hosts: HostSpec[];
   /** The host to arrest. */
   culprit: string;
+  /**
+   * Where the machine reaches the site from (the forwarder, hence `mystery status`): by
+   * default directly, on the webserver's own network. With `publish`, the machine has its
+   * address on `network` instead, like an office machine, and reaches the webserver through
+   * the router `via` (a route on the machine to the webserver's address only, gone with the
+   * bridge): the site's response time is then the one the office sees.
+   */
+  publish?: { network: string; via: string };
   /** For cases answered with a value (`mystery answer VALUE`): the secret value. */
   value?: string;
 }

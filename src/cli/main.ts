@@ -14,7 +14,7 @@ export async function main(argv: string[], io: Io = terminalIo): Promise<number>
   try {
     // `mystery explain "..."` must answer fast: it runs without loading commander or the labs
     if (argv[0] === 'explain') {
-      const { explainFastPath } = await import('../commands/explain.js');
+      const { explainFastPath } = await loadExplain();
       if (await explainFastPath(argv.slice(1), ctx)) return ctx.exitCode;
     }
     // only the command that runs is loaded (all of them for --help or an unknown verb)
@@ -25,6 +25,16 @@ export async function main(argv: string[], io: Io = terminalIo): Promise<number>
     return ctx.exitCode;
   } catch (err) {
     return report(err, io);
+  }
+}
+
+/** explain's fast path: one bundled file (scripts/postbuild.mjs), or its modules where there is no bundle. */
+async function loadExplain(): Promise<typeof import('../commands/explain.js')> {
+  try {
+    return (await import(new URL('../commands/explain.bundle.js', import.meta.url).href)) as typeof import('../commands/explain.js');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    return import('../commands/explain.js');
   }
 }
 

@@ -5,7 +5,9 @@ import { allLabs, checkPortFree, cliPrefix, downLab, loadLab, requireRoot, runVi
 import { formatMs, measureLatency } from '../core/latency.js';
 import { readState } from '../core/state.js';
 import { ExitCode, UserError } from '../core/errors.js';
-import { choiceOption, intOption } from './options.js';
+import { availableParallelism } from 'node:os';
+import { choiceOption, cpusOption, intOption, sizeOption } from './options.js';
+import { minCpus, minMemoryBytes } from '../core/model.js';
 import type { Backend } from '../cases/case.js';
 import { incidentBriefing, pickIncident } from '../core/incident.js';
 import { invocation } from '../core/invocation.js';
@@ -18,6 +20,8 @@ interface StartOpts {
   backend: Backend;
   name?: string;
   random?: boolean;
+  cpus?: number;
+  memory?: number;
 }
 
 export function registerStart(program: Command, ctx: Ctx): void {
@@ -31,11 +35,20 @@ export function registerStart(program: Command, ctx: Ctx): void {
       .option('--suspects <n>', 'how many suspects (2 to 12 for the default case)', intOption('--suspects', 1, 99))
       .option('--port <port>', `publish the site on this localhost port (default ${defaultPort()}, or the next free one)`, intOption('--port', 1, 65535))
       .option('--backend <backend>', 'netns (no Docker needed) or docker (Docker Compose)', choiceOption('--backend', ['netns', 'docker'] as const), 'netns')
-      .option('--random', 'an unknown incident: a case drawn at random and not named; you triage it, name it (`mystery answer --incident ID`) and solve it'),
+      .option('--random', 'an unknown incident: a case drawn at random and not named; you triage it, name it (`mystery answer --incident ID`) and solve it')
+      .option('--cpus <n>', 'cap the lab\'s services together at this many CPUs (netns: the lab\'s cgroup), e.g. 0.5', cpusOption('--cpus', minCpus, availableParallelism()))
+      .option('--memory <size>', 'cap the lab\'s services together at this much memory (netns: the lab\'s cgroup), e.g. 256m', sizeOption('--memory', minMemoryBytes)),
   ).action(async (named: string | undefined, opts: StartOpts) => {
     requireRoot('start');
     if (opts.random && named !== undefined) {
       throw new UserError('`--random` draws the case itself: it takes no case name.', `Run \`${invocation()} start --random\`, or \`${invocation()} start ${named}\` for that case.`, ExitCode.usage);
+    }
+    if (opts.backend === 'docker' && (opts.cpus !== undefined || opts.memory !== undefined)) {
+      throw new UserError(
+        '`--cpus` and `--memory` cap a namespace lab (its cgroup); the Docker backend does not take them.',
+        `Start it without them, or on the namespace backend (\`${invocation()} start ${named ?? ''}${named ? ' ' : ''}--cpus ${opts.cpus ?? 1}\`); a container's caps are Docker's (\`docker update --cpus N CONTAINER\`).`,
+        ExitCode.usage,
+      );
     }
     const caseId = opts.random ? pickIncident(opts.backend, opts.seed).id : (named ?? defaultCaseId);
     const lab = labFrom(opts);
@@ -43,7 +56,7 @@ export function registerStart(program: Command, ctx: Ctx): void {
     const started = Date.now();
     const port = await choosePort(lab, opts.port, io);
     const state = await startLab(
-      { caseId, lab, backend: opts.backend, seed: opts.seed, suspects: opts.suspects, port, incident: opts.random },
+      { caseId, lab, backend: opts.backend, seed: opts.seed, suspects: opts.suspects, port, incident: opts.random, limits: { cpus: opts.cpus, memoryBytes: opts.memory } },
       (msg) => io.err(`  ${msg} ...`),
     );
     const loaded = await loadLab(lab);

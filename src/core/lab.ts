@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:net';
 import { allBackends, backendFor } from '../backends/index.js';
+import type { LabLimits } from './model.js';
 import type { HostInterface, LabBackend } from '../backends/backend.js';
 import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
 import { allCases, findCase } from '../cases/index.js';
@@ -26,6 +27,8 @@ export interface StartOptions {
   port: number;
   /** an unknown incident: the case is not named to the learner (see incident.ts) */
   incident?: boolean;
+  /** caps of the whole lab (`--cpus`, `--memory`), where the backend can set them */
+  limits?: LabLimits;
 }
 
 export function requireRoot(what: string): void {
@@ -127,6 +130,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     const draw = c.draw(seededRng(seed), suspects);
     const [base, ...moreSubnetBases] = await pickSubnets(backend, networkOrder(draw).length, hashLab(opts.lab), progress);
     const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base!, moreSubnetBases, draw });
+    if (opts.limits && (opts.limits.cpus !== undefined || opts.limits.memoryBytes !== undefined)) plan.limits = opts.limits;
     const starter = { pid: process.pid, startTicks: (await processStartTicks(process.pid)) ?? 0 };
     state = { version: 1, plan, created: { netns: [], veths: [], rules: [] }, starter, startedAt: new Date().toISOString(), arrests: [], hintsUsed: 0, ...(opts.incident ? { incident: { guesses: [] } } : {}) };
     await writeState(state);

@@ -10,8 +10,11 @@ export function drawMap(plan: LabPlan, opts: { showVeths: boolean }): string {
   const networks = planNetworks(plan);
   const lines = [`Lab "${plan.lab}" (${plan.caseId}): ${networks.length} network${networks.length > 1 ? 's' : ''}, ${plan.hosts.length} hosts`, ''];
   const nameWidth = Math.max(...plan.hosts.map((h) => h.name.length));
+  const web = plan.hosts.find((h) => h.name === 'webserver');
+  const webNet = web && hostInterfaces(plan, web)[0]?.network;
   for (const [n, net] of networks.entries()) {
-    const published = n === 0 ? `   <- the site: localhost:${plan.port}` : '';
+    // a case may publish the site from another network than the webserver's (CaseDraw.publish)
+    const published = n === 0 ? (webNet && webNet !== net.name ? `   <- this machine: localhost:${plan.port} opens the site from here` : `   <- the site: localhost:${plan.port}`) : '';
     lines.push(`${net.name} ${net.subnet || '(Docker)'}${net.bridge ? ` on ${net.bridge}` : ''}${net.mtu ? `, MTU ${net.mtu}` : ''}${published}`);
     const members = plan.hosts.flatMap((h) => hostInterfaces(plan, h).filter((i) => i.network === net.name).map((i) => ({ h, i })));
     for (const [k, { h, i }] of members.entries()) {

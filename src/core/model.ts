@@ -55,6 +55,20 @@ export interface LabPlan {
   hosts: PlannedHost[];
   /** every network, the published one first; absent in state files written before topologies */
   networks?: PlannedNetwork[];
+  /** caps of the whole lab (`start --cpus/--memory`); absent: none */
+  limits?: LabLimits;
+}
+
+/** The least a lab may be capped to: below, its services cannot start. */
+export const minCpus = 0.05;
+export const minMemoryBytes = 64 * 1024 ** 2;
+
+/** What `start --cpus N --memory M` caps: the lab's services together (netns: the lab's cgroup). */
+export interface LabLimits {
+  /** CPUs, e.g. 0.5 */
+  cpus?: number;
+  /** bytes */
+  memoryBytes?: number;
 }
 
 export interface PlanInput {
@@ -89,7 +103,7 @@ export function interfacesOf(spec: Pick<HostSpec, 'interfaces'>, draw: Pick<Case
 export function networkOrder(draw: CaseDraw): NetworkSpec[] {
   const nets = networksOf(draw);
   const web = draw.hosts.find((h) => h.name === 'webserver') ?? draw.hosts.find((h) => h.role === 'server');
-  const published = web ? interfacesOf(web, draw)[0]!.network : nets[0]!.name;
+  const published = draw.publish?.network ?? (web ? interfacesOf(web, draw)[0]!.network : nets[0]!.name);
   return [...nets.filter((n) => n.name === published), ...nets.filter((n) => n.name !== published)];
 }
 
@@ -110,6 +124,10 @@ export function topologyProblems(draw: CaseDraw): string[] {
   if (new Set(nets).size !== nets.length) problems.push('two networks share a name');
   for (const n of nets) if (!/^[a-z][a-z0-9]{0,11}$/.test(n)) problems.push(`network name "${n}" is not 1-12 lower-case letters and digits`);
   const netsOf = new Map(draw.hosts.map((h) => [h.name, interfacesOf(h, draw).map((i) => i.network)]));
+  if (draw.publish) {
+    if (!nets.includes(draw.publish.network)) problems.push(`the site is published from "${draw.publish.network}", which is not a network of the case`);
+    else if (!netsOf.get(draw.publish.via)?.includes(draw.publish.network)) problems.push(`the site is published through "${draw.publish.via}", which is not a host on ${draw.publish.network}`);
+  }
   for (const h of draw.hosts) {
     const mine = netsOf.get(h.name)!;
     if (mine.length > 8) problems.push(`${h.name} has more than 8 interfaces`);
@@ -242,6 +260,25 @@ export function resolveRoutes(plan: LabPlan, host: PlannedHost, spec: Pick<HostS
     if (!shared || !to) throw new Error(`the route of ${host.name} to ${r.to} via ${r.via} does not resolve in this lab's plan`);
     return { to, via: shared.ip };
   });
+}
+
+/**
+ * The machine's route to the site where the case publishes it from another network
+ * (`CaseDraw.publish`): the webserver's address, via the router's address on the published
+ * network. Undefined where the machine reaches the webserver directly.
+ */
+export function siteRoute(plan: LabPlan, draw: Pick<CaseDraw, 'publish' | 'hosts'>): { to: string; via: string } | undefined {
+  if (!draw.publish) return undefined;
+  const web = draw.hosts.find((h) => h.name === 'webserver') ?? draw.hosts.find((h) => h.role === 'server');
+  const to = web && addressOf(plan, web.name);
+  const via = addressOf(plan, draw.publish.via, draw.publish.network);
+  if (!to || !via) throw new Error(`the site's route via ${draw.publish.via} does not resolve in this lab's plan`);
+  return { to: `${to}/32`, via };
+}
+
+/** The GSO limits of a host's interfaces inside its own namespace (`InterfaceSpec.gsoMaxSegs`), as `ethN` and a number. */
+export function interfaceGsoLimits(spec: Pick<HostSpec, 'interfaces'>): Array<{ ifname: string; segs: number }> {
+  return (spec.interfaces ?? []).flatMap((nic, k) => (nic.gsoMaxSegs ? [{ ifname: `eth${k}`, segs: nic.gsoMaxSegs }] : []));
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rename, rm, writeFile, readdir, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { LabPlan } from './model.js';
+import { minCpus, minMemoryBytes, type LabPlan } from './model.js';
 import { labDir, runRoot, stateFile } from './paths.js';
 import { sealDraw, unsealDraw } from './seal.js';
 
@@ -146,6 +146,12 @@ export function stateProblem(x: unknown, lab: string): string | undefined {
       if (!emptyOr(/^br-[0-9a-f]{12}$/)(n.bridge)) return `the bridge of ${n.name} is not a bridge name of ours`;
       if (n.mtu !== undefined && !isInt(n.mtu, 576, 9000)) return `the MTU of ${n.name} is not from 576 to 9000`;
     }
+  }
+  if (plan.limits !== undefined) {
+    const l = plan.limits as Record<string, unknown> | null;
+    if (!l || typeof l !== 'object') return 'plan.limits is not an object';
+    if (l.cpus !== undefined && !(typeof l.cpus === 'number' && l.cpus >= minCpus && l.cpus <= 1024)) return `plan.limits.cpus is not from ${minCpus} to 1024`;
+    if (l.memoryBytes !== undefined && !isInt(l.memoryBytes, minMemoryBytes, 2 ** 50)) return 'plan.limits.memoryBytes is not a size of ours';
   }
   const created = s.created as Record<string, unknown> | undefined;
   if (!created || typeof created !== 'object') return 'no journal';

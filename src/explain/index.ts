@@ -4,7 +4,7 @@
  */
 import type { FilterNode } from './ast.js';
 import { describeFilter, describeParts, precedenceNotes } from './english.js';
-import { CommandLineError, parseCommand, shellSplit, type OptionUse } from './options.js';
+import { commandWords, parseCommand, type OptionUse } from './options.js';
 import { parseFilter, type FilterError } from './parser.js';
 import { checkWithTcpdump, resolveHosts, type TcpdumpVerdict } from './system.js';
 import { tokenize, type Token } from './tokens.js';
@@ -67,17 +67,7 @@ export interface ExplainReport {
 /** Accepts the command as one string (split like a shell, never run by one) or as words. */
 export async function explainCommand(input: string | string[], options: ExplainOptions = {}): Promise<ExplainReport> {
   const lookups = options.lookups ?? builtinLookups;
-  let words: string[];
-  let unquotedSpecials: string[] = [];
-  let shellTail: string | undefined;
-  if (typeof input === 'string' || input.length === 1) {
-    const split = shellSplit(typeof input === 'string' ? input : input[0]!);
-    words = split.words;
-    unquotedSpecials = split.unquotedSpecials;
-    shellTail = split.tail;
-  } else words = input;
-  if (words.length === 0) throw new CommandLineError('there is no tcpdump command to explain');
-
+  const { words, unquotedSpecials, tail: shellTail } = commandWords(input);
   const cmd = parseCommand(words);
   const linkType = findName(cmd.options, 'y')?.value;
   const filter = await explainFilter(cmd.filter, lookups, options.tcpdump ?? checkWithTcpdump, { linkType, resolve: options.resolve ?? resolveHosts });

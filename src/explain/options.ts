@@ -162,6 +162,22 @@ const SPECS: OptionSpec[] = [
 const BY_SHORT = new Map(SPECS.filter((s) => s.short).map((s) => [s.short!, s]));
 const BY_LONG = new Map(SPECS.flatMap((s) => (s.long ?? []).map((l) => [l, s] as const)));
 
+/**
+ * The words of a command given as one string (split like a shell, never run by one) or as
+ * words already split; refuses an empty command.
+ */
+export function commandWords(input: string | string[]): { words: string[]; unquotedSpecials: string[]; tail?: string } {
+  const split = typeof input === 'string' || input.length === 1 ? shellSplit(typeof input === 'string' ? input : input[0]!) : { words: input, unquotedSpecials: [] };
+  if (split.words.length === 0) throw new CommandLineError('there is no tcpdump command to explain');
+  return split;
+}
+
+/** The filter and the link type (-y) of a command: what `tcpdump -d` is asked about. */
+export function filterOf(input: string | string[]): { filter: string; linkType?: string } {
+  const cmd = parseCommand(commandWords(input).words);
+  return { filter: cmd.filter, linkType: cmd.options.find((o) => o.name === 'y')?.value };
+}
+
 /** Reads a tcpdump command (words, already split) into prefix, options and filter. */
 export function parseCommand(input: string[]): ParsedCommand {
   const words = [...input];

@@ -3,98 +3,71 @@
  * (tcpdump is the authority on what it accepts; our parser only explains).
  */
 import { readFileSync } from 'node:fs';
-import { run } from '../core/run.js';
-import { UserError } from '../core/errors.js';
 import { builtinLookups, type Lookups, type ServicePorts } from './validate.js';
+export { checkWithTcpdump, type TcpdumpVerdict } from './tcpdump-check.js';
 
-/** Lookups from /etc/services and /etc/protocols, falling back to the built-in names. */
+/**
+ * Lookups from /etc/services and /etc/protocols (and /etc/networks, /etc/ethers), falling back
+ * to the built-in names. Each file is read the first time a name is asked of it: most filters
+ * name no service, and explain must answer fast.
+ */
 export function systemLookups(etc = '/etc'): Lookups {
-  const services = new Map<string, ServicePorts>();
-  const protocols = new Map<string, number>();
-  try {
-    for (const line of readFileSync(`${etc}/services`, 'utf8').split('\n')) {
+  const once = <T>(read: () => T): (() => T) => {
+    let value: T | undefined;
+    return () => (value ??= read());
+  };
+  const services = once(() => {
+    const map = new Map<string, ServicePorts>();
+    for (const line of linesOf(`${etc}/services`)) {
       const [name, portProto, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
       const m = /^(\d+)\/(tcp|udp|sctp)$/.exec(portProto ?? '');
       if (!name || !m) continue;
       for (const n of [name, ...aliases]) {
-        const entry = services.get(n) ?? {};
+        const entry = map.get(n) ?? {};
         entry[m[2] as keyof ServicePorts] ??= Number(m[1]);
-        services.set(n, entry);
+        map.set(n, entry);
       }
     }
-  } catch {
-    /* no /etc/services: the built-in names only */
-  }
-  try {
-    for (const line of readFileSync(`${etc}/protocols`, 'utf8').split('\n')) {
+    return map;
+  });
+  const protocols = once(() => {
+    const map = new Map<string, number>();
+    for (const line of linesOf(`${etc}/protocols`)) {
       const [name, number, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
       if (!name || !/^\d+$/.test(number ?? '')) continue;
-      for (const n of [name, ...aliases]) protocols.set(n, Number(number));
+      for (const n of [name, ...aliases]) map.set(n, Number(number));
     }
-  } catch {
-    /* no /etc/protocols */
-  }
+    return map;
+  });
   // libpcap takes a network whose number is 0 (`default`) for an unknown one
-  const networks = namesIn(`${etc}/networks`, 0, (cols) => !/^0(\.0)*$/.test(cols[1] ?? ''));
-  const ethers = namesIn(`${etc}/ethers`, 1);
+  const networks = once(() => namesIn(`${etc}/networks`, 0, (cols) => !/^0(\.0)*$/.test(cols[1] ?? '')));
+  const ethers = once(() => namesIn(`${etc}/ethers`, 1));
   return {
-    service: (name) => services.get(name) ?? builtinLookups.service(name),
-    ipProtocol: (name) => protocols.get(name) ?? builtinLookups.ipProtocol(name),
-    network: (name) => networks.has(name),
-    etherHost: (name) => ethers.has(name),
+    service: (name) => services().get(name) ?? builtinLookups.service(name),
+    ipProtocol: (name) => protocols().get(name) ?? builtinLookups.ipProtocol(name),
+    network: (name) => networks().has(name),
+    etherHost: (name) => ethers().has(name),
   };
+}
+
+/** A file's lines; none if it cannot be read (no /etc/services: the built-in names only). */
+function linesOf(path: string): string[] {
+  try {
+    return readFileSync(path, 'utf8').split('\n');
+  } catch {
+    return [];
+  }
 }
 
 /** The names in column `column` of a file like /etc/networks (none if it does not exist). */
 function namesIn(path: string, column: number, keep: (columns: string[]) => boolean = () => true): Set<string> {
-  try {
-    return new Set(
-      readFileSync(path, 'utf8')
-        .split('\n')
-        .map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
-        .filter(keep)
-        .map((cols) => cols[column])
-        .filter((n): n is string => !!n),
-    );
-  } catch {
-    return new Set();
-  }
-}
-
-export interface TcpdumpVerdict {
-  /** false when tcpdump could not be run (not installed) */
-  ran: boolean;
-  accepted?: boolean;
-  /** tcpdump's own message when it rejects the expression */
-  message?: string;
-  /** the number of BPF instructions it compiled to */
-  instructions?: number;
-}
-
-/**
- * `tcpdump -d -- EXPR`: compiles the filter for an Ethernet link without opening an
- * interface (no root needed). `--` keeps an expression starting with `-` from being an option.
- */
-export async function checkWithTcpdump(expression: string, linkType?: string): Promise<TcpdumpVerdict> {
-  try {
-    const r = await run('tcpdump', [...(linkType ? ['-y', linkType] : []), '-d', '--', expression], { timeoutMs: 15_000 });
-    // killed by our timeout: most likely a host name that DNS never answers
-    if (r.signal) return { ran: false, message: 'tcpdump -d did not finish in 15 s (a host name DNS does not answer?)' };
-    if (r.code === 0) {
-      const instructions = r.stdout.split('\n').filter((l) => /^\(\d+\)/.test(l)).length;
-      return { ran: true, accepted: true, instructions };
-    }
-    const message = r.stderr
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('Warning: assuming Ethernet'))
-      .pop()
-      ?.replace(/^tcpdump: /, '');
-    return { ran: true, accepted: false, message: message ?? `tcpdump exited with code ${r.code}` };
-  } catch (err) {
-    if (err instanceof UserError) return { ran: false, message: err.message };
-    throw err;
-  }
+  return new Set(
+    linesOf(path)
+      .map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
+      .filter(keep)
+      .map((cols) => cols[column])
+      .filter((n): n is string => !!n),
+  );
 }
 
 /**

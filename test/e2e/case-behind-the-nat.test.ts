@@ -12,9 +12,10 @@ import { test } from 'node:test';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mystery, sh, type CliResult } from '../helpers/cli.js';
+import { mystery, sh } from '../helpers/cli.js';
+import { assertLabsGone, labNames, psJson, startCase } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
-import { assertHostAsBefore, down, netnsNames, runRoot, sleep } from '../helpers/robust.js';
+import { assertHostAsBefore, down, sleep } from '../helpers/robust.js';
 
 const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'mystery-nat-')) };
 /** three seeds of three different culprits (app4, app5, app3) */
@@ -22,41 +23,11 @@ const seeds = ['nat-a', 'nat-c', 'nat-d'];
 const ports = Array.from({ length: 10 }, (_, i) => 3630 + i);
 const seconds = 4;
 
-/** Three lab names, n + 2 random characters each, none of a lab on this host now. */
-function labNames(n: number): string[] {
-  const names = new Set<string>();
-  while (names.size < n) {
-    const name = `n${Math.random().toString(36).slice(2, 4).padEnd(2, '0')}`;
-    if (!existsSync(`${runRoot}/${name}`)) names.add(name);
-  }
-  return [...names];
-}
-
-interface PsJson {
-  name: string;
-  ip: string;
-  interfaces: Array<{ name: string; network: string; ip: string }>;
-}
-
-async function startLab(seed: string, lab: string, taken: Set<number>): Promise<{ r: CliResult; port: number }> {
-  let r: CliResult | undefined;
-  let port = 0;
-  // the starts of the three labs (and of other labs on this host) take turns by the start lock
-  for (let attempt = 0; attempt < 6; attempt++) {
-    port = ports.find((p) => !taken.has(p))!;
-    taken.add(port);
-    r = await mystery(['start', 'behind-the-nat', '-d', '--seed', seed, '--name', lab, '--port', String(port)], { env, timeoutMs: 60_000 });
-    if (r.code === 0 || !/in progress|No free subnet|already in use/.test(r.stderr)) break;
-    await sleep(500 + Math.random() * 1000);
-  }
-  return { r: r!, port };
-}
-
 const esc = (s: string): string => s.replace(/\./g, '\\.');
 
 /** One seed, solved the learner's way. */
 async function solve(seed: string, lab: string, taken: Set<number>): Promise<string> {
-  const { r: st, port } = await startLab(seed, lab, taken);
+  const { r: st, port } = await startCase('behind-the-nat', { seed, lab, ports, taken, env });
   assert.equal(st.code, 0, `start ${seed}: ${st.stderr}`);
   const m = /lan on the bridge (br-[0-9a-f]{12}), wan on the bridge (br-[0-9a-f]{12})/.exec(st.stdout);
   assert.ok(m, `the briefing names both bridges:\n${st.stdout}`);
@@ -73,9 +44,7 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
   const flagged = /still open:\n\s+from (\d+\.\d+\.\d+\.\d+) port (\d+),/.exec(report);
   assert.ok(flagged, `the report names an open connection:\n${report}`);
   const [, outsideIp, outsidePort] = flagged as unknown as [string, string, string];
-  const psr = await mystery(['ps', '--json', '--name', lab], { env });
-  assert.equal(psr.code, 0, psr.stderr);
-  const hosts = JSON.parse(psr.stdout) as PsJson[];
+  const hosts = await psJson(lab, env);
   const byAddress = (ip: string) => hosts.find((h) => h.interfaces.some((i) => i.ip === ip))?.name;
   assert.equal(byAddress(outsideIp), 'gw', 'the partner sees gw\'s address only');
   const web = hosts.find((h) => h.name === 'webserver')!.ip;
@@ -165,7 +134,7 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
 
 test('behind the NAT (seeds nat-a, nat-c, nat-d at once): the sequence numbers match the reported outside port to one machine inside', { timeout: 60_000 }, async () => {
   const before = await takeSnapshot();
-  const labs = labNames(seeds.length);
+  const labs = labNames('n', seeds.length);
   const taken = new Set<number>();
   const t0 = Date.now();
   try {
@@ -174,13 +143,7 @@ test('behind the NAT (seeds nat-a, nat-c, nat-d at once): the sequence numbers m
   } finally {
     for (const lab of labs) await down(lab);
   }
-  const links = JSON.parse((await sh('ip', ['-j', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; ifalias?: string }>;
-  const netns = await netnsNames();
-  for (const lab of labs) {
-    assert.deepEqual(links.filter((l) => l.ifalias === `tcpdump-mystery:${lab}`).map((l) => l.ifname), [], `${lab}: no link left`);
-    assert.deepEqual(netns.filter((n) => n.startsWith(`tmys-${lab}-`)), [], `${lab}: no namespace left`);
-    assert.ok(!existsSync(`${runRoot}/${lab}`), `${lab}: no runtime directory left`);
-  }
+  await assertLabsGone(labs);
   console.log(`# three seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await assertHostAsBefore(before, 'behind the NAT on three seeds, then down');
 });

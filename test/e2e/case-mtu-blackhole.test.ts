@@ -9,34 +9,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mkdtempSync } from 'node:fs';
-import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
+import { addressOf, capture, labNames, psJson } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
 const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'mystery-mtu-')) };
-
-interface PsJson {
-  name: string;
-  ip: string;
-  interfaces: Array<{ name: string; network: string; ip: string }>;
-}
-
-/** Three labs of distinct names `m` + 2 random characters (a-z, 0-9). */
-function labNames(n: number): string[] {
-  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const names = new Set<string>();
-  while (names.size < n) names.add(`m${chars[randomInt(chars.length)]}${chars[randomInt(chars.length)]}`);
-  return [...names];
-}
-
-/** tcpdump on one interface for `seconds`: every line it printed (-l: line-buffered). */
-async function capture(iface: string, args: string[], seconds: number): Promise<string[]> {
-  const r = await sh('timeout', [String(seconds), 'tcpdump', '-nn', '-l', '-i', iface, ...args], (seconds + 10) * 1000);
-  return r.stdout.split('\n').filter(Boolean);
-}
 
 const word = (n: string): RegExp => new RegExp(`(^|[^0-9A-Za-z])${n}($|[^0-9A-Za-z])`);
 
@@ -48,12 +28,9 @@ async function solve(seed: string, lab: string, port: number): Promise<void> {
     const m = /lan on the bridge (br-[0-9a-f]{12}), transit on (br-[0-9a-f]{12}), dmz on (br-[0-9a-f]{12})/.exec(st.stdout);
     assert.ok(m, `the briefing names the three bridges:\n${st.stdout}`);
     const [, lanBr, transitBr, dmzBr] = m as unknown as [string, string, string, string];
-    const ps = await mystery(['ps', '--json', '--name', lab], { env });
-    assert.equal(ps.code, 0, ps.stderr);
-    const hosts = JSON.parse(ps.stdout) as PsJson[];
-    const on = (name: string, net: string): string => hosts.find((h) => h.name === name)!.interfaces.find((i) => i.network === net)!.ip;
-    const web = on('webserver', 'dmz');
-    const r1 = on('r1', 'transit');
+    const hosts = await psJson(lab, env);
+    const web = addressOf(hosts, 'webserver', 'dmz');
+    const r1 = addressOf(hosts, 'r1', 'transit');
     const apps = hosts.filter((h) => h.name.startsWith('app'));
 
     // the learner, all at once for 5 s: ICMP on transit; ICMP and the webserver's big segments
@@ -144,7 +121,7 @@ async function solve(seed: string, lab: string, port: number): Promise<void> {
 
 test('the MTU black hole (three seeds at once): r1\'s ICMP on transit names the MTU, none reaches dmz, every handshake completes', { timeout: 40_000 }, async () => {
   const before = await takeSnapshot();
-  const labs = labNames(3);
+  const labs = labNames('m', 3);
   await Promise.all(['m1', 'm2', 'm3'].map((seed, i) => solve(seed, labs[i]!, 3610 + i)));
   await assertHostAsBefore(before, 'the MTU black hole on three seeds, then down');
 });

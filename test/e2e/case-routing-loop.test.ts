@@ -7,33 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mystery, sh, type CliResult } from '../helpers/cli.js';
+import { mystery, sh } from '../helpers/cli.js';
+import { assertLabsGone, labNames, psJson, startCase } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
-import { assertHostAsBefore, down, netnsNames, runRoot } from '../helpers/robust.js';
+import { assertHostAsBefore, down } from '../helpers/robust.js';
 
 const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'mystery-loop-')) };
 /** three seeds of three different machines and three different routers */
 const seeds = ['loop-a', 'loop-b', 'loop-e'];
 const ports = Array.from({ length: 10 }, (_, i) => 3620 + i);
-
-/** Three lab names, l + 2 random characters each, none of a lab on this host now. */
-function labNames(n: number): string[] {
-  const names = new Set<string>();
-  while (names.size < n) {
-    const name = `l${Math.random().toString(36).slice(2, 4).padEnd(2, '0')}`;
-    if (!existsSync(`${runRoot}/${name}`)) names.add(name);
-  }
-  return [...names];
-}
-
-interface PsJson {
-  name: string;
-  ip: string;
-  interfaces: Array<{ name: string; network: string; ip: string }>;
-}
 
 /** One packet as `tcpdump -nn -v [-e] -l` prints it: the header line and the lines after it. */
 interface Printed {
@@ -53,29 +38,14 @@ function packets(out: string): Printed[] {
   return list;
 }
 
-async function startLab(seed: string, lab: string, taken: Set<number>): Promise<CliResult> {
-  let r: CliResult | undefined;
-  // the starts of the three labs (and of other labs on this host) take turns by the start lock
-  for (let attempt = 0; attempt < 6; attempt++) {
-    const port = ports.find((p) => !taken.has(p))!;
-    taken.add(port);
-    r = await mystery(['start', 'routing-loop', '-d', '--seed', seed, '--name', lab, '--port', String(port)], { env, timeoutMs: 60_000 });
-    if (r.code === 0 || !/in progress|No free subnet|already in use/.test(r.stderr)) break;
-    await new Promise((res) => setTimeout(res, 500 + Math.random() * 1000));
-  }
-  return r!;
-}
-
 /** One seed, solved the learner's way. */
 async function solve(seed: string, lab: string, taken: Set<number>): Promise<string> {
-  const st = await startLab(seed, lab, taken);
+  const { r: st } = await startCase('routing-loop', { seed, lab, ports, taken, env });
   assert.equal(st.code, 0, `start ${seed}: ${st.stderr}`);
   const m = /lan on the bridge (br-[0-9a-f]{12}), core on the bridge (br-[0-9a-f]{12}), dmz on the bridge (br-[0-9a-f]{12})/.exec(st.stdout);
   assert.ok(m, `the briefing names the three bridges:\n${st.stdout}`);
   const [, lanBr, coreBr, dmzBr] = m as unknown as [string, string, string, string];
-  const psr = await mystery(['ps', '--json', '--name', lab], { env });
-  assert.equal(psr.code, 0, psr.stderr);
-  const hosts = JSON.parse(psr.stdout) as PsJson[];
+  const hosts = await psJson(lab, env);
   const byAddress = (ip: string) => hosts.find((h) => h.interfaces.some((i) => i.ip === ip))?.name;
   const core = (name: string) => hosts.find((h) => h.name === name)!.interfaces.find((i) => i.network === 'core')!.ip;
   const web = hosts.find((h) => h.name === 'webserver')!.ip;
@@ -173,7 +143,7 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
 
 test('the routing loop (seeds loop-a, loop-b, loop-e at once): the TTL, the time exceeded and the MACs name the machine and the router', { timeout: 60_000 }, async () => {
   const before = await takeSnapshot();
-  const labs = labNames(seeds.length);
+  const labs = labNames('l', seeds.length);
   const taken = new Set<number>();
   const t0 = Date.now();
   try {
@@ -183,14 +153,7 @@ test('the routing loop (seeds loop-a, loop-b, loop-e at once): the TTL, the time
   } finally {
     for (const lab of labs) await down(lab);
   }
-  // nothing of these labs is left (checked by name, so that it holds on a shared host too)
-  const links = JSON.parse((await sh('ip', ['-j', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; ifalias?: string }>;
-  const netns = await netnsNames();
-  for (const lab of labs) {
-    assert.deepEqual(links.filter((l) => l.ifalias === `tcpdump-mystery:${lab}`).map((l) => l.ifname), [], `${lab}: no link left`);
-    assert.deepEqual(netns.filter((n) => n.startsWith(`tmys-${lab}-`)), [], `${lab}: no namespace left`);
-    assert.ok(!existsSync(`${runRoot}/${lab}`), `${lab}: no runtime directory left`);
-  }
+  await assertLabsGone(labs);
   console.log(`# three seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await assertHostAsBefore(before, 'the routing loop on three seeds, then down');
 });

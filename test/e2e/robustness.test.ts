@@ -38,6 +38,7 @@ test('SIGKILL at each step of setup, then down: the host is as before', { timeou
     'veth:2',
     'veth:2/added',
     'services',
+    'cgroup',
     'supervisor',
     'supervisor/spawned',
     'ready',

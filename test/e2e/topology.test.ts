@@ -11,23 +11,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
+import { psJson } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
 const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'mystery-topo-')) };
-
-interface PsJson {
-  name: string;
-  id: string;
-  ip: string;
-  interfaces: Array<{ name: string; network: string; ip: string }>;
-}
-
-async function psJson(lab: string): Promise<PsJson[]> {
-  const r = await mystery(['ps', '--json', '--name', lab], { env });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as PsJson[];
-}
 
 /** Two captures at once, one per side, as the hints say: each line tcpdump printed. */
 async function bothSides(lanBridge: string, dmzBridge: string, filter: string, seconds: number): Promise<{ lan: string[]; dmz: string[] }> {
@@ -48,7 +36,7 @@ async function vanishing(seed: string, i: number, backend: 'netns' | 'docker' = 
       const [, lanBr, dmzBr] = m as unknown as [string, string, string];
 
       // the model, as ps shows it: the gateway on both networks, every other host on one
-      const hosts = await psJson(lab);
+      const hosts = await psJson(lab, env);
       const gw = hosts.find((h) => h.name === 'gw')!;
       assert.deepEqual(gw.interfaces.map((x) => [x.name, x.network]), [['eth0', 'lan'], ['eth1', 'dmz']]);
       const web = hosts.find((h) => h.name === 'webserver')!;
@@ -174,7 +162,7 @@ test('on Docker too: the MTU black hole and the routing loop show their faults a
         const from = [...r.stdout.matchAll(/IP \(.*?\)\s*(\d+\.\d+\.\d+\.\d+) > \d+\.\d+\.\d+\.\d+: ICMP time exceeded/gs)].map((m) => m[1]!);
         const quoted = [...r.stdout.matchAll(/\d+\.\d+\.\d+\.\d+\.3000 > (\d+\.\d+\.\d+\.\d+)\.\d+:/g)].map((m) => m[1]!);
         assert.ok(from.length > 0 && quoted.length > 0, `time exceeded on dmz, quoting the answers: ${r.stdout.slice(0, 400)}`);
-        const hosts = await psJson(lab);
+        const hosts = await psJson(lab, env);
         const nameOf = (ip: string): string => hosts.find((h) => h.interfaces.some((i) => i.ip === ip))!.name;
         value = `${nameOf(quoted[0]!)} ${nameOf(from[0]!)}`;
       }
@@ -196,7 +184,7 @@ test('a two-network lab: iflink in every host as in Docker, routes through the r
   try {
     const st = await mystery(['start', 'vanishing-packet', '-d', '--name', lab, '--port', '3579', '--suspects', '3'], { env, timeoutMs: 60_000 });
     assert.equal(st.code, 0, st.stderr);
-    const hosts = await psJson(lab);
+    const hosts = await psJson(lab, env);
     const links = JSON.parse((await sh('ip', ['-j', 'link', 'show'])).stdout) as Array<{ ifname: string; ifindex: number; ifalias?: string }>;
     const ours = new Map(links.filter((l) => l.ifalias === `tcpdump-mystery:${lab}` && l.ifname.startsWith('veth')).map((l) => [l.ifindex, l.ifname]));
     for (const h of hosts.filter((x) => x.name !== 'gw')) {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mystery, sh, type CliResult } from './cli.js';
-import { runRoot } from './robust.js';
+import { netnsNames, runRoot } from './robust.js';
 
 export interface PsJson {
   name: string;
@@ -74,4 +74,15 @@ export function addressOf(hosts: readonly PsJson[], host: string, network: strin
 export async function capture(iface: string, args: string[], seconds: number): Promise<string[]> {
   const r = await sh('timeout', [String(seconds), 'tcpdump', '-nn', '-l', '-i', iface, ...args], (seconds + 10) * 1000);
   return r.stdout.split('\n').filter(Boolean);
+}
+
+/** Nothing of these labs is left: no link, namespace or runtime folder of theirs (by name, so that it holds on a shared host). */
+export async function assertLabsGone(labs: readonly string[]): Promise<void> {
+  const links = JSON.parse((await sh('ip', ['-j', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; ifalias?: string }>;
+  const netns = await netnsNames();
+  for (const lab of labs) {
+    assert.deepEqual(links.filter((l) => l.ifalias === `tcpdump-mystery:${lab}`).map((l) => l.ifname), [], `${lab}: no link left`);
+    assert.deepEqual(netns.filter((n) => n.startsWith(`tmys-${lab}-`)), [], `${lab}: no namespace left`);
+    assert.ok(!existsSync(`${runRoot}/${lab}`), `${lab}: no runtime directory left`);
+  }
 }

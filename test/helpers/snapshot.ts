@@ -29,6 +29,8 @@ export interface Snapshot {
   /** Docker containers and networks labelled `tcpdump-mystery.lab`, where Docker runs */
   dockerContainers?: string[];
   dockerNetworks?: string[];
+  /** the labs' cgroup folders (`memory tcpdump-mystery:LAB`), and ours when it is left empty */
+  cgroups?: string[];
   /** Docker images labelled `tcpdump-mystery.lab` (the docker backend's builds), where Docker runs */
   dockerImages?: string[];
 }
@@ -98,8 +100,22 @@ export async function takeSnapshot(): Promise<Snapshot> {
     sysctls: sys,
     stateDir: await listDir('/run/tcpdump-mystery'),
     foreignNetnsProcesses: await processesOutsideHostNetns(),
+    cgroups: await cgroupFolders(),
     ...(await extraSnapshot()),
   };
+}
+
+/** The tool's cgroup folders under each hierarchy (v2: the root itself; v1: memory, cpu ...). */
+async function cgroupFolders(): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of ['', 'memory', 'cpu', 'cpuacct', 'pids']) {
+    const parent = `/sys/fs/cgroup/${h}${h ? '/' : ''}tcpdump-mystery`;
+    const labs = await readdir(parent, { withFileTypes: true }).then((es) => es.filter((e) => e.isDirectory()).map((e) => e.name), () => undefined);
+    if (labs === undefined) continue;
+    if (labs.length === 0) out.push(`${h || 'unified'} tcpdump-mystery (empty, left behind)`);
+    for (const lab of labs) out.push(`${h || 'unified'} tcpdump-mystery:${lab}`);
+  }
+  return out.sort();
 }
 
 /** Lines of a tool's output, or [] when the tool is not installed or fails (within 10 s). */

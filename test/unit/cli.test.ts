@@ -79,3 +79,18 @@ test('cases lists the catalog with difficulty and skills, and works without root
   assert.ok(nn.skills.length >= 2);
   assert.equal(nn.solved, 0);
 });
+
+test('explain answers from one bundled file that shares the CLI\'s errors: a refused filter still exits 2 with its message', async () => {
+  const { readFileSync } = await import('node:fs');
+  const bundle = readFileSync(new URL('../../src/commands/explain.bundle.js', import.meta.url), 'utf8');
+  const imports = [...bundle.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+  // node's own modules and the one module whose classes main.js checks with instanceof
+  assert.deepEqual([...new Set(imports.filter((s) => !s!.startsWith('node:')))], ['../core/errors.js']);
+  assert.doesNotMatch(bundle, /class UserError/, 'UserError is not copied into the bundle');
+  const io = capturingIo();
+  assert.equal(await main(['explain', 'tcp and udp'], io), 2);
+  assert.match(io.stderr, /rejects every packet/);
+  const ok = capturingIo();
+  assert.equal(await main(['explain', 'tcp port 80'], ok), 0);
+  assert.match(ok.stdout, /tcpdump -d: accepts it/);
+});

@@ -25,7 +25,7 @@ import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
 import { seededRng } from '../../core/random.js';
 import { CommandFailed, requireTools, run, trustedPath, which, withoutLoaderVars } from '../../core/run.js';
 import { writeState, type LabState } from '../../core/state.js';
-import { composeTopology, isTopology, requireTopologyTools, topologyRefusal, wireHost } from './topology.js';
+import { composeTopology, isTopology, requireTopologyTools, routeSite, topologyRefusal, wireHost } from './topology.js';
 import {
   baseImage,
   caseCompose,
@@ -338,6 +338,7 @@ export const dockerBackend: LabBackend & {
         const host = plan.hosts.find((h) => h.name === spec.name)!;
         await wireHost(plan, host, spec, cs.find((c) => serviceOf(c) === spec.name)?.State.Pid ?? 0);
       }
+      await routeSite(plan, draw);
     }
 
     await step('ready');

@@ -8,7 +8,7 @@
  */
 import type { CaseDraw, HostSpec } from '../../cases/case.js';
 import { ExitCode, UserError } from '../../core/errors.js';
-import { hostInterfaces, networksOf, resolveRoutes, resolveRuleArgs, type LabPlan, type PlannedHost } from '../../core/model.js';
+import { hostInterfaces, networksOf, resolveRoutes, resolveRuleArgs, siteRoute, type LabPlan, type PlannedHost } from '../../core/model.js';
 import { requireTools, runOk } from '../../core/run.js';
 import { dockerEnv, isInterfaceSysctl } from './docker.js';
 import { hostSysctls } from '../../cases/common.js';
@@ -76,10 +76,21 @@ export async function wireHost(plan: LabPlan, host: PlannedHost, spec: HostSpec,
   }
   for (const [k, nic] of (spec.interfaces ?? []).entries()) {
     if (nic.mtu) await inNetns(pid, 'ip', ['link', 'set', 'dev', `eth${k}`, 'mtu', String(nic.mtu)]);
+    if (nic.gsoMaxSegs) await inNetns(pid, 'ip', ['link', 'set', 'dev', `eth${k}`, 'gso_max_segs', String(nic.gsoMaxSegs)]);
   }
   // replace: a Docker container comes with a default route (its network's gateway, the machine)
   for (const r of resolveRoutes(plan, host, spec)) await inNetns(pid, 'ip', ['route', 'replace', r.to, 'via', r.via]);
   for (const rule of spec.rules ?? []) {
     await inNetns(pid, 'iptables', ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)]);
   }
+}
+
+/**
+ * Where the case publishes the site from another network (`CaseDraw.publish`): the machine's
+ * route to the webserver's address through the router, on the machine (Docker's gateway
+ * address on that network is the machine's). It goes with the network's bridge at down.
+ */
+export async function routeSite(plan: LabPlan, draw: CaseDraw): Promise<void> {
+  const route = siteRoute(plan, draw);
+  if (route) await runOk('ip', ['route', 'replace', route.to, 'via', route.via], { env: dockerEnv(), timeoutMs: 20_000 });
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { cgroupLabs } from './cgroup.js';
 import { readFile } from 'node:fs/promises';
 import type { HostInterface, HostRuntime, LabBackend } from '../backend.js';
 import { ExitCode, UserError } from '../../core/errors.js';
@@ -104,6 +105,8 @@ export const netnsBackend: LabBackend = {
       const links = await listLinks(ns).catch(() => []);
       if (links.some((l) => isOwnTag(l.ifalias, lab))) labs.add(lab);
     }
+    // a cgroup folder of ours left behind is that lab's leftover too
+    for (const lab of cgroupLabs()) if (/^[a-z][a-z0-9]{0,11}$/.test(lab)) labs.add(lab);
     return [...labs];
   },
 

@@ -18,9 +18,10 @@ import { hostSysctls } from '../../cases/common.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
-import { hostInterfaces, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs } from '../../core/model.js';
+import { hostInterfaces, interfaceGsoLimits, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs, siteRoute } from '../../core/model.js';
 import { pidAlive } from '../../core/lock.js';
 import { ip, ipBatch, ipBatchTolerant, listLinks, listNetns, netnsPids } from './ip.js';
+import { createLabCgroup, labCgroupPids, removeLabCgroup } from './cgroup.js';
 import { acceptRule, bridgeTrafficIsFiltered, deleteRule, insertRule, taggedRules } from './firewall.js';
 import { control, type HostStatus } from './control.js';
 
@@ -121,6 +122,18 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
   await step('services');
   await copyServices(plan.lab);
 
+  // the services' cgroup, made before any service runs (named by the lab: no journal entry needed)
+  await step('cgroup');
+  try {
+    createLabCgroup(plan.lab, plan.limits);
+  } catch (err) {
+    throw new UserError(
+      `\`--cpus\`/\`--memory\` cap the lab through a cgroup of its own, and it could not be made: ${(err as Error).message}.`,
+      'Start without --cpus and --memory, or on a machine whose cgroups (v2, or v1 with memory and cpu) are mounted at /sys/fs/cgroup and writable by root.',
+      ExitCode.resources,
+    );
+  }
+
   await step('supervisor');
   const log = await open(logFile(plan.lab), 'a', 0o600);
   const child = spawn(process.execPath, [supervisorScript, '--lab-dir', labDir(plan.lab)], {
@@ -159,6 +172,7 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
     const sysctls = { ...(spec.role === 'router' ? { 'net.ipv4.ip_forward': '1' } : {}), ...hostSysctls(spec) };
     await setNetnsSysctls(host.netns, sysctls);
     for (const args of interfaceMtuCommands(host.netns, spec)) await ip(...args);
+    for (const { ifname, segs } of interfaceGsoLimits(spec)) await ip('-n', host.netns, 'link', 'set', 'dev', ifname, 'gso_max_segs', String(segs));
     for (const r of resolveRoutes(plan, host, spec)) await ip('-n', host.netns, 'route', 'add', r.to, 'via', r.via);
     for (const rule of spec.rules ?? []) {
       const args = ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)];
@@ -168,6 +182,10 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
       if (nic.impair) await impairInterface(host.netns, `eth${k}`, nic.impair);
     }
   }
+  // the machine reaches the site through a router (CaseDraw.publish): a route to the
+  // webserver's address only, on the published bridge, removed with it
+  const route = siteRoute(plan, draw);
+  if (route) await ip('route', 'add', route.to, 'via', route.via);
 }
 
 /**
@@ -370,6 +388,8 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
   const found = await identify(await labProcesses(lab));
   const supervisor = state ? await recordedSupervisor(lab, state) : undefined;
   await endIdentified([...found, ...(supervisor && !found.some((p) => p.pid === supervisor.pid) ? [supervisor] : [])]);
+  // every service by its cgroup too (a service whose arguments were rewritten is still in it)
+  await endProcesses(labCgroupPids(lab), 500);
 
   // 2. namespaces: end every process inside, then delete (a namespace with a process left
   //    in it would stay alive, and its veth with it)
@@ -385,6 +405,11 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
     }),
   );
   await ipBatchTolerant(namespaces.map((ns) => ['netns', 'del', ns]));
+  // the cgroup, once its last process has gone (an exit takes the kernel a moment)
+  for (let i = 0; i < 20 && !removeLabCgroup(lab); i++) {
+    await endProcesses(labCgroupPids(lab), 200);
+    await sleep(50);
+  }
 
   // 3. links: exactly those carrying the lab's tag. A journal name alone is no proof: a link
   //    of that name without the tag is someone else's (each is made and tagged by one `ip

@@ -17,6 +17,7 @@ import { seededRng } from '../../core/random.js';
 import { readState } from '../../core/state.js';
 import { logFile, servicesDir, socketFile } from '../../core/paths.js';
 import { measureLatency } from '../../core/latency.js';
+import { cgroupLayout, joinLabCgroup } from './cgroup.js';
 import type { ControlReply, ControlRequest, HostRunState, HostStatus, LatencySample } from './control.js';
 
 export const serviceUid = 65534; // nobody
@@ -76,6 +77,7 @@ managed.push({
 });
 
 let shuttingDown = false;
+const cgroups = cgroupLayout();
 
 function launch(m: Managed): void {
   const script = join(servicesDir(lab), `${m.program}.js`);
@@ -89,6 +91,10 @@ function launch(m: Managed): void {
         cwd: '/',
       })
     : spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: '/', uid: serviceUid, gid: serviceGid });
+  // a namespace's service in the lab's cgroup at once, before it has allocated much: its
+  // memory and CPU then count there, as a container's do (the forwarder is the docker-proxy's
+  // counterpart, outside)
+  if (m.netns && child.pid) joinLabCgroup(lab, child.pid, cgroups);
   m.child = child;
   m.state = 'running';
   m.ready = false;
