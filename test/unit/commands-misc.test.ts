@@ -75,3 +75,40 @@ test('an unknown incident solved by an arrest: the verdict reveals the case', as
   assert.ok(r.out.includes(c.id), r.out);
   await mystery('down', '--name', 'ia');
 });
+
+test('times are printed in ms below a second, in s from a second on', async () => {
+  const { formatMs } = await import('../../src/core/latency.js');
+  for (const [ms, want] of [[999.4, '999 ms'], [1000, '1.00 s'], [2049, '2.05 s'], [null, 'no answer'], [undefined, 'no answer'], [0, '0 ms']] as const) assert.equal(formatMs(ms), want, String(ms));
+});
+
+test('the catalog counts the runs whose capture proved the case', async () => {
+  const { recordRun } = await import('../../src/core/progress.js');
+  await (await import('../helpers/fake-cli.js')).startLab('ev1', 'zero-window');
+  const s = await stateOf('ev1');
+  await mystery('down', '--name', 'ev1');
+  const proof = [{ at: s.startedAt, proves: true, says: 'x' }];
+  await recordRun({ ...s, evidence: proof }, false);
+  let r = await mystery('cases');
+  assert.match(r.out, /hints used: 0, wrong arrests: 0, evidence shown in 1 run\n/);
+  await recordRun({ ...s, startedAt: new Date(Date.parse(s.startedAt) + 1).toISOString(), evidence: proof }, false);
+  r = await mystery('cases');
+  assert.match(r.out, /evidence shown in 2 runs\n/);
+});
+
+test('docker: a stopped container\'s veth and counters, kept at its stop, are in the debrief', async () => {
+  const docker = (await import('../../src/backends/index.js')).backendFor('docker') as typeof fake;
+  const port = await freePort();
+  let r = await mystery('start', '-d', '--backend', 'docker', '--name', 'dk1', '--port', String(port));
+  assert.equal(r.code, 0, r.err);
+  const culprit = docker.fakeLab('dk1').culprit!;
+  r = await mystery('stop', '--name', 'dk1', culprit);
+  assert.equal(r.code, 0, r.out);
+  const s = await stateOf('dk1');
+  const { writeState } = await import('../../src/core/state.js');
+  await writeState({ ...s, countersAtStop: { [culprit]: { packets: 4242, bytes: 1, veth: 'vethdead001', ifindex: 77 } } });
+  r = await mystery('debrief', '--name', 'dk1');
+  assert.equal(r.code, 0);
+  assert.match(r.out, new RegExp(`vethdead001 +77 +${culprit}`));
+  assert.match(r.out, /4242/);
+  await mystery('down', '--name', 'dk1');
+});
