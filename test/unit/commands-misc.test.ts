@@ -112,3 +112,15 @@ test('docker: a stopped container\'s veth and counters, kept at its stop, are in
   assert.match(r.out, /4242/);
   await mystery('down', '--name', 'dk1');
 });
+
+test('submit needs a capture file or --filter, not both, not neither (exit 2)', async () => {
+  await (await import('../helpers/fake-cli.js')).startLab('sb1');
+  let r = await mystery('submit', '--name', 'sb1');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /`mystery submit` needs a capture file \(or --filter\)/);
+  r = await mystery('submit', 'mine.pcap', '--filter', 'tcp', '--name', 'sb1');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /Give a capture file or --filter, not both/);
+  assert.equal((await stateOf('sb1')).evidence, undefined);
+  await mystery('down', '--name', 'sb1');
+});
