@@ -110,6 +110,11 @@ test('docker: a stopped container\'s veth and counters, kept at its stop, are in
   assert.equal(r.code, 0);
   assert.match(r.out, new RegExp(`vethdead001 +77 +${culprit}`));
   assert.match(r.out, /4242/);
+  // restarted, it has a veth again: that one is shown, not the one it had at its stop
+  await mystery('restart', '--name', 'dk1', culprit);
+  r = await mystery('debrief', '--name', 'dk1');
+  assert.ok(!r.out.includes('vethdead001'), r.out);
+  assert.match(r.out, new RegExp(`${docker.fakeLab('dk1').hosts.get(culprit)!.veth} .*${culprit}`));
   await mystery('down', '--name', 'dk1');
 });
 
