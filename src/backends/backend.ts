@@ -20,8 +20,34 @@ export interface HostInterface {
   ifindex: number;
 }
 
+/** The site's response time as a backend's own monitor sampled it (ms null: no answer). */
+export interface LatencySample {
+  at: number;
+  ms: number | null;
+}
+
+/** What a backend's live monitor knows of the lab beyond its hosts' states (netns: the supervisor). */
+export interface LiveStatus {
+  latency: LatencySample[];
+}
+
+/** Packets and bytes of each host's interface, both directions, since it was created. */
+export interface Totals {
+  packets: Map<string, number>;
+  bytes: Map<string, number>;
+}
+
+/**
+ * Everything the core and the commands know of a lab's machine goes through this interface:
+ * no file under src/core or src/commands imports a backend's internals (a unit test checks).
+ */
 export interface LabBackend {
   readonly name: Backend;
+  /**
+   * True for a backend that builds nothing on the machine (the tests' in-memory fake): the
+   * only kind MYSTERY_NO_LABS=1 (the unit tier) lets the core start, find or remove.
+   */
+  readonly inMemory?: boolean;
   /** Checks that the tools it needs are there; throws a UserError naming the fix. */
   preflight(): Promise<void>;
   /** Builds the lab; records each step in the state's journal before taking it. */
@@ -41,6 +67,16 @@ export interface LabBackend {
    * left, which `down` removes but which never stop a new start).
    */
   findLabs(opts?: { labsOnly?: boolean }): Promise<string[]>;
+  /** IPv4 prefixes in use on the machine (routes, addresses): a new lab's subnets overlap none. */
+  usedPrefixes(): Promise<string[]>;
+  /** Packets each host sent during `windowMs` (waits that long); a host with no interface now sent 0. */
+  packetsSent(state: LabState, ifaces: Map<string, HostInterface | undefined>, windowMs: number): Promise<Map<string, number>>;
+  /** Each host's interface counters now (hosts with no interface are left out). */
+  totals(state: LabState, ifaces: Map<string, HostInterface | undefined>): Promise<Totals>;
+  /** The interfaces the learner's tcpdumps capture on now ('default' for one that names none). */
+  captures(): Promise<string[]>;
+  /** Optional: what the backend's live monitor says (netns: the supervisor's latency samples). */
+  liveStatus?(state: LabState): Promise<LiveStatus | undefined>;
   /**
    * Optional: a lab of this backend started outside the tool (the docker backend: the
    * seed's `docker-compose up` by hand), read back from the host, with its draw.

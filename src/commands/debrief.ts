@@ -3,7 +3,6 @@ import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
 import { cliPrefix, loadLab, requireRoot, runView, type LoadedLab } from '../core/lab.js';
 import { checkLab } from '../core/check.js';
 import { ExitCode, UserError } from '../core/errors.js';
-import { totals } from '../core/traffic.js';
 import { incidentReveal } from '../core/incident.js';
 
 export function registerDebrief(program: Command, ctx: Ctx): void {
@@ -26,7 +25,7 @@ export function registerDebrief(program: Command, ctx: Ctx): void {
 
 export async function debriefText(loaded: LoadedLab): Promise<string> {
   const interfaces = await loaded.backend.interfaces(loaded.state);
-  const { packets, bytes } = await totals(interfaces);
+  const { packets, bytes } = await loaded.backend.totals(loaded.state, interfaces);
   for (const [name, at] of Object.entries(loaded.state.countersAtStop ?? {})) {
     // a host whose veth went with it (a stopped container): the veth it had, and what it carried
     if (!interfaces.get(name) && at.veth && at.ifindex) interfaces.set(name, { veth: at.veth, ifindex: at.ifindex });

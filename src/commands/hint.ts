@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { labFrom, withLabOption, type Ctx } from '../cli/context.js';
 import { loadLab, requireRoot, runView } from '../core/lab.js';
-import { runningCaptures } from '../core/observe.js';
 import { recordRun } from '../core/progress.js';
 import { updateState } from '../core/state.js';
 import { incidentHidden, triageHints } from '../core/incident.js';
@@ -34,7 +33,7 @@ export function registerHint(program: Command, ctx: Ctx): void {
     if (!opts.again && used >= hints.length) lines.unshift('That was the last hint: it gives the exact commands for this run.');
     // only captures that concern this lab: its bridge, its veths, or every interface
     const ours = new Set([view.bridge, 'any', ...view.hosts.map((h) => h.veth).filter((v): v is string => !!v)]);
-    const captures = (await runningCaptures()).filter((i) => ours.has(i));
+    const captures = (await loaded.backend.captures()).filter((i) => ours.has(i));
     const seen = { tcpdumpOn: captures, wrongArrests: loaded.state.arrests.filter((a) => !a.correct).map((a) => a.host) };
     const situational = hidden ? undefined : loaded.case.situationalHint?.(view, seen);
     if (situational) lines.push(`\nWhat you are doing now:\n${indent(situational)}`);

@@ -6,7 +6,8 @@ import { checkLab } from '../core/check.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { sparkline } from '../core/sparkline.js';
 import { formatOutcomes } from '../core/outcomes.js';
-import { control } from '../backends/netns/control.js';
+import type { LabBackend } from '../backends/backend.js';
+import type { LabState } from '../core/state.js';
 
 export function registerStatus(program: Command, ctx: Ctx): void {
   withLabOption(
@@ -22,7 +23,7 @@ export function registerStatus(program: Command, ctx: Ctx): void {
       backend.hosts(state),
       measureLatency(state.plan.port, 15_000),
       checkLab(loaded),
-      latencyHistory(state.plan.lab),
+      latencyHistory(backend, state),
       backend.outcomes ? backend.outcomes(state).catch(() => undefined) : Promise.resolve(undefined),
     ]);
     const hidden = incidentHidden(state);
@@ -67,11 +68,12 @@ export function registerStatus(program: Command, ctx: Ctx): void {
   });
 }
 
-/** The last minute of the site's response time, as the lab's supervisor sampled it. */
-async function latencyHistory(lab: string): Promise<Array<{ at: number; ms: number | null }>> {
+/** The last minute of the site's response time, as the backend's monitor sampled it (netns: the lab's supervisor). */
+async function latencyHistory(backend: LabBackend, state: LabState): Promise<Array<{ at: number; ms: number | null }>> {
+  if (!backend.liveStatus) return [];
   try {
-    const reply = await control(lab, { op: 'status' }, 2000);
-    return (reply.latency ?? []).slice(-30).map((s) => ({ at: s.at, ms: s.ms === null ? null : Math.round(s.ms) }));
+    const reply = await backend.liveStatus(state);
+    return (reply?.latency ?? []).slice(-30).map((s) => ({ at: s.at, ms: s.ms === null ? null : Math.round(s.ms) }));
   } catch {
     return [];
   }

@@ -11,7 +11,6 @@
  * the arrest.
  */
 import type { LoadedLab } from './lab.js';
-import { packetsSent } from './traffic.js';
 
 /** Fewer packets than this in the window is quiet (a stray ARP or IPv6 packet may pass). */
 export const quietPackets = 5;
@@ -42,7 +41,7 @@ export async function checkLab(loaded: LoadedLab, windowMs = 1000): Promise<Chec
     return { solved: true, how: 'stopped', culpritQuiet: true, innocentsDown, packets: new Map() };
   }
   const ifaces = await backend.interfaces(state);
-  const packets = await packetsSent(ifaces, Math.max(windowMs, loaded.case.quietWindowMs ?? 0));
+  const packets = await backend.packetsSent(state, ifaces, Math.max(windowMs, loaded.case.quietWindowMs ?? 0));
   // a crashed culprit is being restarted (restart: always): quiet for a moment, not arrested
   const comingBack = culpritState === 'restarting' || culpritState === 'starting';
   const culpritQuiet = (packets.get(draw.culprit) ?? 0) < quietPackets;

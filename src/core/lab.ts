@@ -15,7 +15,6 @@ import { defaultLabName, labFlag } from './naming.js';
 import { invocation } from './invocation.js';
 import { newSeed, seededRng } from './random.js';
 import { listLabDirs, readState, removeLabDir, writeState, type LabState } from './state.js';
-import { usedIpv4Prefixes } from '../backends/netns/ip.js';
 import { pickSubnet } from './subnet.js';
 import { processStartTicks, sleep } from './procs.js';
 
@@ -90,8 +89,8 @@ export type Progress = (message: string) => void;
  * The fast test tier (and its mutants) runs in-process, also as root: MYSTERY_NO_LABS=1
  * keeps it from ever building or removing a real lab, whatever a mutant does to the checks.
  */
-function noLabsHere(): void {
-  if (process.env.MYSTERY_NO_LABS === '1') throw new Error('MYSTERY_NO_LABS=1: this process builds and removes no lab');
+function noLabsHere(backends: readonly LabBackend[]): void {
+  if (process.env.MYSTERY_NO_LABS === '1' && backends.some((b) => !b.inMemory)) throw new Error('MYSTERY_NO_LABS=1: this process builds and removes no lab');
 }
 
 /** Set by the signal handler while a start is under way: the next step rolls back. */
@@ -111,8 +110,8 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
       ExitCode.usage,
     );
   }
-  noLabsHere();
   const backend = backendFor(opts.backend);
+  noLabsHere([backend]);
   await backend.preflight();
 
   const release = await acquireStartLock();
@@ -129,7 +128,7 @@ export async function startLab(opts: StartOptions, progress: Progress): Promise<
     await checkPortFree(opts.port);
     const seed = opts.seed ?? newSeed();
     const draw = c.draw(seededRng(seed), suspects);
-    const [base, ...moreSubnetBases] = await pickSubnets(networkOrder(draw).length, hashLab(opts.lab), progress);
+    const [base, ...moreSubnetBases] = await pickSubnets(backend, networkOrder(draw).length, hashLab(opts.lab), progress);
     const plan = planLab({ lab: opts.lab, caseId: c.id, seed, suspects, backend: opts.backend, port: opts.port, subnetBase: base!, moreSubnetBases, draw });
     if (opts.limits && (opts.limits.cpus !== undefined || opts.limits.memoryBytes !== undefined)) plan.limits = opts.limits;
     const starter = { pid: process.pid, startTicks: (await processStartTicks(process.pid)) ?? 0 };
@@ -200,8 +199,8 @@ function describeStep(step: string, hosts: readonly PlannedHost[]): string {
  * One free /24 per network: none overlaps a route or address of the machine, another lab's
  * networks (a network with no address on the machine leaves no route to see), or each other.
  */
-async function pickSubnets(count: number, preferred: number, progress: Progress): Promise<string[]> {
-  const used = await usedIpv4Prefixes();
+async function pickSubnets(backend: LabBackend, count: number, preferred: number, progress: Progress): Promise<string[]> {
+  const used = await backend.usedPrefixes();
   for (const other of await listLabDirs()) {
     const r = await readState(other);
     if (r.kind === 'ok') for (const n of planNetworks(r.state.plan)) if (n.subnet) used.push(n.subnet);
@@ -377,7 +376,7 @@ export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterfac
 
 /** Takes a lab down: with its state if there is one, by its tags if not. Idempotent. */
 export async function downLab(lab: string, progress: Progress = () => {}): Promise<boolean> {
-  noLabsHere();
+  noLabsHere(allBackends());
   let r = await readState(lab);
   const starter = r.kind === 'ok' && !r.state.readyAt ? r.state.starter : undefined;
   if (starter && (await interruptStart(lab, starter))) {

@@ -38,6 +38,27 @@ export function ownerTag(lab: string): string {
   return `${toolTag}:${lab}`;
 }
 
+/** Whether a link's ifalias is this lab's tag: the whole alias, nothing around it. */
+export function isOwnTag(alias: string | undefined, lab: string): boolean {
+  return alias === ownerTag(lab);
+}
+
+/** The lab a link's ifalias names as its owner (`tcpdump-mystery:LAB`, anchored), or undefined. */
+export function labOfTag(alias: string | undefined): string | undefined {
+  return alias?.match(new RegExp(`^${toolTag}:([a-z][a-z0-9]{0,11})$`))?.[1];
+}
+
+/** The lab a namespace's name is shaped for (`tmys-LAB-<8 hex>`), or undefined: only the tag on its lo proves it. */
+export function labOfNetnsName(ns: string): string | undefined {
+  return ns.match(/^tmys-([a-z][a-z0-9]{0,11})-[0-9a-f]{8}$/)?.[1];
+}
+
+/** Whether an iptables rule (its arguments, as `iptables -S` splits) carries the lab's comment. */
+export function ruleIsTagged(args: readonly string[], lab: string): boolean {
+  const i = args.indexOf('--comment');
+  return i >= 0 && args[i + 1] === ownerTag(lab);
+}
+
 export const vethName = (): string => `veth${randomHex(7)}`;
 export const bridgeName = (): string => `br-${randomHex(12)}`;
 export const hostId = (): string => randomHex(12);

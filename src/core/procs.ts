@@ -40,6 +40,16 @@ export async function findProcesses(match: (args: string[]) => boolean): Promise
   return out;
 }
 
+/** The lab's supervisor, by its arguments: `--lab-dir DIR` with the lab's own directory. */
+export function isSupervisorOf(args: readonly string[], dir: string): boolean {
+  return args.some((a, i) => a === dir && args[i - 1] === '--lab-dir');
+}
+
+/** A host-side process of the lab: its supervisor, or a program run from the lab's own services folder. */
+export function isLabProcess(args: readonly string[], dir: string): boolean {
+  return isSupervisorOf(args, dir) || args.some((a) => a.startsWith(`${dir}/services/`));
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A process known by its pid and its start time: the pair names it for good. */

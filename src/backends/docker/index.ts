@@ -16,8 +16,10 @@ import type { CaseDraw, HostSpec } from '../../cases/case.js';
 import { findCase } from '../../cases/index.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
-import { totals } from '../../core/traffic.js';
+import { packetsSent, totals } from '../../core/traffic.js';
 import { outcomeWindowMs, parseOutcome, tallyOutcomes } from '../../core/outcomes.js';
+import { runningCaptures } from '../../core/observe.js';
+import { usedIpv4Prefixes } from '../netns/ip.js';
 import { resolveConfig, type LabPlan, type PlannedHost } from '../../core/model.js';
 import { labDir, projectRoot } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';
@@ -452,6 +454,12 @@ export const dockerBackend: LabBackend & {
     if (images.length) found.push(...lines(await dockerMaybe(['image', 'inspect', '--format', `{{index .Config.Labels "${labLabel}"}}`, ...images])));
     return [...new Set(found)].filter((l) => /^[a-z][a-z0-9]{0,11}$/.test(l));
   },
+
+  // the machine's routes, as for the namespaces: Compose networks get the plan's /24s
+  usedPrefixes: usedIpv4Prefixes,
+  packetsSent: (_state, ifaces, windowMs) => packetsSent(ifaces, windowMs),
+  totals: (_state, ifaces) => totals(ifaces),
+  captures: runningCaptures,
 
   /**
    * A lab started by hand (`docker-compose --env-file .env.suspects up`): read back from

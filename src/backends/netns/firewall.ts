@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { run, runOk, which } from '../../core/run.js';
-import { ownerTag } from '../../core/naming.js';
+import { ownerTag, ruleIsTagged } from '../../core/naming.js';
 
 export async function bridgeTrafficIsFiltered(): Promise<boolean> {
   try {
@@ -45,13 +45,11 @@ export async function taggedRules(lab: string): Promise<string[][]> {
   if (!(await which('iptables'))) return [];
   const r = await run('iptables', ['-w', '-S']);
   if (r.code !== 0) return [];
-  const tag = ownerTag(lab);
   const rules: string[][] = [];
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith('-A ')) continue;
     const args = splitRuleLine(line);
-    const i = args.indexOf('--comment');
-    if (i >= 0 && args[i + 1] === tag) rules.push(args.slice(1));
+    if (ruleIsTagged(args, lab)) rules.push(args.slice(1));
   }
   return rules;
 }

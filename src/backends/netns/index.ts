@@ -4,11 +4,13 @@ import { readFile } from 'node:fs/promises';
 import type { HostInterface, HostRuntime, LabBackend } from '../backend.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import type { PlannedHost } from '../../core/model.js';
-import { ownerTag, toolTag } from '../../core/naming.js';
+import { isOwnTag, labOfNetnsName, labOfTag } from '../../core/naming.js';
 import { requireTools, trustedPath, withoutLoaderVars } from '../../core/run.js';
 import type { LabState } from '../../core/state.js';
 import { control } from './control.js';
-import { listLinks, listNetns } from './ip.js';
+import { listLinks, listNetns, usedIpv4Prefixes } from './ip.js';
+import { packetsSent, totals } from '../../core/traffic.js';
+import { runningCaptures } from '../../core/observe.js';
 import { buildNetnsLab, teardownNetnsLab } from './lab.js';
 import { bridgeTrafficIsFiltered } from './firewall.js';
 
@@ -99,21 +101,31 @@ export const netnsBackend: LabBackend = {
   async findLabs() {
     const labs = new Set<string>();
     for (const l of await listLinks()) {
-      const m = l.ifalias?.match(new RegExp(`^${toolTag}:([a-z][a-z0-9]{0,11})$`));
-      if (m) labs.add(m[1]!);
+      const lab = labOfTag(l.ifalias);
+      if (lab) labs.add(lab);
     }
     // A namespace with the lab's name pattern is the lab's only if its lo carries the lab's
     // tag: the same rule teardown uses. Found by name alone, a lookalike (or a namespace
     // someone else made) made `start --name` refuse ("leftovers") forever, as down left it.
     for (const ns of await listNetns()) {
-      const m = ns.match(/^tmys-([a-z][a-z0-9]{0,11})-[0-9a-f]{8}$/);
-      if (!m || labs.has(m[1]!)) continue;
+      const lab = labOfNetnsName(ns);
+      if (!lab || labs.has(lab)) continue;
       const links = await listLinks(ns).catch(() => []);
-      if (links.some((l) => l.ifalias === ownerTag(m[1]!))) labs.add(m[1]!);
+      if (links.some((l) => isOwnTag(l.ifalias, lab))) labs.add(lab);
     }
     // a cgroup folder of ours left behind is that lab's leftover too
     for (const lab of cgroupLabs()) if (/^[a-z][a-z0-9]{0,11}$/.test(lab)) labs.add(lab);
     return [...labs];
+  },
+
+  usedPrefixes: usedIpv4Prefixes,
+  packetsSent: (_state, ifaces, windowMs) => packetsSent(ifaces, windowMs),
+  totals: (_state, ifaces) => totals(ifaces),
+  captures: runningCaptures,
+
+  async liveStatus(state) {
+    const reply = await control(state.plan.lab, { op: 'status' }, 2000);
+    return { latency: reply.latency ?? [] };
   },
 };
 

@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labFlag, ownerTag, netnsPattern } from '../../core/naming.js';
+import { isOwnTag, labFlag, netnsPattern, ownerTag } from '../../core/naming.js';
 import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/paths.js';
-import { endIdentified, endProcesses, findProcesses, identify, isSameProcess, processArgs as readProcArgs, processStartTicks, sleep, type ProcessId } from '../../core/procs.js';
+import { endIdentified, endProcesses, findProcesses, identify, isLabProcess, isSameProcess, isSupervisorOf, processArgs as readProcArgs, processStartTicks, sleep, type ProcessId } from '../../core/procs.js';
 import { run, runOk, safeEnv, which } from '../../core/run.js';
 import { findCase } from '../../cases/index.js';
 import type { HostSpec } from '../../cases/case.js';
@@ -338,7 +338,7 @@ export async function netnsHostStatus(lab: string): Promise<HostStatus[] | undef
 /** Processes of this lab on the host side: its supervisor and its forwarder, by their paths. */
 async function labProcesses(lab: string): Promise<number[]> {
   const dir = labDir(lab);
-  return findProcesses((args) => args.some((a, i) => (a === dir && args[i - 1] === '--lab-dir') || a.startsWith(`${dir}/services/`)));
+  return findProcesses((args) => isLabProcess(args, dir));
 }
 
 /**
@@ -353,7 +353,7 @@ async function recordedSupervisor(lab: string, state: LabState): Promise<Process
   if (!me) return undefined;
   if (state.supervisorStartTicks !== undefined && me.startTicks !== state.supervisorStartTicks) return undefined;
   const args = (await readProcArgs(pid)) ?? [];
-  const ours = args.some((a, i) => a === labDir(lab) && args[i - 1] === '--lab-dir');
+  const ours = isSupervisorOf(args, labDir(lab));
   return ours && (await isSameProcess(me)) ? me : undefined;
 }
 
@@ -362,13 +362,12 @@ async function recordedSupervisor(lab: string, state: LabState): Promise<Process
  * tagged by one `ip -batch`). A name in the journal alone is no proof that it is ours.
  */
 async function labNamespaces(lab: string): Promise<string[]> {
-  const tag = ownerTag(lab);
   const pattern = netnsPattern(lab);
   const out: string[] = [];
   for (const ns of await listNetns()) {
     if (!pattern.test(ns)) continue;
     const links = await listLinks(ns).catch(() => []);
-    if (links.some((l) => l.ifalias === tag)) out.push(ns);
+    if (links.some((l) => isOwnTag(l.ifalias, lab))) out.push(ns);
   }
   return out;
 }
@@ -378,7 +377,6 @@ async function labNamespaces(lab: string): Promise<string[]> {
  * Idempotent, and complete even when `state` is undefined (lost or corrupt state file).
  */
 export async function teardownNetnsLab(lab: string, state: LabState | undefined): Promise<void> {
-  const tag = ownerTag(lab);
   // 1. the supervisor first, so it restarts nothing; then whatever else runs of the lab
   if (state) {
     try {
@@ -417,7 +415,7 @@ export async function teardownNetnsLab(lab: string, state: LabState | undefined)
   //    of that name without the tag is someone else's (each is made and tagged by one `ip
   //    -batch`, so ours always has it).
   const links = await listLinks();
-  await ipBatchTolerant(links.filter((x) => x.ifalias === tag).map((l) => ['link', 'del', 'dev', l.ifname]));
+  await ipBatchTolerant(links.filter((x) => isOwnTag(x.ifalias, lab)).map((l) => ['link', 'del', 'dev', l.ifname]));
 
   // 4. firewall rules: exactly the ones carrying the lab's tag. Without iptables a rule the
   //    journal names cannot be seen or removed: say so, and keep the state for the next down.
