@@ -77,7 +77,8 @@ function walk(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...walk(p));
-    else if (e.name.endsWith('.js')) out.push(p);
+    // a bundle (explain.bundle.js) is a copy of other files that no unit test loads
+    else if (e.name.endsWith('.js') && !e.name.endsWith('.bundle.js')) out.push(p);
   }
   return out;
 }
@@ -85,16 +86,27 @@ function walk(dir) {
 function runUnitTests() {
   const files = readdirSync(join(dist, 'test', 'unit')).filter((f) => f.endsWith('.test.js')).map((f) => join(dist, 'test', 'unit', f));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', ...files], { stdio: 'ignore', env: { ...process.env, MYSTERY_NO_LABS: '1' } });
-    const timer = setTimeout(() => child.kill('SIGKILL'), testTimeoutMs);
-    child.on('close', (code, signal) => {
+    // a process group of its own: a timeout ends the test files' processes too, not the runner alone
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=4', ...files], { stdio: 'ignore', detached: true, env: { ...process.env, MYSTERY_NO_LABS: '1' } });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, testTimeoutMs);
+    child.on('close', (code) => {
       clearTimeout(timer);
-      resolve(signal ? 'killed (timeout)' : code === 0 ? 'survived' : 'killed');
+      // a timeout is no kill: a slow machine must not raise the score
+      resolve(timedOut ? 'timeout' : code === 0 ? 'survived' : 'killed');
     });
   });
 }
 
-const rank = (s) => createHash('sha256').update(`${seed}\0${s.file}:${s.line}:${s.col}:${s.from}`).digest().readUInt32BE(0);
+// ranked by the file's path inside the tree: the same code gives the same sample wherever it is
+const rank = (s) => createHash('sha256').update(`${seed}\0${relative(dist, s.file)}:${s.line}:${s.col}:${s.from}`).digest().readUInt32BE(0);
 let all = [];
 for (const folder of folders) {
   for (const file of walk(join(dist, folder))) {
@@ -129,7 +141,7 @@ async function worker() {
         writeFileSync(file, lines.join('\n'));
         const verdict = await runUnitTests();
         results.push({ ...m, verdict });
-        process.stderr.write(verdict === 'survived' ? 'S' : '.');
+        process.stderr.write(verdict === 'survived' ? 'S' : verdict === 'timeout' ? 'T' : '.');
       }
     } finally {
       writeFileSync(file, original);
@@ -140,7 +152,12 @@ if (jobs > 1) console.error('mutate: --jobs > 1 runs several files at once; test
 await Promise.all(Array.from({ length: jobs }, worker));
 process.stderr.write('\n');
 
-const score = (rs) => (rs.length ? Math.round((rs.filter((r) => r.verdict !== 'survived').length / rs.length) * 1000) / 10 : null);
+// killed over killed and survived: a mutant that timed out is counted neither way, and listed
+const score = (rs) => {
+  const judged = rs.filter((r) => r.verdict !== 'timeout');
+  return judged.length ? Math.round((judged.filter((r) => r.verdict === 'killed').length / judged.length) * 1000) / 10 : null;
+};
 const perFolder = Object.fromEntries(folders.map((f) => [f, { mutants: results.filter((r) => r.folder === f).length, scorePercent: score(results.filter((r) => r.folder === f)) }]));
 const survivors = results.filter((r) => r.verdict === 'survived').map((r) => `${relative(dist, r.file)}:${r.line + 1}: ${r.from} -> ${r.to}`);
-console.log(JSON.stringify({ mutants: results.length, scorePercent: score(results), perFolder, survivors }, null, 2));
+const timedOut = results.filter((r) => r.verdict === 'timeout').map((r) => `${relative(dist, r.file)}:${r.line + 1}: ${r.from} -> ${r.to}`);
+console.log(JSON.stringify({ mutants: results.length, scorePercent: score(results), perFolder, survivors, timedOut }, null, 2));
