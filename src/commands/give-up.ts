@@ -11,6 +11,11 @@ export function registerGiveUp(program: Command, ctx: Ctx): void {
       requireRoot('give-up');
       const lab = labFrom(opts);
       const loaded = await loadLab(lab);
+      // a solved case stays solved: there is nothing left to give up
+      if (loaded.state.solvedAt) {
+        ctx.io.out(`The case is solved already: nothing to give up. Here is how it was found:\n\n${await debriefText(loaded)}`);
+        return;
+      }
       const updated = await updateState(loaded.state, (s) => (s.gaveUp = true));
       if (updated) await recordRun(updated, false);
       ctx.io.out(`You gave up. Here is how it could have been found:\n\n${await debriefText(loaded)}`);

@@ -45,7 +45,15 @@ async function learnForeign(): Promise<void> {
       const st = JSON.parse(await readFile(`${runRoot}/${lab}/state.json`, 'utf8')) as Partial<StateLike>;
       addForeign(st.plan?.bridge);
       addForeign(st.plan?.subnet?.replace(/0\/24$/, ''));
-      for (const h of st.plan?.hosts ?? []) addForeign(h.veth);
+      for (const h of st.plan?.hosts ?? []) {
+        addForeign(h.veth);
+        for (const i of h.interfaces ?? []) addForeign(i.veth);
+      }
+      // a lab of several networks: every bridge and /24 of it
+      for (const n of st.plan?.networks ?? []) {
+        addForeign(n.bridge);
+        addForeign(n.subnet?.replace(/0\/24$/, ''));
+      }
     } catch {
       /* docker lab, or gone */
     }
@@ -142,7 +150,14 @@ export function spawnMystery(args: string[], env: NodeJS.ProcessEnv = {}): Runni
 }
 
 export interface StateLike {
-  plan: { lab: string; port: number; subnet: string; bridge: string; hosts: Array<{ name: string; program: string; netns: string; veth: string; ip: string }> };
+  plan: {
+    lab: string;
+    port: number;
+    subnet: string;
+    bridge: string;
+    hosts: Array<{ name: string; program: string; netns: string; veth: string; ip: string; interfaces?: Array<{ veth?: string }> }>;
+    networks?: Array<{ bridge?: string; subnet?: string }>;
+  };
   supervisorPid?: number;
   created: { rules: string[][] };
 }
@@ -182,6 +197,10 @@ export async function httpStatus(port: number, timeoutMs = 15_000): Promise<numb
   }
 }
 
-// On a shared host, keep learning other labs' resources while the tests run: a lab may come
-// and go between two snapshots.
-if (process.env.MYSTERY_TEST_SHARED_HOST === '1') setInterval(() => void learnForeign().catch(() => {}), 700).unref();
+// On a shared host, learn the other labs' resources at once (a lab that is there when a test
+// takes its first snapshot may be gone a moment later), then keep learning while the tests run:
+// a lab may come and go between two snapshots.
+if (process.env.MYSTERY_TEST_SHARED_HOST === '1') {
+  await learnForeign().catch(() => {});
+  setInterval(() => void learnForeign().catch(() => {}), 300).unref();
+}

@@ -206,6 +206,23 @@ test('give-up: shows the debrief, is counted as given up and never as solved, ev
   await mystery('down', '--name', 'gu1');
 });
 
+test('give-up after a solve changes nothing: the run stays solved, in the state and in the progress', async () => {
+  await startLab('gu2', 'reset-storm');
+  const culprit = fake.fakeLab('gu2').culprit!;
+  assert.equal((await mystery('stop', '--name', 'gu2', culprit)).code, 0);
+  const before = await progressOf('reset-storm');
+  const givenUpBefore = (await readProgress()).cases.get('reset-storm')?.gaveUp ?? 0;
+  const r = await mystery('give-up', '--name', 'gu2');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^The case is solved already/);
+  assert.ok(r.out.includes(culprit), 'the debrief follows');
+  assert.equal((await stateOf('gu2')).gaveUp, undefined);
+  const after = await progressOf('reset-storm');
+  assert.equal(after.solved, before.solved, 'still solved');
+  assert.equal((await readProgress()).cases.get('reset-storm')!.gaveUp, givenUpBefore, 'not given up');
+  await mystery('down', '--name', 'gu2');
+});
+
 test('progress: the best time is the fastest run; wrong arrests and runs are counted', async () => {
   // one run solved through the commands, then records of two more runs of the same case
   await startLab('pg0', 'slowloris');
