@@ -67,13 +67,14 @@ test('submit: the culprit\'s own veth proves the case, an innocent\'s or the bri
     // a pure flood a second's capture of the bridge may hold nothing but the culprit's, and
     // then no file can tell it from the culprit's veth)
     const all = join(dir, 'bridge.pcap');
-    const probes = (async () => {
-      for (let k = 0; k < 6; k++) {
-        await fetch('http://127.0.0.1:3580/', { signal: AbortSignal.timeout(3000) }).then((r) => r.arrayBuffer()).catch(() => undefined);
-        await new Promise((res) => setTimeout(res, 200));
-      }
-    })();
-    await capture(bridge, all, 2);
+    // probes each on its own, spread over the capture (one after another, each waited a sluggish
+    // site's 2 s, and a late tcpdump once saw none of them)
+    const probes = Promise.all(
+      Array.from({ length: 8 }, (_, k) =>
+        new Promise((res) => setTimeout(res, 300 + k * 200)).then(() => fetch('http://127.0.0.1:3580/', { signal: AbortSignal.timeout(3000) }).then((r) => r.arrayBuffer()).catch(() => undefined)),
+      ),
+    );
+    await capture(bridge, all, 3);
     await probes;
     const mixed = await submit([all]);
     assert.equal(mixed.code, 8, mixed.stdout + mixed.stderr);
