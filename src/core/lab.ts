@@ -10,7 +10,7 @@ import type { Backend, CaseDraw, CaseModule, RunView } from '../cases/case.js';
 import { allCases, findCase } from '../cases/index.js';
 import { ExitCode, Interrupted, UserError } from './errors.js';
 import { acquireStartLock, clearStaleStartLock, pidAlive } from './lock.js';
-import { findHost, hostInterfaces, networkOrder, planLab, planNetworks, type PlannedHost } from './model.js';
+import { findHost, hostInterfaces, networkOrder, planLab, planNetworks, type LabPlan, type PlannedHost } from './model.js';
 import { defaultLabName, labFlag } from './naming.js';
 import { invocation } from './invocation.js';
 import { newSeed, seededRng } from './random.js';
@@ -350,7 +350,11 @@ export function cliPrefix(lab: string): string {
 
 /** What a case may see of the running lab; with `interfaces`, each host's veth and ifindex now. */
 export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterface | undefined>): RunView {
-  const { plan } = loaded.state;
+  return planView(loaded.state.plan, loaded.draw, interfaces);
+}
+
+/** What a case may see of a lab of this plan and draw (the tests build one without a lab). */
+export function planView(plan: LabPlan, draw: CaseDraw, interfaces?: Map<string, HostInterface | undefined>): RunView {
   const netns = plan.backend === 'netns';
   return {
     lab: plan.lab,
@@ -370,7 +374,7 @@ export function runView(loaded: LoadedLab, interfaces?: Map<string, HostInterfac
         interfaces: hostInterfaces(plan, h).map((x) => ({ ifname: x.ifname, network: x.network, ip: x.ip, ...(netns ? { veth: x.veth } : {}) })),
       };
     }),
-    draw: loaded.draw,
+    draw,
   };
 }
 

@@ -14,29 +14,19 @@ import { join } from 'node:path';
 import type { CaseDraw, RunView } from '../../src/cases/case.js';
 import { findCase } from '../../src/cases/index.js';
 import { behindTheNat, insidePortOf, insidePorts, natRule, syncJob, upload } from '../../src/cases/behind-the-nat.js';
-import { hostInterfaces, networkOrder, planLab, planNetworks, resolveConfig, resolveRuleArgs, topologyProblems, type LabPlan } from '../../src/core/model.js';
+import { hostInterfaces, networkOrder, planLab, resolveConfig, resolveRuleArgs, topologyProblems, type LabPlan } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
 import { compiledServicesDir } from '../../src/core/paths.js';
 import { AbuseLog, abuseReport, signedBody, signedWith, tagBytes } from '../../src/services/uploads.js';
 import type { ClientJob } from '../../src/services/client.js';
+import { viewOf } from '../helpers/view.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `nat-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => behindTheNat.draw(seededRng(seed), suspects);
 const plan = (d: CaseDraw, seed = 's', rng = seededRng(`plan-${seed}`)): LabPlan =>
   planLab({ lab: 'nat', caseId: 'behind-the-nat', seed, suspects: 5, backend: 'netns', port: 3630, subnetBase: '10.200.1', moreSubnetBases: ['10.200.2'], draw: d, rng });
 
-function view(d: CaseDraw, p: LabPlan): RunView {
-  return {
-    lab: 'nat',
-    port: 3630,
-    backend: 'netns',
-    cli: 'mystery --name nat',
-    bridge: p.bridge,
-    networks: planNetworks(p).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet })),
-    hosts: p.hosts.map((h) => ({ name: h.name, id: h.id, ip: h.ip, veth: h.veth, interfaces: hostInterfaces(p, h).map((i) => ({ ifname: i.ifname, network: i.network, ip: i.ip, veth: i.veth })) })),
-    draw: d,
-  };
-}
+const view = (d: CaseDraw, p: LabPlan): RunView => viewOf(p, d);
 
 const word = (w: string): RegExp => new RegExp(`(^|[^0-9A-Za-z-])${w.replace(/\./g, '\\.')}($|[^0-9A-Za-z-])`);
 const jobsOf = (d: CaseDraw, name: string): ClientJob[] => d.hosts.find((h) => h.name === name)!.config.jobs as ClientJob[];

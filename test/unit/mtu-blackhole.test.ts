@@ -11,6 +11,7 @@ import { drawMtu, icmpRule, mtuBlackhole, mtuRange } from '../../src/cases/mtu-b
 import { hostInterfaces, interfaceMtus, planLab, planNetworks, resolveRoutes, resolveRuleArgs, topologyProblems } from '../../src/core/model.js';
 import { interfaceMtuCommands } from '../../src/backends/netns/lab.js';
 import { seededRng } from '../../src/core/random.js';
+import { viewOf } from '../helpers/view.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `mtu-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => mtuBlackhole.draw(seededRng(seed), suspects);
@@ -21,17 +22,7 @@ const word = (n: string): RegExp => new RegExp(`(^|[^0-9A-Za-z])${n}($|[^0-9A-Za
 
 function view(seed: string): RunView {
   const d = draw(seed);
-  const p = plan(d, seed);
-  return {
-    lab: 'munit',
-    port: 3610,
-    backend: 'netns',
-    cli: 'mystery --name munit',
-    bridge: p.bridge,
-    hosts: p.hosts.map((h) => ({ name: h.name, id: h.id, ip: h.ip, veth: h.veth, interfaces: hostInterfaces(p, h).map((i) => ({ ifname: i.ifname, network: i.network, ip: i.ip, veth: i.veth })) })),
-    networks: planNetworks(p).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet })),
-    draw: d,
-  };
+  return viewOf(plan(d, seed), d);
 }
 
 test('mtu-blackhole is in the catalog, on both backends, answered with a value', () => {

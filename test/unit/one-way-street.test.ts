@@ -11,24 +11,14 @@ import { fault, firewallRules, firewalls, oneWayStreet } from '../../src/cases/o
 import { addressOf, hostInterfaces, planLab, planNetworks, resolveRoutes, topologyProblems, type LabPlan } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
 import { stateProblem, type LabState } from '../../src/core/state.js';
+import { viewOf } from '../helpers/view.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `oneway-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => oneWayStreet.draw(seededRng(seed), suspects);
 const plan = (d: CaseDraw, seed = 's', rng = seededRng(`plan-${seed}`)): LabPlan =>
   planLab({ lab: 'oneway', caseId: 'one-way-street', seed, suspects: 5, backend: 'netns', port: 3640, subnetBase: '10.200.1', moreSubnetBases: ['10.200.2'], draw: d, rng });
 
-function view(d: CaseDraw, p: LabPlan): RunView {
-  return {
-    lab: 'oneway',
-    port: 3640,
-    backend: 'netns',
-    cli: 'mystery --name oneway',
-    bridge: p.bridge,
-    networks: planNetworks(p).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet })),
-    hosts: p.hosts.map((h) => ({ name: h.name, id: h.id, ip: h.ip, veth: h.veth, interfaces: hostInterfaces(p, h).map((i) => ({ ifname: i.ifname, network: i.network, ip: i.ip, veth: i.veth })) })),
-    draw: d,
-  };
-}
+const view = (d: CaseDraw, p: LabPlan): RunView => viewOf(p, d);
 
 const word = (w: string): RegExp => new RegExp(`(^|[^0-9A-Za-z-])${w.replace(/\./g, '\\.')}($|[^0-9A-Za-z-])`);
 const routeVia = (d: CaseDraw, name: string) => d.hosts.find((h) => h.name === name)!.routes!;

@@ -12,24 +12,14 @@ import { vanishingPacket } from '../../src/cases/vanishing-packet.js';
 import { addressOf, hostInterfaces, hostRouteTarget, networkOrder, planLab, planNetworks, resolveRoutes, topologyProblems, type LabPlan } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
 import { stateProblem, type LabState } from '../../src/core/state.js';
+import { viewOf } from '../helpers/view.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `loop-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => routingLoop.draw(seededRng(seed), suspects);
 const plan = (d: CaseDraw, seed = 's', rng = seededRng(`plan-${seed}`)): LabPlan =>
   planLab({ lab: 'loop', caseId: 'routing-loop', seed, suspects: 5, backend: 'netns', port: 3620, subnetBase: '10.200.1', moreSubnetBases: ['10.200.2', '10.200.3'], draw: d, rng });
 
-function view(d: CaseDraw, p: LabPlan): RunView {
-  return {
-    lab: 'loop',
-    port: 3620,
-    backend: 'netns',
-    cli: 'mystery --name loop',
-    bridge: p.bridge,
-    networks: planNetworks(p).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet })),
-    hosts: p.hosts.map((h) => ({ name: h.name, id: h.id, ip: h.ip, veth: h.veth, interfaces: hostInterfaces(p, h).map((i) => ({ ifname: i.ifname, network: i.network, ip: i.ip, veth: i.veth })) })),
-    draw: d,
-  };
-}
+const view = (d: CaseDraw, p: LabPlan): RunView => viewOf(p, d);
 
 const word = (w: string): RegExp => new RegExp(`(^|[^0-9A-Za-z-])${w.replace(/\./g, '\\.')}($|[^0-9A-Za-z-])`);
 

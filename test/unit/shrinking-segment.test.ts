@@ -11,6 +11,7 @@ import { findCase } from '../../src/cases/index.js';
 import { mssChoices, mssRule, pageBytes, parseAnswer, path, routers, shrinkingSegment } from '../../src/cases/shrinking-segment.js';
 import { hostInterfaces, interfaceGsoLimits, planLab, planNetworks, resolveRoutes, resolveRuleArgs, siteRoute, topologyProblems } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
+import { viewOf } from '../helpers/view.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `mss-seed-${i}`);
 const draw = (seed: string, suspects = 4): CaseDraw => shrinkingSegment.draw(seededRng(seed), suspects);
@@ -20,17 +21,7 @@ const word = (n: string): RegExp => new RegExp(`(^|[^0-9A-Za-z])${n}($|[^0-9A-Za
 
 function view(seed: string): RunView {
   const d = draw(seed);
-  const p = plan(d, seed);
-  return {
-    lab: 'kunit',
-    port: 3650,
-    backend: 'netns',
-    cli: 'mystery --name kunit',
-    bridge: p.bridge,
-    hosts: p.hosts.map((h) => ({ name: h.name, id: h.id, ip: h.ip, veth: h.veth, interfaces: hostInterfaces(p, h).map((i) => ({ ifname: i.ifname, network: i.network, ip: i.ip, veth: i.veth })) })),
-    networks: planNetworks(p).map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet })),
-    draw: d,
-  };
+  return viewOf(plan(d, seed), d);
 }
 
 const answerOf = (d: CaseDraw): { router: string; mss: string } => {
