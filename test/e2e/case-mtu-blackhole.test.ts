@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { addressOf, capture, labNames, psJson, startCase } from '../helpers/lab.js';
+import { addressOf, assertLabsGone, capture, labNames, psJson, startCase } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
@@ -113,10 +113,7 @@ async function solve(seed: string, lab: string, port: number): Promise<void> {
     await down(lab);
   }
   // the lab's own, as the shared-host snapshot leaves out labs not named r*: nothing left of it
-  const [links, netns, rules] = await Promise.all([sh('ip', ['-j', 'link', 'show']), sh('ip', ['netns', 'list']), sh('iptables-save', [])]);
-  assert.ok(!links.stdout.includes(`tcpdump-mystery:${lab}"`), `no link of ${lab} left`);
-  assert.ok(!netns.stdout.includes(`tmys-${lab}-`), `no namespace of ${lab} left`);
-  assert.ok(!rules.stdout.includes(`tcpdump-mystery:${lab}"`), `no rule of ${lab} left`);
+  await assertLabsGone([lab]);
 }
 
 test('the MTU black hole (three seeds at once): r1\'s ICMP on transit names the MTU, none reaches dmz, every handshake completes', { timeout: 40_000 }, async () => {

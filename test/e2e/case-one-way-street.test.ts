@@ -14,7 +14,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { capture, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
+import { assertLabsGone, capture, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
@@ -166,12 +166,7 @@ test('the one-way street (seeds oneway-a, oneway-c, oneway-7 at once): the MACs 
   assert.equal(new Set(found.map((f) => f.split(' ')[0])).size, 3, `three machines: ${found.join(', ')}`);
   assert.equal(new Set(found.map((f) => f.split(' ')[1])).size, 3, `three routers: ${found.join(', ')}`);
   console.log(`# three seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  // nothing of these labs is left
-  const [links, netns] = await Promise.all([sh('ip', ['-j', 'link', 'show']), sh('ip', ['netns', 'list'])]);
-  for (const lab of labs) {
-    assert.ok(!links.stdout.includes(`tcpdump-mystery:${lab}"`), `no link of ${lab} left`);
-    assert.ok(!netns.stdout.includes(`tmys-${lab}-`), `no namespace of ${lab} left`);
-  }
+  await assertLabsGone(labs);
   await assertHostAsBefore(before, 'the one-way street on three seeds, then down');
 });
 

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
-import { addressOf, capture, labNames, psJson, startCase } from '../helpers/lab.js';
+import { addressOf, assertLabsGone, capture, labNames, psJson, startCase } from '../helpers/lab.js';
 
 const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'mystery-mss-')) };
 const ports = [3650, 3651, 3652, 3653, 3654, 3655, 3656, 3657, 3658, 3659];
@@ -118,10 +118,8 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
   } finally {
     await down(lab);
   }
-  const [links, netns, rules, routes] = await Promise.all([sh('ip', ['-j', 'link', 'show']), sh('ip', ['netns', 'list']), sh('iptables-save', []), sh('ip', ['route', 'show'])]);
-  assert.ok(!links.stdout.includes(`tcpdump-mystery:${lab}"`), `no link of ${lab} left`);
-  assert.ok(!netns.stdout.includes(`tmys-${lab}-`), `no namespace of ${lab} left`);
-  assert.ok(!rules.stdout.includes(`tcpdump-mystery:${lab}"`), `no rule of ${lab} left`);
+  await assertLabsGone([lab]);
+  const routes = await sh('ip', ['route', 'show']);
   assert.ok(!web || !routes.stdout.includes(`${web} via`), `the machine's route to the site went with the bridge: ${routes.stdout}`);
   return answer;
 }

@@ -79,11 +79,16 @@ export async function capture(iface: string, args: string[], seconds: number): P
   return r.stdout.split('\n').filter(Boolean);
 }
 
-/** Nothing of these labs is left: no link, namespace or runtime folder of theirs (by name, so that it holds on a shared host). */
+/**
+ * Nothing of these labs is left: no link, namespace, firewall rule or runtime folder of theirs
+ * (by name, so that it holds on a shared host).
+ */
 export async function assertLabsGone(labs: readonly string[]): Promise<void> {
   const links = JSON.parse((await sh('ip', ['-j', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; ifalias?: string }>;
   const netns = await netnsNames();
+  const rules = (await sh('iptables-save', [])).stdout;
   for (const lab of labs) {
+    assert.ok(!rules.includes(`tcpdump-mystery:${lab}"`), `${lab}: no firewall rule left`);
     assert.deepEqual(links.filter((l) => l.ifalias === `tcpdump-mystery:${lab}`).map((l) => l.ifname), [], `${lab}: no link left`);
     assert.deepEqual(netns.filter((n) => n.startsWith(`tmys-${lab}-`)), [], `${lab}: no namespace left`);
     assert.ok(!existsSync(`${runRoot}/${lab}`), `${lab}: no runtime directory left`);
