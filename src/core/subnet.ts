@@ -1,5 +1,6 @@
 /** Picks a /24 for the lab that overlaps no route or address of the host. */
 import { ExitCode, UserError } from './errors.js';
+import { runOk } from './run.js';
 
 function toInt(ip: string): number {
   const parts = ip.split('.').map(Number);
@@ -37,4 +38,15 @@ export function pickSubnet(used: readonly string[], preferred = 0): { base: stri
     'Remove the routes that cover 10.200.0.0/16, or take down other labs (`mystery down --all`).',
     ExitCode.resources,
   );
+}
+
+/** IPv4 routes and addresses on the machine, to pick a subnet that overlaps none (the same for every backend). */
+export async function usedIpv4Prefixes(): Promise<string[]> {
+  const routes = JSON.parse((await runOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])) || '[]') as Array<{ dst: string }>;
+  const addrs = JSON.parse((await runOk('ip', ['-j', '-4', 'addr', 'show'])) || '[]') as Array<{
+    addr_info: Array<{ local: string; prefixlen: number }>;
+  }>;
+  const out = routes.map((r) => r.dst).filter((d) => d && d !== 'default');
+  for (const a of addrs) for (const i of a.addr_info ?? []) out.push(`${i.local}/${i.prefixlen}`);
+  return out;
 }

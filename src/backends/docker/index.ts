@@ -19,7 +19,7 @@ import { measureLatency } from '../../core/latency.js';
 import { packetsSent, totals } from '../../core/traffic.js';
 import { outcomeWindowMs, parseOutcome, tallyOutcomes } from '../../core/outcomes.js';
 import { runningCaptures } from '../../core/observe.js';
-import { usedIpv4Prefixes } from '../netns/ip.js';
+import { usedIpv4Prefixes } from '../../core/subnet.js';
 import { resolveConfig, type LabPlan, type PlannedHost } from '../../core/model.js';
 import { labDir, projectRoot } from '../../core/paths.js';
 import { endProcesses, findProcesses, sleep } from '../../core/procs.js';

@@ -60,13 +60,3 @@ export async function netnsPids(netns: string): Promise<number[]> {
     .filter((n) => Number.isInteger(n));
 }
 
-/** IPv4 routes and addresses on the host, to pick a subnet that overlaps none. */
-export async function usedIpv4Prefixes(): Promise<string[]> {
-  const routes = JSON.parse((await runOk('ip', ['-j', '-4', 'route', 'show', 'table', 'all'])) || '[]') as Array<{ dst: string }>;
-  const addrs = JSON.parse((await runOk('ip', ['-j', '-4', 'addr', 'show'])) || '[]') as Array<{
-    addr_info: Array<{ local: string; prefixlen: number }>;
-  }>;
-  const out = routes.map((r) => r.dst).filter((d) => d && d !== 'default');
-  for (const a of addrs) for (const i of a.addr_info ?? []) out.push(`${i.local}/${i.prefixlen}`);
-  return out;
-}
