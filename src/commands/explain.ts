@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../cli/context.js';
 import { ExitCode, UserError } from '../core/errors.js';
-import { CommandLineError, filterOf } from '../explain/options.js';
-import { checkWithTcpdump, type TcpdumpVerdict } from '../explain/tcpdump-check.js';
+import { CommandLineError, explainCommand, formatReport, invalidFilterMessage } from '../explain/index.js';
+import { systemLookups } from '../explain/system.js';
 
 export function registerExplain(program: Command, ctx: Ctx): void {
   program
@@ -67,16 +67,9 @@ async function runExplain(args: string[], opts: { json?: boolean }, ctx: Ctx): P
   const json = opts.json || (args.length > 1 && args.includes('--json'));
   const words = args.length > 1 ? args.filter((a) => a !== '--json') : args;
   checkSize(words);
-  // tcpdump -d compiles the filter while the rest of explain loads
-  const early = earlyCheck(words);
-  const [{ explainCommand, formatReport, invalidFilterMessage }, { systemLookups }] = await Promise.all([import('../explain/index.js'), import('../explain/system.js')]);
   let report;
   try {
-    report = await explainCommand(words, {
-      lookups: systemLookups(),
-      overSsh: !!process.env.SSH_CONNECTION,
-      tcpdump: (expression, dlt) => (early && expression === early.filter && dlt === early.linkType ? early.verdict : checkWithTcpdump(expression, dlt)),
-    });
+    report = await explainCommand(words, { lookups: systemLookups(), overSsh: !!process.env.SSH_CONNECTION });
   } catch (err) {
     if (err instanceof CommandLineError) throw new UserError(printable(`cannot read the command: ${err.message}`), 'Quote the whole tcpdump command once, e.g. mystery explain "tcpdump -i eth0 \'tcp port 80\'".');
     // thousands of `not`s or `and`s nest the parser's calls as deep as parentheses do
@@ -93,15 +86,3 @@ async function runExplain(args: string[], opts: { json?: boolean }, ctx: Ctx): P
   }
 }
 
-/** tcpdump -d of the command's filter, started at once; none where the command cannot be read (explain says why). */
-function earlyCheck(words: string[]): { filter: string; linkType?: string; verdict: Promise<TcpdumpVerdict> } | undefined {
-  try {
-    const { filter, linkType } = filterOf(words);
-    if (filter.trim() === '') return undefined;
-    const verdict = checkWithTcpdump(filter, linkType);
-    verdict.catch(() => {}); // awaited later, or not at all
-    return { filter, linkType, verdict };
-  } catch {
-    return undefined;
-  }
-}

@@ -172,12 +172,6 @@ export function commandWords(input: string | string[]): { words: string[]; unquo
   return split;
 }
 
-/** The filter and the link type (-y) of a command: what `tcpdump -d` is asked about. */
-export function filterOf(input: string | string[]): { filter: string; linkType?: string } {
-  const cmd = parseCommand(commandWords(input).words);
-  return { filter: cmd.filter, linkType: cmd.options.find((o) => o.name === 'y')?.value };
-}
-
 /** Reads a tcpdump command (words, already split) into prefix, options and filter. */
 export function parseCommand(input: string[]): ParsedCommand {
   const words = [...input];
