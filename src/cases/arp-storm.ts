@@ -8,7 +8,7 @@
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { appName, caseStream, client, getJob, host, labCommands, range, suspectNames, webserver, packetsPerSec } from './common.js';
+import { appName, caseStream, client, getJob, jobsOf, host, labCommands, range, suspectNames, webserver, packetsPerSec } from './common.js';
 
 /** How many dead addresses the culprit polls, and how many polls a second. */
 export const deadServers = 32;
@@ -110,8 +110,7 @@ export const arpStorm: CaseModule = {
 
   debrief(view: RunView, evidence: Evidence): string {
     const culprit = host(view, view.draw.culprit)!;
-    const spec = view.draw.hosts.find((h) => h.name === culprit.name);
-    const octets = ((spec?.config.jobs ?? []) as Array<{ octets?: number[] }>).find((j) => j.octets)?.octets ?? [];
+    const octets = jobsOf(view.draw, culprit.name).find((j) => j.octets)?.octets ?? [];
     const prefix = culprit.ip.split('.').slice(0, 3).join('.');
     const rows = view.hosts
       .map((h) => `  ${h.name.padEnd(10)} ${String(packetsPerSec(evidence, h.name)).padStart(5)} packets/s${h.name === culprit.name ? '   <- the culprit' : ''}`)

@@ -13,7 +13,7 @@
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { addressOn, appName, caseStream, client, hex, host, labCommands, network, packetsPerSec, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, hex, host, jobsOf, labCommands, network, packetsPerSec, range, suspectNames, webserver } from './common.js';
 
 /**
  * Every machine's upload: its size, its path and its pace, the same everywhere. Four a second:
@@ -53,8 +53,7 @@ export function namedMachines(value: string, draw: CaseDraw): string[] {
 
 /** A machine's inside port, from the draw (its sync job's). */
 export function insidePortOf(draw: CaseDraw, name: string): number | undefined {
-  const jobs = (draw.hosts.find((h) => h.name === name)?.config.jobs ?? []) as ClientJob[];
-  return jobs.find((j) => j.signKey)?.localPort;
+  return jobsOf(draw, name).find((j) => j.signKey)?.localPort;
 }
 
 

@@ -8,8 +8,14 @@ import type { Rng } from '../core/random.js';
 
 export type Backend = 'netns' | 'docker';
 export type Difficulty = 'easy' | 'medium' | 'hard';
-/** A program in src/services (its file name without .js). */
-export type ServiceProgram = string;
+/**
+ * Each program in src/services (its file name without .js) and the configuration it takes.
+ * Every service adds its own entry, beside its config type (`declare module
+ * '../cases/case.js'`), so a new service touches its own file only; a host's `config` is then
+ * checked by the compiler against its `program`'s.
+ */
+export interface ServiceConfigs {}
+export type ServiceProgram = keyof ServiceConfigs;
 
 /**
  * A network of the lab: a bridge of its own with a /24 of its own (drawn per lab), as a
@@ -65,14 +71,21 @@ export interface RuleSpec {
   args: string[];
 }
 
-/** One host of the lab, as the case asks for it. */
-export interface HostSpec {
+/** One host of the lab, as the case asks for it: its program and that program's configuration. */
+export type HostSpec = { [P in ServiceProgram]: HostOf<P> }[ServiceProgram];
+
+/** A host that runs program P. */
+export type HostOf<P extends ServiceProgram> = HostBase & {
+  program: P;
+  /** Secret per-run configuration handed to the program (never shown to the learner). */
+  config: ServiceConfigs[P];
+};
+
+/** What every host has, whatever it runs. */
+export interface HostBase {
   name: string;
   /** 'server' hosts are the victims; 'suspect' hosts can be arrested; 'router' hosts forward between networks. */
   role: 'server' | 'suspect' | 'router';
-  program: ServiceProgram;
-  /** Secret per-run configuration handed to the program (never shown to the learner). */
-  config: Record<string, unknown>;
   /** Impairments of the host's link (tc netem on its host-side veth), where the case needs them. */
   link?: { delayMs?: number; lossPercent?: number };
   /**
@@ -196,6 +209,17 @@ export interface CaseModule {
 
 const difficulties: Difficulty[] = ['easy', 'medium', 'hard'];
 const backends: Backend[] = ['netns', 'docker'];
+
+/** The configuration of the draw's host `name` if it runs `program` (undefined otherwise). */
+export function configOf<P extends ServiceProgram>(draw: Pick<CaseDraw, 'hosts'>, name: string, program: P): ServiceConfigs[P] | undefined {
+  return hostConfig(draw.hosts.find((x) => x.name === name), program);
+}
+
+/** A host's configuration if it runs `program` (undefined otherwise). */
+export function hostConfig<P extends ServiceProgram>(h: HostSpec | undefined, program: P): ServiceConfigs[P] | undefined {
+  // the union narrows on a literal program, not on a generic one: this is the same check
+  return h?.program === program ? (h.config as ServiceConfigs[P]) : undefined;
+}
 
 /** Checks a case module's shape when the catalog loads; returns the problems found. */
 export function validateCase(c: unknown): string[] {

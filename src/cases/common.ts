@@ -2,9 +2,10 @@
  * What the catalog's cases share: the webserver they all keep, neutral host names, the
  * lines of a briefing that show the lab's commands, and small helpers for hints.
  */
-import type { Evidence, HostSpec, RunView } from './case.js';
+import { configOf, hostConfig, type CaseDraw, type Evidence, type HostSpec, type RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
+import type { WebserverConfig } from '../services/webserver.js';
 
 /**
  * The sysctls a host's namespace (or container) gets: its own `sysctls`, and with `lowPorts`
@@ -18,7 +19,7 @@ export function hostSysctls(spec: Pick<HostSpec, 'lowPorts' | 'sysctls'>): Recor
 /** The site every case publishes (noisy-neighbour's capacity: one worker, 10 ms a page). */
 export const webTarget = 'http://webserver:3000/';
 
-export function webserver(extra: Record<string, unknown> = {}): HostSpec {
+export function webserver(extra: Partial<WebserverConfig> = {}): HostSpec {
   return { name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000, maxQueue: 2000, workers: 1, holdMs: 10, ...extra } };
 }
 
@@ -32,6 +33,16 @@ export function appName(i: number): string {
 
 export function client(name: string, jobs: ClientJob[]): HostSpec {
   return { name, role: 'suspect', program: 'client', config: { target: webTarget, jobs } };
+}
+
+/** The jobs of the draw's host `name` if it runs the client (none otherwise). */
+export function jobsOf(draw: Pick<CaseDraw, 'hosts'>, name: string): ClientJob[] {
+  return configOf(draw, name, 'client')?.jobs ?? [];
+}
+
+/** A host's client jobs (none if it runs another program). */
+export function clientJobs(h: HostSpec): ClientJob[] {
+  return hostConfig(h, 'client')?.jobs ?? [];
 }
 
 /** Picks the culprit's position among n suspects (0-based). */

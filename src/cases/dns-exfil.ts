@@ -9,7 +9,7 @@ import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } 
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
 import { tunnelName } from '../services/dns.js';
-import { appName, caseStream, client, getJob, hex, host, labCommands, range, suspectNames, webserver, webTarget, packetsPerSec } from './common.js';
+import { appName, caseStream, getJob, hex, host, jobsOf, labCommands, range, suspectNames, webserver, webTarget, packetsPerSec } from './common.js';
 
 /** The lab's own zone: every name in it resolves to the webserver. */
 export const labZone = 'lab';
@@ -68,8 +68,7 @@ function dnsJob(perSec: number, names: string[]): ClientJob {
 }
 
 function suspect(name: string, jobs: ClientJob[]): HostSpec {
-  const spec = client(name, jobs);
-  return { ...spec, config: { ...spec.config, resolver: resolverTarget } };
+  return { name, role: 'suspect', program: 'client', config: { target: webTarget, resolver: resolverTarget, jobs } };
 }
 
 /** The lab's resolver: UDP 53 as `nobody`, so its namespace lets it bind a low port. */
@@ -79,13 +78,12 @@ export function resolver(): HostSpec {
 
 /** Lookups a second a suspect's configuration asks for: everyday and tunnel alike. */
 export function lookupsPerSec(spec: HostSpec): number {
-  return ((spec.config.jobs ?? []) as ClientJob[]).filter((j) => j.kind === 'dns').reduce((sum, j) => sum + (j.perSec ?? 0), 0);
+  return jobsOf({ hosts: [spec] }, spec.name).filter((j) => j.kind === 'dns').reduce((sum, j) => sum + (j.perSec ?? 0), 0);
 }
 
 /** The culprit's tunnel, from its configuration (for the debrief and the tests). */
 export function tunnelOf(draw: CaseDraw): { domain: string; data: string } | undefined {
-  const spec = draw.hosts.find((h) => h.name === draw.culprit);
-  return ((spec?.config.jobs ?? []) as ClientJob[]).find((j) => j.tunnel)?.tunnel;
+  return jobsOf(draw, draw.culprit).find((j) => j.tunnel)?.tunnel;
 }
 
 export const dnsExfil: CaseModule = {
@@ -123,7 +121,7 @@ export const dnsExfil: CaseModule = {
         hosts.push(suspect(name, [getJob(p.gap), dnsJob(p.dns, everydayNames(rng, cdns))]));
       }
     }
-    return { hosts, culprit: appName(culpritAt + 1), value: domain };
+    return { hosts, culprit: appName(culpritAt + 1) };
   },
 
   briefing(view: RunView): string {
@@ -143,7 +141,7 @@ export const dnsExfil: CaseModule = {
   hints(view: RunView): string[] {
     const culprit = host(view, view.draw.culprit);
     const res = host(view, 'resolver');
-    const domain = view.draw.value ?? 'DOMAIN';
+    const domain = tunnelOf(view.draw)?.domain ?? 'DOMAIN';
     const example = tunnelOf(view.draw);
     return [
       'If only DNS may leave, data leaves as DNS: the name a host asks for is itself a message, and the resolver passes it on. Counting packets will not find the sender here, since every app server looks names up about as often. Read the names. DNS is UDP port 53: `udp port 53`.',
@@ -183,7 +181,7 @@ export const dnsExfil: CaseModule = {
   debrief(view: RunView, evidence: Evidence): string {
     const culprit = host(view, view.draw.culprit)!;
     const res = host(view, 'resolver');
-    const tunnel = tunnelOf(view.draw) ?? { domain: view.draw.value ?? 'DOMAIN', data: '' };
+    const tunnel = tunnelOf(view.draw) ?? { domain: 'DOMAIN', data: '' };
     const data = Buffer.from(tunnel.data);
     const iface = evidence.interfaces.get(culprit.name) ?? (culprit.veth ? { veth: culprit.veth, ifindex: culprit.ifindex ?? 0 } : undefined);
     const rate = (n: string): number => packetsPerSec(evidence, n);

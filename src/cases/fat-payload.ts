@@ -6,7 +6,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec, kbPerSec } from './common.js';
+import { appName, client, getJob, host, jobsOf, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec, kbPerSec } from './common.js';
 
 /** The webserver parses what it is sent: 1 ms of its one worker per KB of body. */
 export const bodyMsPerKB = 1;
@@ -42,7 +42,7 @@ export const fatPayload: CaseModule = {
         hosts.push(client(name, [getJob(gap, gap === innocentGaps[0] ? 6 : gap === innocentGaps[1] ? 4 : 1)]));
       }
     }
-    return { hosts, culprit: appName(culpritAt + 1), value: String(bytes) };
+    return { hosts, culprit: appName(culpritAt + 1) };
   },
 
   briefing(view: RunView): string {
@@ -95,7 +95,7 @@ export const fatPayload: CaseModule = {
       .map((n) => ({ n, p: packetsPerSec(evidence, n), b: kbPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p);
     return [
-      `The culprit was ${culprit.name} (${culprit.ip}): it POSTed ${Math.round(Number(view.draw.value) / 1024)} KB to /api/import every`,
+      `The culprit was ${culprit.name} (${culprit.ip}): it POSTed ${Math.round((jobsOf(view.draw, culprit.name).find((j) => j.kind === 'post')?.bytes ?? 0) / 1024)} KB to /api/import every`,
       `second or two, and the webserver's only worker spent ${bodyMsPerKB} ms on each KB while every page waited.`,
       '',
       'Each host since the start (its veth, both directions): packets a second, and KB a second',

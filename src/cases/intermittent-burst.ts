@@ -6,11 +6,16 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, caseStream, packetsPerSec } from './common.js';
+import { appName, jobsOf, client, getJob, host, labCommands, range, suspectNames, webserver, caseStream, packetsPerSec } from './common.js';
 
 /** How long a burst lasts, and the range of the period between bursts (ms). */
 export const burstMs = 4000;
 export const periodRange = { min: 30_000, max: 45_000 } as const;
+
+/** How often the culprit's bursts come (ms), from its configuration (for the hints and the debrief). */
+export function periodOf(draw: CaseDraw): number {
+  return jobsOf(draw, draw.culprit).find((j) => j.kind === 'burst')?.periodMs ?? periodRange.max;
+}
 
 export const intermittentBurst: CaseModule = {
   id: 'intermittent-burst',
@@ -39,7 +44,7 @@ export const intermittentBurst: CaseModule = {
         hosts.push(client(name, [getJob(200 + rng.int(250))]));
       }
     }
-    return { hosts, culprit: appName(culpritAt + 1), value: String(periodMs) };
+    return { hosts, culprit: appName(culpritAt + 1) };
   },
 
   briefing(view: RunView): string {
@@ -74,7 +79,7 @@ export const intermittentBurst: CaseModule = {
       [
         'The exact commands for this run:',
         '  dir=$(mktemp -d)',
-        `  sudo tcpdump -nn -i ${view.bridge} -w "$dir/stalls.pcap" -Z root -G ${Math.ceil(Number(view.draw.value) / 1000) + 10} -W 1 'tcp dst port 3000 and tcp[tcpflags] & tcp-syn != 0'`,
+        `  sudo tcpdump -nn -i ${view.bridge} -w "$dir/stalls.pcap" -Z root -G ${Math.ceil(periodOf(view.draw) / 1000) + 10} -W 1 'tcp dst port 3000 and tcp[tcpflags] & tcp-syn != 0'`,
         `  tcpdump -nn -tt -r "$dir/stalls.pcap" 'src host ${culprit?.ip ?? 'IP'}' | cut -d. -f1 | uniq -c   # hundreds in the same few seconds`,
         `  ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
@@ -97,7 +102,7 @@ export const intermittentBurst: CaseModule = {
       .sort((a, b) => b.p - a.p)
       .map((r) => `  ${r.n.padEnd(8)} ${String(r.p).padStart(5)} packets/s${r.n === culprit.name ? '   <- the culprit' : ''}`);
     return [
-      `The culprit was ${culprit.name} (${culprit.ip}): every ${(Number(view.draw.value) / 1000).toFixed(1)} s it opened about 120 connections at once`,
+      `The culprit was ${culprit.name} (${culprit.ip}): every ${(periodOf(view.draw) / 1000).toFixed(1)} s it opened about 120 connections at once`,
       `for ${burstMs / 1000} s, a batch job with no rate limit; in between it was as quiet as anyone.`,
       '',
       'Packets a second on each veth, averaged since the start: the bursts hardly show in an average.',

@@ -5,7 +5,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { appName, client, drawPassword, getJob, hex, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
+import { appName, client, drawPassword, getJob, hex, host, jobsOf, labCommands, range, suspectNames, webserver, whereToListen, caseStream } from './common.js';
 
 export const serviceAccounts = ['svc-backup', 'svc-reports', 'deploy', 'jenkins', 'etl-loader', 'monitoring', 'svc-billing', 'sync-agent'] as const;
 
@@ -121,8 +121,7 @@ export const passwordInClear: CaseModule = {
 
 /** The culprit's login, as its configuration says (for the debrief only). */
 function findLogin(view: RunView): { user: string; auth: string } | undefined {
-  const spec = view.draw.hosts.find((h) => h.name === view.draw.culprit);
-  const jobs = (spec?.config.jobs ?? []) as Array<{ headers?: Record<string, string> }>;
+  const jobs = jobsOf(view.draw, view.draw.culprit);
   const auth = jobs.map((j) => j.headers?.authorization).find((a) => a?.startsWith('Basic '));
   if (!auth) return undefined;
   const user = Buffer.from(auth.slice(6), 'base64').toString().split(':')[0] ?? 'USER';

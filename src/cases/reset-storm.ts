@@ -6,7 +6,7 @@
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { appName, client, getJob, host, inHostNet, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
+import { appName, client, getJob, host, inHostNet, jobsOf, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
 
 /** Ports a mistyped health check might aim at: never the site's 3000. */
 export const badPorts = [3001, 3030, 3300, 4000, 5000, 8000, 8080, 8081, 8443, 8888, 9000, 9090] as const;
@@ -16,6 +16,11 @@ export const sidecarPort = 9901;
 const deadOctets = Array.from({ length: 140 }, (_, i) => 100 + i);
 /** Innocents' everyday GET gaps (ms): the first is always louder than the culprit. */
 const innocentGaps = [160, 220, 300, 450, 650, 900] as const;
+
+/** The webserver port the culprit's broken check knocks on, from its configuration (for the hints and the debrief). */
+export function deadPortOf(draw: CaseDraw): number | undefined {
+  return jobsOf(draw, draw.culprit).find((j) => j.kind === 'connect' && !j.address && j.octet === undefined)?.port;
+}
 
 export const resetStorm: CaseModule = {
   id: 'reset-storm',
@@ -66,7 +71,7 @@ export const resetStorm: CaseModule = {
         k++;
       }
     }
-    return { hosts, culprit: appName(culpritAt + 1), value: String(port) };
+    return { hosts, culprit: appName(culpritAt + 1) };
   },
 
   briefing(view: RunView): string {
@@ -99,7 +104,7 @@ export const resetStorm: CaseModule = {
       ].join('\n'),
       [
         'The exact commands for this run:',
-        `  sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'   # ${web?.ip ?? 'webserver'}.${view.draw.value} > ${culprit?.ip ?? 'IP'}.NNNNN: Flags [R.]`,
+        `  sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'   # ${web?.ip ?? 'webserver'}.${deadPortOf(view.draw)} > ${culprit?.ip ?? 'IP'}.NNNNN: Flags [R.]`,
         `  ${view.cli} ps | grep ${culprit?.ip ?? 'IP'}                          # ${view.draw.culprit}`,
         `  ${view.cli} stop ${view.draw.culprit}`,
       ].join('\n'),
@@ -121,14 +126,14 @@ export const resetStorm: CaseModule = {
       .map((n) => ({ n, rate: packetsPerSec(evidence, n) }))
       .sort((a, b) => b.rate - a.rate);
     return [
-      `The culprit was ${culprit.name} (${culprit.ip}): its health check knocked on port ${view.draw.value} of the webserver, where nothing listens.`,
+      `The culprit was ${culprit.name} (${culprit.ip}): its health check knocked on port ${deadPortOf(view.draw)} of the webserver, where nothing listens.`,
       '',
       'Packets a second on each host\'s veth since the start: the culprit was not the loudest.',
       ...rates.map((r) => `  ${r.n.padEnd(8)} ${String(r.rate).padStart(5)}/s${r.n === culprit.name ? '   <- the culprit' : ''}`),
       '',
       'How to see it:',
       `  1. sudo timeout 5 tcpdump -nn -i ${view.bridge} 'tcp[tcpflags] & tcp-rst != 0'`,
-      `     IP ${web?.ip}.${view.draw.value} > ${culprit.ip}.NNNNN: Flags [R.], seq 0, ack 1, win 0, length 0`,
+      `     IP ${web?.ip}.${deadPortOf(view.draw)} > ${culprit.ip}.NNNNN: Flags [R.], seq 0, ack 1, win 0, length 0`,
       `  2. ${view.cli} ps | grep ${culprit.ip}   # ${culprit.name}`,
       `  3. ${view.cli} stop ${culprit.name}`,
       '',

@@ -11,7 +11,7 @@
  * reaches every veth: counting port 3000 or packets per veth accuses an innocent. Reading
  * the answers (-vv: the id, the name, the address; -e: the MAC) finds the culprit.
  */
-import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
+import { configOf, type CaseDraw, type CaseModule, type Evidence, type HostSpec, type Observations, type RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { AgentConfig, AgentVisit } from '../services/agent.js';
 import { appName, caseStream, host, labCommands, packetsPerSec, range, suspectNames, webserver } from './common.js';
@@ -29,16 +29,12 @@ export function mdnsNameOf(name: string): string {
 
 /** The run's name of the intranet, e.g. "portal.local". */
 export function intranetOf(draw: CaseDraw): string {
-  return (draw.hosts.find((h) => h.name === 'webserver')?.config.mdnsName as string | undefined) ?? 'intranet.local';
+  return configOf(draw, 'webserver', 'webserver')?.mdnsName ?? 'intranet.local';
 }
 
-function agentConfig(view: { hosts: HostSpec[] }, name: string): AgentConfig | undefined {
-  const h = view.hosts.find((x) => x.name === name);
-  return h?.program === 'agent' ? (h.config as unknown as AgentConfig) : undefined;
-}
 
 /** Page loads a second a machine makes, by the names it visits. */
-export function visitsPerSec(config: AgentConfig, filter: (name: string) => boolean = () => true): number {
+export function visitsPerSec(config: Pick<AgentConfig, 'visits'>, filter: (name: string) => boolean = () => true): number {
   return config.visits.filter((v) => filter(v.name)).reduce((sum, v) => sum + (v.loops ?? 1) * (1000 / v.everyMs), 0);
 }
 
@@ -48,7 +44,7 @@ export function visitsPerSec(config: AgentConfig, filter: (name: string) => bool
  * intranet (as if it won every race).
  */
 export function pageLoadsPerSec(draw: CaseDraw): Map<string, number> {
-  const agents = draw.hosts.filter((h) => h.program === 'agent').map((h) => ({ name: h.name, c: h.config as unknown as AgentConfig }));
+  const agents = draw.hosts.flatMap((h) => (h.program === 'agent' ? [{ name: h.name, c: h.config }] : []));
   const intranet = intranetOf(draw);
   const out = new Map<string, number>();
   for (const a of agents) {
@@ -109,7 +105,7 @@ export const rogueResponder: CaseModule = {
         intranet: { name: intranet, expect: intranetMark },
         visits: rng.shuffle(visits),
       };
-      hosts.push({ name: appName(i + 1), role: 'suspect', program: 'agent', config: config as unknown as Record<string, unknown> });
+      hosts.push({ name: appName(i + 1), role: 'suspect', program: 'agent', config });
     }
     return { hosts, culprit: appName(culpritAt + 1) };
   },
@@ -186,7 +182,7 @@ export const rogueResponder: CaseModule = {
     const iface = evidence.interfaces.get(culprit.name) ?? (culprit.veth ? { veth: culprit.veth, ifindex: culprit.ifindex ?? 0 } : undefined);
     const loads = pageLoadsPerSec(view.draw);
     const rows = suspectNames(view)
-      .map((n) => ({ n, p: packetsPerSec(evidence, n), own: visitsPerSec(agentConfig(view.draw, n) ?? ({ visits: [] } as unknown as AgentConfig)) }))
+      .map((n) => ({ n, p: packetsPerSec(evidence, n), own: visitsPerSec(configOf(view.draw, n, 'agent') ?? { visits: [] }) }))
       .sort((a, b) => b.p - a.p)
       .map((r) => `  ${r.n.padEnd(8)} ${String(r.p).padStart(5)} packets/s, ${r.own.toFixed(1).padStart(4)} page loads/s of its own${r.n === culprit.name ? `   <- the culprit (and up to ${(loads.get(r.n)! - r.own).toFixed(1)} a second of others' visits to the intranet)` : ''}`);
     return [

@@ -5,17 +5,16 @@
  * and no bytes to speak of, and connection pools hold as many connections as it does; what
  * gives it away is what its connections send: tiny segments, seconds apart, never answered.
  */
-import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
+import { configOf, type CaseDraw, type CaseModule, type Evidence, type HostSpec, type Observations, type RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import type { ClientJob } from '../services/client.js';
-import { appName, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
+import { appName, client, getJob, host, jobsOf, labCommands, range, suspectNames, webserver, whereToListen, caseStream, packetsPerSec } from './common.js';
 
 /**
  * The webserver serves a limited number of connections at once (drawn per run: what the
  * innocents' pools hold, plus room for all but two of the culprit's).
  */
 export function maxConnectionsOf(draw: CaseDraw): number {
-  return Number(draw.hosts.find((h) => h.name === 'webserver')?.config.maxConnections ?? 0);
+  return configOf(draw, 'webserver', 'webserver')?.maxConnections ?? 0;
 }
 /** A worker gives up on unfinished headers after this long (408): long, so the culprit reconnects seldom. */
 export const headersTimeoutMs = 30_000;
@@ -124,7 +123,7 @@ export const slowloris: CaseModule = {
     const culprit = host(view, view.draw.culprit)!;
     const maxConnections = maxConnectionsOf(view.draw);
     const conns = (name: string): number =>
-      ((view.draw.hosts.find((h) => h.name === name)?.config.jobs ?? []) as ClientJob[]).reduce((sum, j) => sum + (j.kind === 'slowloris' ? (j.conns ?? 0) : j.kind === 'get' && j.keepAlive ? (j.loops ?? 1) : 0), 0);
+      jobsOf(view.draw, name).reduce((sum, j) => sum + (j.kind === 'slowloris' ? (j.conns ?? 0) : j.kind === 'get' && j.keepAlive ? (j.loops ?? 1) : 0), 0);
     const rows = suspectNames(view)
       .map((n) => ({ n, p: packetsPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p)

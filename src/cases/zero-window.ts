@@ -9,10 +9,10 @@
  * host says win 0 now and then and the webserver holds a full send queue for each of them:
  * the window field (`tcp[14:2] = 0`, `win 0`) on the site's port 3000 gives the culprit away.
  */
-import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
+import { configOf, type CaseDraw, type CaseModule, type Evidence, type HostSpec, type Observations, type RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { appName, caseStream, client, getJob, host, labCommands, range, suspectNames, webserver, whereToListen, packetsPerSec, kbPerSec } from './common.js';
+import { appName, caseStream, client, getJob, host, jobsOf, labCommands, range, suspectNames, webserver, whereToListen, packetsPerSec, kbPerSec } from './common.js';
 
 /** The webserver's workers; the culprit holds as many slow downloads. */
 export const workers = 3;
@@ -44,8 +44,7 @@ export const zeroWindowFilter = 'tcp port 3000 and tcp[14:2] = 0 and tcp[tcpflag
 
 /** The culprit's slow downloads, from its configuration (for the debrief and the tests). */
 export function slowDownloads(draw: CaseDraw): ClientJob | undefined {
-  const spec = draw.hosts.find((h) => h.name === draw.culprit);
-  return ((spec?.config.jobs ?? []) as ClientJob[]).find((j) => j.kind === 'download' && j.readBytesPerSec);
+  return jobsOf(draw, draw.culprit).find((j) => j.kind === 'download' && j.readBytesPerSec);
 }
 
 /** A log shipper that tails the webserver's log on `loops` connections at a few KB a second. */
@@ -160,8 +159,8 @@ export const zeroWindow: CaseModule = {
     const web = host(view, 'webserver');
     const slow = slowDownloads(view.draw);
     const iface = evidence.interfaces.get(culprit.name) ?? (culprit.veth ? { veth: culprit.veth, ifindex: culprit.ifindex ?? 0 } : undefined);
-    const exportBytes = Number(view.draw.hosts.find((h) => h.name === 'webserver')?.config.exportBytes ?? 0);
-    const downloaders = new Set(view.draw.hosts.filter((h) => ((h.config.jobs ?? []) as ClientJob[]).some((j) => j.kind === 'download')).map((h) => h.name));
+    const exportBytes = configOf(view.draw, 'webserver', 'webserver')?.exportBytes ?? 0;
+    const downloaders = new Set(view.draw.hosts.filter((h) => jobsOf(view.draw, h.name).some((j) => j.kind === 'download')).map((h) => h.name));
     const rows = suspectNames(view)
       .map((n) => ({ n, p: packetsPerSec(evidence, n), b: kbPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p)

@@ -290,16 +290,19 @@ export function interfaceMtus(spec: Pick<HostSpec, 'interfaces'>): Array<{ ifnam
   return (spec.interfaces ?? []).flatMap((nic, k) => (nic.mtu ? [{ ifname: `eth${k}`, mtu: nic.mtu }] : []));
 }
 
-/** Replaces host names in a service's target URL with their lab addresses. */
-export function resolveConfig(config: Record<string, unknown>, plan: LabPlan): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...config };
-  for (const [k, v] of Object.entries(out)) {
-    if (typeof v !== 'string') continue;
-    let s = v;
-    for (const h of plan.hosts) s = s.replace(new RegExp(`//${h.name}(?=[:/])`, 'g'), `//${h.ip}`);
-    out[k] = s;
-  }
-  return out;
+/**
+ * Replaces host names in the URLs of a service's configuration (`http://webserver:3000/`,
+ * at any depth: a job's own target too) with their lab addresses.
+ */
+export function resolveConfig<T extends object>(config: T, plan: LabPlan): T {
+  const names = plan.hosts.map((h) => ({ re: new RegExp(`//${h.name}(?=[:/])`, 'g'), ip: `//${h.ip}` }));
+  const resolve = (v: unknown): unknown => {
+    if (typeof v === 'string') return names.reduce((s, n) => s.replace(n.re, n.ip), v);
+    if (Array.isArray(v)) return v.map(resolve);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+    return v;
+  };
+  return resolve(config) as T;
 }
 
 /** Finds a host by name or id (or a unique id prefix, as docker does). */

@@ -40,6 +40,13 @@ export interface AgentConfig {
 export const lookupTimeoutMs = 1000;
 export const pageTimeoutMs = 5000;
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    agent: AgentConfig;
+  }
+}
 const config = await readConfig<AgentConfig>((env) => JSON.parse(env.AGENT ?? '{}') as AgentConfig);
 
 let address = lanAddress();

@@ -109,6 +109,13 @@ export interface ClientConfig {
   ca?: string;
 }
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    client: ClientConfig;
+  }
+}
 const config = await readConfig<ClientConfig>((env) => ({
   target: env.TARGET ?? 'http://webserver:3000/',
   resolver: env.RESOLVER,

@@ -12,6 +12,13 @@ export interface ForwarderConfig {
   targetPort: number;
 }
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    forwarder: ForwarderConfig;
+  }
+}
 const config = await readConfig<ForwarderConfig>((env) => ({
   listenHosts: (env.LISTEN_HOSTS ?? '127.0.0.1').split(','),
   port: envInt(env, 'PORT', 3000),

@@ -7,6 +7,13 @@ import { readConfig, report } from './service-io.js';
 
 export type IdleConfig = Record<string, never>;
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    idle: IdleConfig;
+  }
+}
 await readConfig<IdleConfig>(() => ({}));
 report('listening');
 setInterval(() => {}, 1 << 30);

@@ -16,6 +16,13 @@ export interface ResolverConfig {
   site: string;
 }
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    resolver: ResolverConfig;
+  }
+}
 const config = await readConfig<ResolverConfig>((env) => ({
   port: envInt(env, 'PORT', 53),
   zone: env.ZONE ?? 'lab',

@@ -11,6 +11,13 @@ export interface SenderConfig {
   sleepMs: number;
 }
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    sender: SenderConfig;
+  }
+}
 const config = await readConfig<SenderConfig>((env) => ({
   target: env.TARGET ?? 'http://webserver:3000/',
   loops: envInt(env, 'LOOPS', envInt(env, 'NUM_LOOPS', 1)),

@@ -46,6 +46,13 @@ export interface VhostsConfig {
   maxQueue?: number;
 }
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    vhosts: VhostsConfig;
+  }
+}
 const config = await readConfig<VhostsConfig>(() => {
   throw new Error('vhosts takes its configuration as JSON (stdin or MYSTERY_CONFIG)');
 });

@@ -70,6 +70,13 @@ export interface WebserverConfig {
   mdnsName?: string;
 }
 
+
+// the case model checks a host's config against this program's (type only: nothing is imported at run time)
+declare module '../cases/case.js' {
+  interface ServiceConfigs {
+    webserver: WebserverConfig;
+  }
+}
 const config = await readConfig<WebserverConfig>((env) => ({
   port: envInt(env, 'PORT', 3000),
   workers: envInt(env, 'WORKERS', 1),

@@ -106,9 +106,11 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
     const rows = new Map([...page.matchAll(/https:\/\/([a-z]+\.example)\/<\/td><td>([\d.]+) (ms|s)</g)].map((m) => [m[1]!, Number(m[2]) * (m[3] === 's' ? 1000 : 1)]));
     assert.equal(rows.size, 4, page);
     const slowMs = rows.get(slow)!;
-    // the others' median: on a loaded machine one probe's handshake may take a while
+    // the others' median: on a loaded machine one probe's handshake may take a while, and on a
+    // very loaded one every probe does (CI saw 2370 ms for the fast sites, 4330 for the slow
+    // one): the slow site's queue is time added to that, not a multiple of it
     const fastMs = [...rows].filter(([s]) => s !== slow).map(([, ms]) => ms).sort((a, b) => a - b)[1]!;
-    assert.ok(slowMs >= 700 && slowMs > 2 * fastMs, `${slow} is slow on the status page (${slowMs} ms), the others not (their median ${fastMs} ms): ${JSON.stringify([...rows])}`);
+    assert.ok(slowMs >= 700 && slowMs - fastMs >= 700, `${slow} is slow on the status page (${slowMs} ms), the others not (their median ${fastMs} ms): ${JSON.stringify([...rows])}`);
     const latencyBefore = (JSON.parse(before.stdout) as { latencyMs: number }).latencyMs;
     assert.ok(latencyBefore >= 700, `mystery status: ${latencyBefore} ms`);
 

@@ -19,7 +19,7 @@ import { takeSnapshot } from '../helpers/snapshot.js';
 import { findCase } from '../../src/cases/index.js';
 import { seededRng } from '../../src/core/random.js';
 import type { CaseDraw } from '../../src/cases/case.js';
-import type { ClientJob } from '../../src/services/client.js';
+import { clientJobs } from '../../src/cases/common.js';
 
 const tag = Math.random().toString(36).slice(2, 4).padEnd(2, '0');
 let stateHome = '';
@@ -127,7 +127,7 @@ async function until(lab: Lab, ms: number, ready: () => Promise<boolean>): Promi
 
 async function slowloris(lab: Lab): Promise<void> {
   // the culprit opens its connections over 15 s: wait until it holds nearly all
-  const jobs = lab.draw.hosts.find((h) => h.name === lab.culprit)!.config.jobs as ClientJob[];
+  const jobs = clientJobs(lab.draw.hosts.find((h) => h.name === lab.culprit)!);
   const want = jobs.find((j) => j.kind === 'slowloris')!.conns! - 2;
   let rows: Awaited<ReturnType<typeof sockets>> = [];
   await until(lab, 40_000, async () => {

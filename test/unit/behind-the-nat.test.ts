@@ -20,6 +20,8 @@ import { compiledServicesDir } from '../../src/core/paths.js';
 import { AbuseLog, abuseReport, signedBody, signedWith, tagBytes } from '../../src/services/uploads.js';
 import type { ClientJob } from '../../src/services/client.js';
 import { viewOf } from '../helpers/view.js';
+import { hostConfig } from '../../src/cases/case.js';
+import { clientJobs } from '../../src/cases/common.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `nat-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => behindTheNat.draw(seededRng(seed), suspects);
@@ -29,7 +31,7 @@ const plan = (d: CaseDraw, seed = 's', rng = seededRng(`plan-${seed}`)): LabPlan
 const view = (d: CaseDraw, p: LabPlan): RunView => viewOf(p, d);
 
 const word = (w: string): RegExp => new RegExp(`(^|[^0-9A-Za-z-])${w.replace(/\./g, '\\.')}($|[^0-9A-Za-z-])`);
-const jobsOf = (d: CaseDraw, name: string): ClientJob[] => d.hosts.find((h) => h.name === name)!.config.jobs as ClientJob[];
+const jobsOf = (d: CaseDraw, name: string): ClientJob[] => clientJobs(d.hosts.find((h) => h.name === name)!);
 const keyOf = (d: CaseDraw, name: string): string => jobsOf(d, name)[0]!.signKey!;
 
 test('behind-the-nat: in the catalog, hard, on both backends, answered with a host', () => {
@@ -71,7 +73,7 @@ test('behind-the-nat: lan and wan, gw masquerades lan with random ports; every m
       const apps = d.hosts.filter((h) => h.role === 'suspect');
       assert.equal(apps.length, n);
       // the same program, job, size, pace, path and headers everywhere
-      const shapes = new Set(apps.map((h) => JSON.stringify({ program: h.program, target: h.config.target, jobs: jobsOf(d, h.name).map((j) => ({ ...j, signKey: undefined, localPort: undefined })), interfaces: h.interfaces, routes: h.routes })));
+      const shapes = new Set(apps.map((h) => JSON.stringify({ program: h.program, target: hostConfig(h, 'client')!.target, jobs: jobsOf(d, h.name).map((j) => ({ ...j, signKey: undefined, localPort: undefined })), interfaces: h.interfaces, routes: h.routes })));
       assert.equal(shapes.size, 1, 'no machine differs but by its key and inside port');
       assert.deepEqual(jobsOf(d, apps[0]!.name), [syncJob(keyOf(d, apps[0]!.name), insidePortOf(d, apps[0]!.name)!)]);
       const keys = apps.map((h) => keyOf(d, h.name));
@@ -81,9 +83,9 @@ test('behind-the-nat: lan and wan, gw masquerades lan with random ports; every m
       assert.equal(new Set(ports).size, n, 'an inside port of its own each');
       for (const p of ports) assert.ok(p >= insidePorts.min && p <= insidePorts.max);
       // the partner knows the culprit's key, and only the partner
-      assert.equal(web.config.flagKey, keyOf(d, d.culprit));
-      assert.equal(web.config.reportPath, '/report');
-      assert.ok(Number(web.config.keepAliveMs) > upload.everyMs * 10, 'the agents\' connections stay open');
+      assert.equal(hostConfig(web, 'webserver')!.flagKey, keyOf(d, d.culprit));
+      assert.equal(hostConfig(web, 'webserver')!.reportPath, '/report');
+      assert.ok(Number(hostConfig(web, 'webserver')!.keepAliveMs) > upload.everyMs * 10, 'the agents\' connections stay open');
     }
   }
 });
@@ -113,7 +115,7 @@ test('behind-the-nat: the plan is the same whatever the culprit, and holds no ke
     for (const net of v.networks!) assert.ok(briefing.includes(net.bridge), `the briefing names ${net.name}'s bridge`);
     // the machines reach the partner at its wan address
     const web = p.hosts.find((h) => h.name === 'webserver')!;
-    for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.equal(resolveConfig(h.config, p).target, `http://${web.ip}:3000/`);
+    for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.equal(resolveConfig(hostConfig(h, 'client')!, p).target, `http://${web.ip}:3000/`);
   }
 });
 

@@ -16,6 +16,9 @@ import { maxConnectionsOf } from '../../src/cases/slowloris.js';
 import { hostSysctls } from '../../src/cases/common.js';
 import { caseCompose } from '../../src/backends/docker/docker.js';
 import type { ClientJob } from '../../src/services/client.js';
+import { clientJobs } from '../../src/cases/common.js';
+import { deadPortOf } from '../../src/cases/reset-storm.js';
+import { hostConfig } from '../../src/cases/case.js';
 
 const newCases = ['reset-storm', 'password-in-clear', 'fat-payload', 'arp-storm', 'lossy-link', 'slowloris', 'intermittent-burst', 'dns-exfil', 'zero-window'];
 /** Servers a case has besides the webserver: [name, program, port]. */
@@ -83,7 +86,7 @@ for (const id of newCases) {
         assert.equal(suspects.length, n);
         assert.equal(new Set(suspects.map((h) => h.program)).size, 1, 'nothing in ps tells the suspects apart');
         const servers = d.hosts.filter((h) => h.role === 'server');
-        assert.deepEqual(servers.map((h) => [h.name, h.program, h.config.port]), [['webserver', 'webserver', 3000], ...(otherServers[id] ?? [])]);
+        assert.deepEqual(servers.map((h) => [h.name, h.program, 'port' in h.config ? h.config.port : undefined]), [['webserver', 'webserver', 3000], ...(otherServers[id] ?? [])]);
         assert.equal(new Set(d.hosts.map((h) => h.name)).size, d.hosts.length, 'host names are unique');
       }
     }
@@ -102,6 +105,8 @@ for (const id of newCases) {
       const culpritIp = v.hosts.find((h) => h.name === v.draw.culprit)!.ip;
       assert.ok(!briefing.includes(culpritIp), 'the briefing gives no culprit IP');
       if (v.draw.value && !/^app\d+$/.test(v.draw.value)) assert.ok(!word(v.draw.value).test(briefing), `the briefing gives no value: ${v.draw.value}`);
+      // no side channel: a value is drawn for a case answered with one, never for another's debrief
+      if (c.solvedBy !== 'answer') assert.equal(v.draw.value, undefined, `${id} draws a value but is solved by ${c.solvedBy}`);
       assert.ok(!c.title.includes(v.draw.culprit) && !c.summary.includes(v.draw.culprit));
     }
   });
@@ -126,7 +131,7 @@ for (const id of newCases) {
     const plan = planLab({ lab: 'cunit', caseId: c.id, seed: 'resolve', suspects: c.suspects.default, backend: 'netns', port: 3499, subnetBase: '10.200.9', draw: v.draw });
     const web = plan.hosts.find((h) => h.name === 'webserver')!;
     for (const h of v.draw.hosts.filter((x) => x.role === 'suspect')) {
-      assert.equal(resolveConfig(h.config, plan).target, `http://${web.ip}:3000/`);
+      assert.equal(resolveConfig(hostConfig(h, 'client')!, plan).target, `http://${web.ip}:3000/`);
     }
   });
 }
@@ -183,7 +188,7 @@ test('the culprit is never the loudest by design where loudness is the wrong tri
       const d = draw(c, s);
       const gaps = d.hosts
         .filter((h) => h.role === 'suspect' && h.name !== d.culprit)
-        .flatMap((h) => (h.config.jobs as Array<{ kind: string; sleepMs?: number }>).filter((j) => j.kind === 'get').map((j) => j.sleepMs!));
+        .flatMap((h) => clientJobs(h).filter((j) => j.kind === 'get').map((j) => j.sleepMs!));
       assert.ok(Math.min(...gaps) <= 160, `${id} ${s}: a busy innocent`);
     }
   }
@@ -196,7 +201,11 @@ test('dns-exfil: the exfiltration domain is drawn per run, outside the lab, and 
     const d = draw(c, s);
     const tunnel = tunnelOf(d)!;
     assert.ok(tunnel, `${s}: the culprit has a tunnel`);
-    assert.equal(tunnel.domain, d.value, 'the domain is the run\'s secret value');
+    // the domain is the run's secret: neither the plan (the state file) nor the briefing holds it
+    const v = view(c, s);
+    const plan = planLab({ lab: 'cunit', caseId: c.id, seed: s, suspects: c.suspects.default, backend: 'netns', port: 3499, subnetBase: '10.200.9', draw: d });
+    assert.ok(!JSON.stringify({ ...plan, seed: undefined }).includes(tunnel.domain), `${s}: the plan holds ${tunnel.domain}`);
+    assert.ok(!c.briefing(v).includes(tunnel.domain), `${s}: the briefing gives ${tunnel.domain}`);
     assert.match(tunnel.domain, /^[a-z]+\.[a-z]+$/);
     assert.ok(!tunnel.domain.endsWith('.lab'));
     domains.add(tunnel.domain);
@@ -219,17 +228,17 @@ test('dns-exfil: the exfiltration domain is drawn per run, outside the lab, and 
     // nobody else has a tunnel, and nobody else's names change from one lookup to the next
     for (const h of d.hosts.filter((x) => x.role === 'suspect' && x.name !== d.culprit)) {
       assert.ok(!JSON.stringify(h.config).includes(tunnel.domain));
-      assert.ok(!(h.config.jobs as Array<{ tunnel?: unknown }>).some((j) => j.tunnel));
+      assert.ok(!clientJobs(h).some((j) => j.tunnel));
     }
     // every suspect looks names up and uses the site, through the lab's resolver
     for (const h of d.hosts.filter((x) => x.role === 'suspect')) {
-      const kinds = (h.config.jobs as Array<{ kind: string }>).map((j) => j.kind);
+      const kinds = clientJobs(h).map((j) => j.kind);
       assert.ok(kinds.includes('get') && kinds.includes('dns'), `${h.name}: ${kinds.join(',')}`);
-      assert.equal(h.config.resolver, resolverTarget);
+      assert.equal(hostConfig(h, 'client')!.resolver, resolverTarget);
     }
     // everyday lookups repeat a few names: no other domain has more than two different names
     // in them, so counting different names per domain (the third hint) points at the tunnel
-    const everyday = new Set(d.hosts.flatMap((h) => ((h.config.jobs ?? []) as Array<{ names?: string[] }>).flatMap((j) => j.names ?? [])));
+    const everyday = new Set(d.hosts.flatMap((h) => clientJobs(h).flatMap((j) => j.names ?? [])));
     const perDomain = new Map<string, number>();
     for (const name of everyday) perDomain.set(name.split('.').slice(-2).join('.'), (perDomain.get(name.split('.').slice(-2).join('.')) ?? 0) + 1);
     assert.ok(Math.max(...perDomain.values()) <= 2, `${s}: ${JSON.stringify([...perDomain])}`);
@@ -244,7 +253,7 @@ test('dns-exfil: the culprit looks names up at an innocent\'s rate, and is never
   const c = findCase('dns-exfil');
   // packets a second on a veth, as measured on the lab: about 9 a GET (connection and all), 2 a lookup
   const packets = (h: HostSpec): number => {
-    const jobs = h.config.jobs as Array<{ kind: string; sleepMs?: number }>;
+    const jobs = clientJobs(h);
     return jobs.filter((j) => j.kind === 'get').reduce((sum, j) => sum + (9 * 1000) / j.sleepMs!, 0) + 2 * lookupsPerSec(h);
   };
   for (const s of seeds) {
@@ -265,18 +274,19 @@ test('dns-exfil: the hints keep the domain and the culprit\'s address for the la
   const c = findCase('dns-exfil');
   for (const s of seeds.slice(0, 10)) {
     const v = view(c, s);
+    const domain = tunnelOf(v.draw)!.domain;
     const culprit = v.hosts.find((h) => h.name === v.draw.culprit)!;
     const resolverIp = v.hosts.find((h) => h.name === 'resolver')!.ip;
     const hints = c.hints(v);
     for (const h of hints.slice(0, -1)) {
-      assert.ok(!h.includes(v.draw.value!), 'an early hint gives the domain');
+      assert.ok(!h.includes(domain), 'an early hint gives the domain');
       assert.ok(!new RegExp(`${culprit.ip.replace(/\./g, '\\.')}(?!\\d)`).test(h), 'an early hint gives the culprit\'s IP');
     }
     assert.ok(hints.slice(0, -1).some((h) => h.includes('udp dst port 53') && h.includes(v.bridge)), 'a hint shows the filter on the bridge');
     const last = hints[hints.length - 1]!;
-    for (const x of [v.bridge, v.draw.value!, culprit.ip, resolverIp, `stop ${v.draw.culprit}`, 'udp dst port 53', '-n -l']) assert.ok(last.includes(x), `the last hint gives ${x}`);
+    for (const x of [v.bridge, domain, culprit.ip, resolverIp, `stop ${v.draw.culprit}`, 'udp dst port 53', '-n -l']) assert.ok(last.includes(x), `the last hint gives ${x}`);
     const debrief = c.debrief(v, { packets: new Map([[v.draw.culprit, 300]]), bytes: new Map(), seconds: 10, interfaces: new Map([[v.draw.culprit, { veth: culprit.veth!, ifindex: 4242 }]]) });
-    for (const x of [v.draw.value!, culprit.ip, culprit.veth!, '4242', tunnelName(Buffer.from(tunnelOf(v.draw)!.data), 0, v.draw.value!), 'base32 -d']) assert.ok(debrief.includes(x), `the debrief gives ${x}`);
+    for (const x of [domain, culprit.ip, culprit.veth!, '4242', tunnelName(Buffer.from(tunnelOf(v.draw)!.data), 0, domain), 'base32 -d']) assert.ok(debrief.includes(x), `the debrief gives ${x}`);
     // the situation: no capture yet, a capture on the webserver's veth, a wrong arrest
     const web = v.hosts.find((h) => h.name === 'webserver')!;
     assert.match(c.situationalHint!(v, { tcpdumpOn: [], wrongArrests: [] })!, /No tcpdump/);
@@ -291,9 +301,9 @@ test('dns-exfil: the resolver\'s address reaches every client, and its zone answ
   const v = view(c, 'resolve');
   const plan = planLab({ lab: 'cunit', caseId: c.id, seed: 'resolve', suspects: c.suspects.default, backend: 'netns', port: 3499, subnetBase: '10.200.9', draw: v.draw });
   const ipOf = (n: string): string => plan.hosts.find((h) => h.name === n)!.ip;
-  for (const h of v.draw.hosts.filter((x) => x.role === 'suspect')) assert.equal(resolveConfig(h.config, plan).resolver, `dns://${ipOf('resolver')}:53`);
+  for (const h of v.draw.hosts.filter((x) => x.role === 'suspect')) assert.equal(resolveConfig(hostConfig(h, 'client')!, plan).resolver, `dns://${ipOf('resolver')}:53`);
   const res = v.draw.hosts.find((h) => h.name === 'resolver')!;
-  assert.equal(resolveConfig(res.config, plan).site, `http://${ipOf('webserver')}:3000/`);
+  assert.equal(resolveConfig(hostConfig(res, 'resolver')!, plan).site, `http://${ipOf('webserver')}:3000/`);
 });
 
 function base32Decode(s: string): Buffer {
@@ -360,22 +370,22 @@ test('zero-window: the webserver streams an export with a few workers; only the 
     for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
       const d = draw(c, s, n);
       const web = d.hosts.find((h) => h.name === 'webserver')!;
-      assert.equal(web.config.workers, workers);
-      const bytes = Number(web.config.exportBytes);
+      assert.equal(hostConfig(web, 'webserver')!.workers, workers);
+      const bytes = Number(hostConfig(web, 'webserver')!.exportBytes);
       assert.ok(bytes >= 2 * 1024 * 1024 && bytes < 6 * 1024 * 1024, `${s}: the export is a few MB: ${bytes}`);
       sizes.add(bytes);
       const slow = slowDownloads(d)!;
       assert.ok(slow, `${s}/${n}: the culprit reads slowly`);
       assert.equal(slow.loops, workers, 'one slow download for each worker');
       assert.ok(slow.readBytesPerSec! <= 8192 && slow.giveUpMs! >= 5000, 'a few KB a second, for seconds');
-      const jobs = (h: HostSpec): ClientJob[] => h.config.jobs as ClientJob[];
+      const jobs = (h: HostSpec): ClientJob[] => clientJobs(h);
       const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
       // downloading the export is no crime: innocents do it too, at full speed
       assert.ok(innocents.some((h) => jobs(h).some((j) => j.kind === 'download')), `${s}/${n}: an innocent downloads the export`);
       for (const h of innocents) for (const j of jobs(h).filter((x) => x.kind === 'download')) assert.equal(j.readBytesPerSec, undefined, `${h.name} reads at full speed`);
       // and every host tails the webserver's log as slowly: its zero-window counters climb too,
       // and the webserver's Send-Q is full towards it, on the log tail's port
-      assert.equal(web.config.logTailPort, logTailPort);
+      assert.equal(hostConfig(web, 'webserver')!.logTailPort, logTailPort);
       for (const h of innocents) assert.ok(jobs(h).some((j) => j.kind === 'stall' && j.remote && j.port === logTailPort && j.loops! >= workers && j.readBytesPerSec! <= 8192), `${h.name} tails the log slowly`);
       assert.ok(jobs(d.hosts.find((x) => x.name === d.culprit)!).some((j) => j.kind === 'stall' && j.remote && j.loops === 1), 'the culprit tails it too');
       // everyone uses the site; the busiest innocent runs more page loops than the culprit
@@ -385,13 +395,13 @@ test('zero-window: the webserver streams an export with a few workers; only the 
       const culprit = d.hosts.find((h) => h.name === d.culprit)!;
       assert.ok(Math.max(...innocents.map((h) => rate(h, false))) >= 10 * rate(culprit, false), `${s}/${n}: a busy innocent`);
       // the health checks (no worker needed) go on through a stall: one innocent checks 4 times as often as the culprit
-      assert.equal(web.config.healthPath, healthPath);
+      assert.equal(hostConfig(web, 'webserver')!.healthPath, healthPath);
       for (const h of d.hosts.filter((x) => x.role === 'suspect')) assert.equal(jobs(h).filter((j) => j.path === healthPath).length, 1, `${h.name} checks /health`);
       assert.ok(Math.max(...innocents.map((h) => rate(h, true))) >= 4 * rate(culprit, true), `${s}/${n}: a busy health check`);
       // while the workers are taken the page loops wait; the metrics keep every innocent louder than the culprit
       const metrics = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'statsd').reduce((sum, j) => sum + j.perSec!, 0);
       for (const h of innocents) assert.ok(metrics(h) >= 3 * metrics(culprit), `${s}/${n}: ${h.name} ships ${metrics(h)} metrics/s, the culprit ${metrics(culprit)}`);
-      assert.equal(web.config.statsdPort, jobs(culprit).find((j) => j.kind === 'statsd')!.port);
+      assert.equal(hostConfig(web, 'webserver')!.statsdPort, jobs(culprit).find((j) => j.kind === 'statsd')!.port);
     }
   }
   assert.ok(sizes.size >= seeds.length / 2, `${sizes.size} export sizes in ${seeds.length} runs`);
@@ -420,7 +430,7 @@ test('zero-window: the hints keep the culprit\'s address for the last; the debri
 test('counting port 3000 never points at the culprit: the busiest innocent loads pages at twice its rate at least', () => {
   // the cases whose suspects all load pages (the first case's trick would count them)
   const reqPerSec = (h: HostSpec): number =>
-    (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
+    clientJobs(h).filter((j) => j.kind === 'get').reduce((sum, j) => sum + (j.loops ?? 1) * (1000 / j.sleepMs!), 0);
   for (const id of ['password-in-clear', 'lossy-link', 'arp-storm']) {
     const c = findCase(id);
     for (let k = 0; k < 200; k++) {
@@ -440,14 +450,14 @@ test('slowloris: the innocents keep their connections alive, one of them busy, p
     for (const n of [c.suspects.min, c.suspects.default, c.suspects.max]) {
       const d = draw(c, `sl-${k}`, n);
       const web = d.hosts.find((h) => h.name === 'webserver')!;
-      assert.ok(Number(web.config.keepAliveMs) >= 5000, 'idle keep-alive connections are kept for seconds');
-      const jobs = (h: HostSpec): ClientJob[] => h.config.jobs as ClientJob[];
+      assert.ok(Number(hostConfig(web, 'webserver')!.keepAliveMs) >= 5000, 'idle keep-alive connections are kept for seconds');
+      const jobs = (h: HostSpec): ClientJob[] => clientJobs(h);
       const innocents = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit);
       const pooled = (h: HostSpec): number => jobs(h).filter((j) => j.kind === 'get' && j.keepAlive).reduce((sum, j) => sum + (j.loops ?? 1), 0);
       assert.ok(innocents.every((h) => pooled(h) >= 1), 'every innocent page loop keeps a connection');
       assert.ok(innocents.flatMap(jobs).some((j) => j.keepAlive && (j.loops ?? 1) >= 3 && j.sleepMs! <= 200), 'one busy innocent');
       // each pool's request comes well within the server's keep-alive, jitter (+15%) included
-      for (const j of innocents.flatMap(jobs).filter((x) => x.keepAlive)) assert.ok(j.sleepMs! * 1.15 < Number(web.config.keepAliveMs), `${j.sleepMs} ms between requests`);
+      for (const j of innocents.flatMap(jobs).filter((x) => x.keepAlive)) assert.ok(j.sleepMs! * 1.15 < Number(hostConfig(web, 'webserver')!.keepAliveMs), `${j.sleepMs} ms between requests`);
       // and a cron job on a new connection each time, which waits while the culprit holds the slots
       assert.ok(innocents.every((h) => jobs(h).some((j) => j.kind === 'get' && !j.keepAlive)), 'every innocent has a cron job');
       // counting connections (ss -tn in the webserver) does not single the culprit out: a pool holds as many, within 3
@@ -473,28 +483,33 @@ test('reset-storm and arp-storm: the innocents carry the same counters and neigh
   const rs = findCase('reset-storm');
   for (const s of seeds) {
     const d = draw(rs, s);
-    const local = (h: HostSpec): number => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'connect').reduce((sum, j) => sum + j.perSec!, 0);
+    const local = (h: HostSpec): number => clientJobs(h).filter((j) => j.kind === 'connect').reduce((sum, j) => sum + j.perSec!, 0);
     const attempts = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit).map(local);
     const culprit = local(d.hosts.find((h) => h.name === d.culprit)!);
     // TcpAttemptFails climbs on every host, the culprit's within the innocents' range
     assert.ok(culprit >= Math.min(...attempts) - 2 && culprit <= Math.max(...attempts) + 2, `${s}: ${culprit} vs ${attempts.join(', ')}`);
     for (const h of d.hosts.filter((x) => x.role === 'suspect' && x.name !== d.culprit)) {
       // innocents knock on lo, or on a dead server of the LAN (no RST, no SYN leaves: only ARP)
-      for (const j of (h.config.jobs as ClientJob[]).filter((x) => x.kind === 'connect')) assert.ok(j.address === '127.0.0.1' || (j.octet! >= 100 && j.octet! < 240), 'innocents knock on lo or a dead address only');
+      for (const j of clientJobs(h).filter((x) => x.kind === 'connect')) assert.ok(j.address === '127.0.0.1' || (j.octet! >= 100 && j.octet! < 240), 'innocents knock on lo or a dead address only');
     }
     // TcpAttemptFails minus TcpOutRsts: what the culprit's refused remote check adds; one
     // innocent's dead server adds as much, so neither that gap nor the webserver's TcpOutRsts points at it
-    const gap = (h: HostSpec): number => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'connect' && j.address !== '127.0.0.1').reduce((sum, j) => sum + j.perSec!, 0);
-    const lo = (h: HostSpec): number => (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'connect' && j.address === '127.0.0.1').reduce((sum, j) => sum + j.perSec!, 0);
+    const gap = (h: HostSpec): number => clientJobs(h).filter((j) => j.kind === 'connect' && j.address !== '127.0.0.1').reduce((sum, j) => sum + j.perSec!, 0);
+    const lo = (h: HostSpec): number => clientJobs(h).filter((j) => j.kind === 'connect' && j.address === '127.0.0.1').reduce((sum, j) => sum + j.perSec!, 0);
     const c = d.hosts.find((h) => h.name === d.culprit)!;
     const twin = d.hosts.filter((h) => h.role === 'suspect' && h !== c).find((h) => gap(h) === gap(c) && lo(h) === lo(c));
     assert.ok(twin, `${s}: an innocent's counters climb as the culprit's (${lo(c)} + ${gap(c)} a second)`);
+    // the port it knocks on is read from its configuration, and no briefing gives it
+    const port = deadPortOf(d);
+    assert.ok(port && port !== 3000, `${s}: the dead port ${port}`);
+    assert.ok(!new RegExp(`\\b${port}\\b`).test(rs.briefing(view(rs, s))), `${s}: the briefing gives port ${port}`);
+    assert.ok(rs.debrief(view(rs, s), { packets: new Map(), bytes: new Map(), seconds: 10, interfaces: new Map() }).includes(`port ${port} of the webserver`));
   }
   const as = findCase('arp-storm');
   for (const s of seeds) {
     const d = draw(as, s);
     for (const h of d.hosts.filter((x) => x.role === 'suspect')) {
-      const dead = (h.config.jobs as ClientJob[]).filter((j) => j.kind === 'sweep' && j.octets);
+      const dead = clientJobs(h).filter((j) => j.kind === 'sweep' && j.octets);
       assert.equal(dead.length, 1, `${h.name} polls a stale inventory`);
       assert.equal(dead[0]!.octets!.length, 32);
       assert.ok(h.name === d.culprit ? dead[0]!.perSec! >= 30 : dead[0]!.perSec! <= 2);

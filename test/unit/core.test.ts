@@ -10,6 +10,7 @@ import { captureInterface } from '../../src/core/observe.js';
 import { bars, sparkline } from '../../src/core/sparkline.js';
 import { median } from '../../src/core/latency.js';
 import { noisyNeighbour } from '../../src/cases/noisy-neighbour.js';
+import { hostConfig } from '../../src/cases/case.js';
 
 test('names look like Docker\'s and fit Linux limits', () => {
   for (let i = 0; i < 50; i++) {
@@ -62,7 +63,7 @@ test('noisy-neighbour: one culprit with the big loop count, drawn from the seed'
     const d = noisyNeighbour.draw(seededRng(`seed-${i}`), 5);
     assert.equal(d.hosts.length, 6);
     const senders = d.hosts.filter((h) => h.role === 'suspect');
-    const loud = senders.filter((h) => (h.config.loops as number) >= 100);
+    const loud = senders.filter((h) => hostConfig(h, 'sender')!.loops >= 100);
     assert.equal(loud.length, 1);
     assert.equal(loud[0]!.name, d.culprit);
     culprits.add(d.culprit);
@@ -74,7 +75,7 @@ test('noisy-neighbour: one culprit with the big loop count, drawn from the seed'
 test('noisy-neighbour: innocents stay well under the webserver capacity for 2 to 12 suspects', () => {
   for (let n = 2; n <= 12; n++) {
     const d = noisyNeighbour.draw(seededRng('x'), n);
-    const innocentLoops = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit).reduce((s, h) => s + (h.config.loops as number), 0);
+    const innocentLoops = d.hosts.filter((h) => h.role === 'suspect' && h.name !== d.culprit).reduce((s, h) => s + hostConfig(h, 'sender')!.loops, 0);
     // ~1 request per loop every 300 ms; the webserver serves ~100 a second
     assert.ok(innocentLoops / 0.3 <= 70, `${n} suspects: innocents send ${innocentLoops / 0.3}/s`);
     assert.equal(d.hosts.filter((h) => h.role === 'suspect').length, n);
@@ -152,7 +153,7 @@ test("a catalog case's compose file: one image, each host its program and config
   const { passwordInClear } = await import('../../src/cases/password-in-clear.js');
   const draw = passwordInClear.draw(seededRng('compose-unit'), 4);
   // a configuration with a `$` must reach the container as it is: Compose would interpolate it
-  draw.hosts[1]!.config = { ...draw.hosts[1]!.config, note: 'pa$$word ${HOME}' };
+  Object.assign(draw.hosts[1]!.config, { note: 'pa$$word ${HOME}' });
   const file = caseCompose({ lab: 'cu1', port: 3456, hosts: draw.hosts, baseImage: 'local/node:20' }) as {
     services: Record<string, { image: string; build?: { args: Record<string, string>; labels: Record<string, string> }; container_name: string; command: string[]; environment: Record<string, string>; labels: Record<string, string>; ports?: string[]; depends_on?: string[]; networks: string[] }>;
     networks: Record<string, { name: string; labels: Record<string, string> }>;

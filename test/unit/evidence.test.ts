@@ -34,7 +34,7 @@ const hosts = [
   { name: 'app1', id: 'b'.repeat(12), ip: '10.0.0.3', veth: 'vethbbbbbbb' },
   { name: 'app2', id: 'c'.repeat(12), ip: '10.0.0.4', veth: 'vethccccccc' },
 ];
-const draw: CaseDraw = { hosts: [{ name: 'webserver', role: 'server', program: 'webserver', config: {} }, { name: 'app1', role: 'suspect', program: 'client', config: {} }, { name: 'app2', role: 'suspect', program: 'client', config: {} }], culprit: 'app1' };
+const draw: CaseDraw = { hosts: [{ name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000, workers: 1, holdMs: 10, maxQueue: 2000 } }, { name: 'app1', role: 'suspect', program: 'client', config: { target: 'http://webserver:3000/', jobs: [] } }, { name: 'app2', role: 'suspect', program: 'client', config: { target: 'http://webserver:3000/', jobs: [] } }], culprit: 'app1' };
 const view: RunView = { lab: 'x', port: 3000, backend: 'netns', cli: 'mystery', hosts, bridge: 'br-000000000000', draw };
 const flow = (from: string, n: number, t0 = 0): Packet[] =>
   Array.from({ length: n }, (_, i) => ({ ts: t0 + i * 0.01, src: from, sport: 40000 + i, dst: '10.0.0.2', dport: 3000, flags: 'P.', text: 'Flags [P.], length 80' }));

@@ -12,6 +12,8 @@ import { hostInterfaces, interfaceMtus, planLab, planNetworks, resolveRoutes, re
 import { interfaceMtuCommands } from '../../src/backends/netns/lab.js';
 import { seededRng } from '../../src/core/random.js';
 import { viewOf } from '../helpers/view.js';
+import { clientJobs } from '../../src/cases/common.js';
+import { hostConfig } from '../../src/cases/case.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `mtu-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => mtuBlackhole.draw(seededRng(seed), suspects);
@@ -63,13 +65,13 @@ test('mtu-blackhole: three networks, two routers that are infrastructure, the MT
       assert.ok(icmpRule.args.includes('icmp'), 'the rule drops ICMP only: every handshake completes');
       const suspects = d.hosts.filter((h) => h.role === 'suspect');
       assert.equal(suspects.length, n);
-      const shapes = new Set(suspects.map((h) => JSON.stringify({ program: h.program, kinds: (h.config.jobs as Array<{ kind: string; path?: string }>).map((j) => [j.kind, j.path]), interfaces: h.interfaces, routes: h.routes, sysctls: h.sysctls })));
+      const shapes = new Set(suspects.map((h) => JSON.stringify({ program: h.program, kinds: clientJobs(h).map((j) => [j.kind, j.path]), interfaces: h.interfaces, routes: h.routes, sysctls: h.sysctls })));
       assert.equal(shapes.size, 1, 'every office machine alike: everyone\'s download hangs');
       const web = d.hosts.find((h) => h.name === 'webserver')!;
       assert.equal(web.sysctls?.['net.ipv4.tcp_mtu_probing'], '0', 'the webserver never probes the path by itself');
       assert.equal(web.sysctls?.['net.ipv4.ip_no_pmtu_disc'], '0', 'the webserver sends DF');
-      assert.ok(Number(web.config.exportBytes) > 100_000, 'the export is far more than one segment');
-      assert.ok(Number(web.config.workers) > n, 'a worker for every hung download, and the pages besides');
+      assert.ok(Number(hostConfig(web, 'webserver')!.exportBytes) > 100_000, 'the export is far more than one segment');
+      assert.ok(Number(hostConfig(web, 'webserver')!.workers) > n, 'a worker for every hung download, and the pages besides');
     }
   }
 });

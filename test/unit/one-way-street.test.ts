@@ -12,6 +12,7 @@ import { addressOf, hostInterfaces, planLab, planNetworks, resolveRoutes, topolo
 import { seededRng } from '../../src/core/random.js';
 import { stateProblem, type LabState } from '../../src/core/state.js';
 import { viewOf } from '../helpers/view.js';
+import { clientJobs } from '../../src/cases/common.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `oneway-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => oneWayStreet.draw(seededRng(seed), suspects);
@@ -73,7 +74,7 @@ test('one-way-street: three firewalls alike, all infrastructure, the webserver t
       const gws = machines.map((h) => routeVia(d, h.name).find((r) => r.to === 'dmz')!.via);
       assert.equal(new Set(gws).size, 3, 'every firewall carries some machine');
       // the same program and job for every machine
-      assert.equal(new Set(machines.map((h) => JSON.stringify({ p: h.program, k: (h.config.jobs as Array<{ kind: string; loops: number; timeoutMs: number }>).map((j) => [j.kind, j.loops, j.timeoutMs]) }))).size, 1);
+      assert.equal(new Set(machines.map((h) => JSON.stringify({ p: h.program, k: clientJobs(h).map((j) => [j.kind, j.loops, j.timeoutMs]) }))).size, 1);
       // the webserver's way back: each machine through its gateway, but the victim through another firewall
       for (const [i, h] of machines.entries()) {
         const host = web.routes!.find((r) => r.to === `{ip:${h.name}}`)?.via ?? web.routes!.find((r) => r.to === 'lan')!.via;

@@ -15,6 +15,7 @@ import { seededRng } from '../../src/core/random.js';
 import { aRecord, encodeQuery, parseQuery, parseResponse, response, answer, TYPE_A } from '../../src/services/dns.js';
 import { formatOutcomes, parseOutcome, tallyOutcomes } from '../../src/core/outcomes.js';
 import type { AgentConfig } from '../../src/services/agent.js';
+import { hostConfig } from '../../src/cases/case.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `rogue-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => rogueResponder.draw(seededRng(seed), suspects);
@@ -52,7 +53,7 @@ test('rogue-responder: every machine runs the agent with the same shape; only th
       const intranet = intranetOf(d);
       assert.match(intranet, /^[a-z]+\.local$/);
       const web = d.hosts.find((h) => h.name === 'webserver')!;
-      assert.deepEqual([web.program, web.config.port, web.config.mdnsName], ['webserver', 3000, intranet]);
+      assert.deepEqual([web.program, hostConfig(web, 'webserver')!.port, hostConfig(web, 'webserver')!.mdnsName], ['webserver', 3000, intranet]);
       const machines = d.hosts.filter((h) => h.role === 'suspect');
       assert.equal(machines.length, n);
       assert.ok(machines.every((h) => h.program === 'agent'), 'one program');

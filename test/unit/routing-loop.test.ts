@@ -13,6 +13,7 @@ import { addressOf, hostInterfaces, hostRouteTarget, networkOrder, planLab, plan
 import { seededRng } from '../../src/core/random.js';
 import { stateProblem, type LabState } from '../../src/core/state.js';
 import { viewOf } from '../helpers/view.js';
+import { clientJobs } from '../../src/cases/common.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `loop-seed-${i}`);
 const draw = (seed: string, suspects = 5): CaseDraw => routingLoop.draw(seededRng(seed), suspects);
@@ -67,7 +68,7 @@ test('routing-loop: three networks, five routers, all infrastructure; the fault 
     assert.deepEqual(r2.routes, [{ to: 'lan', via: 'r1' }, { to: `{ip:${d.culprit}}`, via: d.value }]);
     // the machines: the same program and the same kind of job, default via r1
     const apps = d.hosts.filter((h) => h.role === 'suspect');
-    const shapes = new Set(apps.map((h) => JSON.stringify({ program: h.program, kinds: (h.config.jobs as Array<{ kind: string; timeoutMs: number }>).map((j) => [j.kind, j.timeoutMs]), interfaces: h.interfaces, routes: h.routes })));
+    const shapes = new Set(apps.map((h) => JSON.stringify({ program: h.program, kinds: clientJobs(h).map((j) => [j.kind, j.timeoutMs]), interfaces: h.interfaces, routes: h.routes })));
     assert.equal(shapes.size, 1, 'no machine differs but by its pace');
     // only r2's routes name a host
     assert.deepEqual(d.hosts.filter((h) => (h.routes ?? []).some((r) => hostRouteTarget(r.to))).map((h) => h.name), ['r2']);

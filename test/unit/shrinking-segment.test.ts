@@ -12,6 +12,8 @@ import { mssChoices, mssRule, pageBytes, parseAnswer, path, routers, shrinkingSe
 import { hostInterfaces, interfaceGsoLimits, planLab, planNetworks, resolveRoutes, resolveRuleArgs, siteRoute, topologyProblems } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
 import { viewOf } from '../helpers/view.js';
+import { clientJobs } from '../../src/cases/common.js';
+import { hostConfig } from '../../src/cases/case.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `mss-seed-${i}`);
 const draw = (seed: string, suspects = 4): CaseDraw => shrinkingSegment.draw(seededRng(seed), suspects);
@@ -63,10 +65,10 @@ test('shrinking-segment: four networks, three routers that are infrastructure, o
       assert.deepEqual(d.hosts.filter((h) => h.rules?.some((x) => x.args.includes('--set-mss'))).map((h) => h.name), [router]);
       const suspects = d.hosts.filter((h) => h.role === 'suspect');
       assert.equal(suspects.length, n);
-      const shapes = new Set(suspects.map((h) => JSON.stringify({ program: h.program, kinds: (h.config.jobs as Array<{ kind: string; path?: string }>).map((j) => [j.kind, j.path]), interfaces: h.interfaces, routes: h.routes })));
+      const shapes = new Set(suspects.map((h) => JSON.stringify({ program: h.program, kinds: clientJobs(h).map((j) => [j.kind, j.path]), interfaces: h.interfaces, routes: h.routes })));
       assert.equal(shapes.size, 1, 'every office machine alike');
       const web = d.hosts.find((h) => h.name === 'webserver')!;
-      assert.equal(web.config.pageBytes, pageBytes);
+      assert.equal(hostConfig(web, 'webserver')!.pageBytes, pageBytes);
       assert.ok(pageBytes >= 500_000, 'the page is heavy: thousands of tiny segments');
       assert.deepEqual(interfaceGsoLimits(web), [{ ifname: 'eth0', segs: 1 }]);
       assert.ok(d.hosts.filter((h) => h.name !== 'webserver').every((h) => interfaceGsoLimits(h).length === 0));

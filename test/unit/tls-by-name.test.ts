@@ -25,12 +25,14 @@ import { compiledServicesDir } from '../../src/core/paths.js';
 import { caseCompose } from '../../src/backends/docker/docker.js';
 import type { ClientJob } from '../../src/services/client.js';
 import type { VhostsConfig } from '../../src/services/vhosts.js';
+import { clientJobs } from '../../src/cases/common.js';
+import { hostConfig } from '../../src/cases/case.js';
 
 const seeds = Array.from({ length: 40 }, (_, i) => `tls-seed-${i}`);
 const draw = (seed: string, suspects = tlsByName.suspects.default): CaseDraw => tlsByName.draw(seededRng(seed), suspects);
 const plan = (d: CaseDraw, seed = 's', suspects = tlsByName.suspects.default) =>
   planLab({ lab: 'tunit', caseId: 'tls-by-name', seed, suspects, backend: 'netns', port: 3670, subnetBase: '10.200.7', draw: d });
-const jobs = (d: CaseDraw, name: string): ClientJob[] => d.hosts.find((h) => h.name === name)!.config.jobs as ClientJob[];
+const jobs = (d: CaseDraw, name: string): ClientJob[] => clientJobs(d.hosts.find((h) => h.name === name)!);
 const web = (d: CaseDraw): VhostsConfig => d.hosts.find((h) => h.name === 'webserver')!.config as unknown as VhostsConfig;
 
 function view(seed: string, suspects = tlsByName.suspects.default): RunView {
@@ -111,9 +113,9 @@ test('tls-by-name: every suspect runs the same client over TLS, trusting the lab
       const p = plan(d, s, n);
       const webIp = p.hosts.find((h) => h.name === 'webserver')!.ip;
       for (const h of suspects) {
-        assert.equal(h.config.ca, labCert);
-        assert.equal(resolveConfig(h.config, p).target, `https://${webIp}:443/`);
-        const js = h.config.jobs as ClientJob[];
+        assert.equal(hostConfig(h, 'client')!.ca, labCert);
+        assert.equal(resolveConfig(hostConfig(h, 'client')!, p).target, `https://${webIp}:443/`);
+        const js = clientJobs(h);
         assert.ok(js.every((j) => j.kind === 'get' && j.keepAlive && run.sites.includes(j.servername!)), 'every job an HTTPS visit of a hosted site');
         assert.ok(js.some((j) => j.servername === run.slow && j.loops === 1 && j.perConnection === 1), `${h.name} visits ${run.slow} now and then`);
         assert.ok(new Set(js.map((j) => j.servername)).size >= 3, `${h.name} visits three sites`);

@@ -10,6 +10,7 @@ import { requireHost } from '../../src/core/lab.js';
 import { UserError } from '../../src/core/errors.js';
 import { vanishingPacket } from '../../src/cases/vanishing-packet.js';
 import { noisyNeighbour } from '../../src/cases/noisy-neighbour.js';
+import { clientJobs } from '../../src/cases/common.js';
 
 const plan = (draw: CaseDraw, bases = ['10.200.1', '10.200.2', '10.200.3']) =>
   planLab({ lab: 'topo', caseId: 'vanishing-packet', seed: 's', suspects: 5, backend: 'netns', port: 3000, subnetBase: bases[0]!, moreSubnetBases: bases.slice(1), draw });
@@ -108,7 +109,7 @@ test('the vanishing packet: every machine runs the same program with the same ki
     const d = vanishingPacket.draw(seededRng(seed), 6);
     const apps = d.hosts.filter((h) => h.role === 'suspect');
     assert.equal(apps.length, 6);
-    const shapes = new Set(apps.map((h) => JSON.stringify({ program: h.program, kinds: (h.config.jobs as Array<{ kind: string; loops: number; timeoutMs: number; readyWhen: string }>).map((j) => [j.kind, j.loops, j.timeoutMs, j.readyWhen]), interfaces: h.interfaces, routes: h.routes })));
+    const shapes = new Set(apps.map((h) => JSON.stringify({ program: h.program, kinds: clientJobs(h).map((j) => [j.kind, j.loops, j.timeoutMs, j.readyWhen]), interfaces: h.interfaces, routes: h.routes })));
     assert.equal(shapes.size, 1, 'no machine differs but by its pace');
     assert.equal(d.hosts.filter((h) => h.rules?.length).map((h) => h.name).join(), 'gw');
   }

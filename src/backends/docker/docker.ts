@@ -9,6 +9,7 @@ import { defaultLabName } from '../../core/naming.js';
 import { projectRoot } from '../../core/paths.js';
 import { run, runOk, safeEnv, which, type RunOptions } from '../../core/run.js';
 import { hostSysctls } from '../../cases/common.js';
+import type { HostBase, ServiceProgram } from '../../cases/case.js';
 
 /** The label every container, network and image of a lab carries: its lab's name. */
 export const labLabel = 'tcpdump-mystery.lab';
@@ -158,7 +159,8 @@ export async function containerIflink(c: ContainerInfo): Promise<number | undefi
 export interface CaseComposeInput {
   lab: string;
   port: number;
-  hosts: ReadonlyArray<{ name: string; role: string; program: string; config: Record<string, unknown>; lowPorts?: boolean; sysctls?: Record<string, string> }>;
+  // the compose file only serializes a host's config: any program's, resolved or not
+  hosts: ReadonlyArray<Pick<HostBase, 'name' | 'role' | 'lowPorts' | 'sysctls'> & { program: ServiceProgram; config: object }>;
   baseImage: string;
   /**
    * A lab of several networks: the plan's networks (each its /24, .1 the machine's) and each

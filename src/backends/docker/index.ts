@@ -226,7 +226,7 @@ function seedFor(loops: Map<string, number>): { seed: string; draw: CaseDraw } |
 }
 
 function drawFrom(loops: Map<string, number>): CaseDraw {
-  const hosts: HostSpec[] = [{ name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000 } }];
+  const hosts: HostSpec[] = [{ name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000, workers: 1, holdMs: 10, maxQueue: 2000 } }];
   let culprit = '';
   let most = -1;
   for (const [name, n] of [...loops].sort()) {

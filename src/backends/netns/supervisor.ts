@@ -30,7 +30,7 @@ interface Managed {
   name: string;
   netns?: string;
   program: string;
-  config: Record<string, unknown>;
+  config: object;
   child?: ChildProcess;
   state: HostRunState;
   ready: boolean;

@@ -14,11 +14,11 @@
  * the seed alone; the build copies them into dist/ (scripts/postbuild.mjs).
  */
 import { readFileSync } from 'node:fs';
-import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from '../case.js';
+import { configOf, type CaseDraw, type CaseModule, type Evidence, type HostSpec, type Observations, type RunView } from '../case.js';
 import type { Rng } from '../../core/random.js';
 import type { ClientJob } from '../../services/client.js';
 import type { SiteConfig, VhostsConfig } from '../../services/vhosts.js';
-import { appName, caseStream, host, labCommands, packetsPerSec, range, suspectNames } from '../common.js';
+import { appName, caseStream, host, jobsOf, labCommands, packetsPerSec, range, suspectNames } from '../common.js';
 
 export const labCert = readFileSync(new URL('./lab-cert.pem', import.meta.url), 'utf8');
 const labKey = readFileSync(new URL('./lab-key.pem', import.meta.url), 'utf8');
@@ -48,9 +48,9 @@ export interface TlsRun {
 
 /** What this run hosts and which site is slow, from the draw (the webserver's configuration). */
 export function tlsRun(draw: CaseDraw): TlsRun {
-  const web = draw.hosts.find((h) => h.name === 'webserver')!.config as unknown as VhostsConfig;
+  const web = configOf(draw, 'webserver', 'vhosts')!;
   const slow = web.sites.find((s) => s.workers === slowWorkers)!;
-  const culprit = draw.hosts.find((h) => h.name === draw.culprit)!.config.jobs as ClientJob[];
+  const culprit = jobsOf(draw, draw.culprit);
   const flood = culprit.find((j) => j.servername === slow.name && (j.loops ?? 1) > 1)!;
   return { sites: web.sites.map((s) => s.name), slow: slow.name, slowHoldMs: slow.holdMs, culpritConns: flood.loops ?? 1, culpritPerConn: flood.perConnection ?? 1 };
 }
@@ -94,7 +94,7 @@ export const tlsByName: CaseModule = {
         : { name, workers: fastWorkers, holdMs: 3 + rng.int(6), pageBytes: 3000 + rng.int(5000), feedBytes: 20_000 + rng.int(10_000), feedPieces: 12 + rng.int(5) },
     );
     const webConfig: VhostsConfig = { port: 3000, tlsPort, cert: labCert, key: labKey, sites: siteConfigs, keepAliveMs: 10_000 };
-    const hosts: HostSpec[] = [{ name: 'webserver', role: 'server', program: 'vhosts', config: webConfig as unknown as Record<string, unknown>, lowPorts: true }];
+    const hosts: HostSpec[] = [{ name: 'webserver', role: 'server', program: 'vhosts', config: webConfig, lowPorts: true }];
 
     // the culprit: a couple of dozen requests for the slow site waiting at once, each on a
     // keep-alive connection it closes after a few requests: its workers are never free
@@ -190,8 +190,7 @@ export const tlsByName: CaseModule = {
   debrief(view: RunView, evidence: Evidence): string {
     const run = tlsRun(view.draw);
     const culprit = host(view, view.draw.culprit)!;
-    const jobsOf = (name: string): ClientJob[] => (view.draw.hosts.find((h) => h.name === name)?.config.jobs ?? []) as ClientJob[];
-    const conns = (name: string): number => jobsOf(name).reduce((sum, j) => sum + (j.loops ?? 1), 0);
+    const conns = (name: string): number => jobsOf(view.draw, name).reduce((sum, j) => sum + (j.loops ?? 1), 0);
     // new connections a second, as drawn (a connection per perConnection requests)
     const rows = suspectNames(view)
       .map((n) => ({ n, p: packetsPerSec(evidence, n) }))
