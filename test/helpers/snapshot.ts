@@ -87,6 +87,16 @@ async function processesOutsideHostNetns(): Promise<string[]> {
   return out.sort();
 }
 
+/**
+ * Docker's own default bridge gets an IPv6 link-local address (and its fe80::/64, local and
+ * multicast routes) from the kernel the first time it carries a container after dockerd
+ * starts, and keeps it: Docker's doing, once per engine (the lab in a box, on a fresh CI
+ * machine, was the first container), not the tool's.
+ */
+function notDocker0LinkLocal(l: string): boolean {
+  return !(/\bdocker0\b/.test(l) && /\b(fe80:|ff00::\/8)/.test(l));
+}
+
 export async function takeSnapshot(): Promise<Snapshot> {
   const sys: Record<string, string> = {};
   for (const s of sysctls) sys[s] = await readFile(`/proc/sys/${s}`, 'utf8').then((t) => t.trim(), () => 'absent');
@@ -95,7 +105,7 @@ export async function takeSnapshot(): Promise<Snapshot> {
     // index and name, without counters or state that changes by itself
     links: (await lines('ip', ['-o', 'link', 'show'])).map((l) => l.split(':').slice(0, 2).join(':').trim()).sort(),
     netns: (await lines('ip', ['netns', 'list'])).sort(),
-    routes: (await lines('ip', ['route', 'show', 'table', 'all'])).sort(),
+    routes: (await lines('ip', ['route', 'show', 'table', 'all'])).filter(notDocker0LinkLocal).sort(),
     iptables: ipt.filter((l) => !l.startsWith('#') && !/^:\S+ \S+ \[\d+:\d+\]$/.test(l) || /^:\S+ (ACCEPT|DROP)/.test(l)).map((l) => l.replace(/\[\d+:\d+\]/, '')).sort(),
     sysctls: sys,
     stateDir: await listDir('/run/tcpdump-mystery'),
@@ -187,9 +197,9 @@ async function extraSnapshot(): Promise<Partial<Snapshot>> {
   const ip6 = await optionalLines('ip6tables-save', []);
   const nftExists = await sh('nft', ['--version']).then((r) => r.code === 0, () => false);
   return {
-    addresses: await hostAddresses(),
+    addresses: (await hostAddresses()).filter(notDocker0LinkLocal),
     // `expires` counts down by itself
-    routes6: (await optionalLines('ip', ['-6', 'route', 'show', 'table', 'all'])).map((l) => l.replace(/ expires \d+sec/, '')).sort(),
+    routes6: (await optionalLines('ip', ['-6', 'route', 'show', 'table', 'all'])).map((l) => l.replace(/ expires \d+sec/, '')).filter(notDocker0LinkLocal).sort(),
     ipRules: (await optionalLines('ip', ['rule', 'show'])).sort(),
     iptablesChains: ipt.filter((l) => l.startsWith(':') || l.startsWith('*')).map(noCounters).sort(),
     ip6tables: ip6.filter((l) => !l.startsWith('#')).map(noCounters).sort(),

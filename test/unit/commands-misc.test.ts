@@ -129,3 +129,36 @@ test('submit needs a capture file or --filter, not both, not neither (exit 2)', 
   assert.equal((await stateOf('sb1')).evidence, undefined);
   await mystery('down', '--name', 'sb1');
 });
+
+test('record refuses, before any lab: not root (3), a folder that exists (5), a parent that does not (2), a bad --seconds (2); nothing is made', async () => {
+  const { fakeUid } = await import('../helpers/fake-env.js');
+  const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'mystery-record-'));
+  try {
+    fakeUid.value = 1000;
+    let r = await mystery('record', '-o', join(dir, 'rec'));
+    assert.equal(r.code, 3, r.err);
+    assert.match(r.err, /`mystery record` needs root/);
+    fakeUid.value = 0;
+    r = await mystery('record', '-o', dir);
+    assert.equal(r.code, 5, r.err);
+    assert.match(r.err, /exists already/);
+    assert.match(r.err, /does not exist yet/);
+    r = await mystery('record', '-o', join(dir, 'no', 'rec'));
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, new RegExp(`The folder ${join(dir, 'no')} does not exist`));
+    for (const bad of ['0', '301', '12abc']) {
+      r = await mystery('record', '-o', join(dir, 'rec'), '--seconds', bad);
+      assert.equal(r.code, 2, `--seconds ${bad}: ${r.err}`);
+    }
+    r = await mystery('record', 'no-such-case', '-o', join(dir, 'rec'));
+    assert.equal(r.code, 2, r.err);
+    assert.deepEqual(readdirSync(dir), [], 'nothing made in the folder');
+    assert.deepEqual(await fake.findLabs(), [], "no lab started");
+  } finally {
+    fakeUid.value = 0;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
