@@ -22,6 +22,10 @@ export function judgeCapture(s: CaptureSummary, view: RunView, draw: CaseDraw): 
   const hosts = view.hosts.map((h) => ({ name: h.name, ip: h.ip, role: role(h.name) }));
   const culprit = view.hosts.find((h) => h.name === draw.culprit);
   if (!culprit) return { proves: false, says: 'this case has no culprit to show in a capture.' };
+  if (role(culprit.name) === 'router') {
+    // a router forwards everyone's packets: no one capture's owner is it, and its own packets are few
+    return { proves: false, says: `this case's fault is in a router, which forwards everyone's packets: no capture of one interface shows it. Capture on both sides of each router and compare (\`${view.cli} map\` shows which networks it joins), then answer.` };
+  }
   if (s.ipPackets === 0) {
     return { proves: false, says: `it holds no IPv4 packet (${s.packets} packets in all). Capture a host's traffic, e.g. on its veth with 'tcp port 3000'.` };
   }

@@ -42,6 +42,19 @@ export async function filterFeedback(loaded: LoadedLab, expr: string, dir: strin
     for (const f of files) n += (await readCapture(f, undefined, filter)).packets.length;
     return n;
   };
+  // a router at fault sends next to nothing of its own: what it does shows in what crosses
+  // it, so the filter's catch is given network by network (where do the packets stop?)
+  if (loaded.draw.hosts.find((h) => h.name === culprit.name)?.role === 'router') {
+    const nets = planNetworks(plan).filter((n) => n.bridge);
+    const per = await Promise.all(files.map(async (f) => [(await readCapture(f, undefined)).packets.length, (await readCapture(f, undefined, expr)).packets.length] as const));
+    const matchedAll = per.reduce((sum, [, m]) => sum + m, 0);
+    const allPackets = per.reduce((sum, [n]) => sum + n, 0);
+    return [
+      `In ${listenMs / 1000} s the lab carried ${allPackets} packets (${bridges.join(', ')}). Your filter '${expr}' matched ${matchedAll} of them:`,
+      ...nets.map((n, i) => `  ${per[i]![1]} of the ${per[i]![0]} on ${n.name} (${n.bridge})`),
+      "The fault of this case is in a router: it shows in what crosses it, not in what it sends. Compare what your filter catches on the networks on either side of each router.",
+    ].join('\n');
+  }
   // the culprit's packets: what it sends
   const host = `src host ${culprit.ip}`;
   const [all, matched, theirs, theirsMatched] = await Promise.all([count(), count(expr), count(host), count(`(${expr}) and ${host}`)]);

@@ -104,6 +104,15 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
     const ex = await mystery(['exec', '--name', lab, router, 'iptables-save'], { env });
     assert.equal(ex.code, 2, `${router} is infrastructure: ${ex.stderr}`);
 
+    // submit --filter on a router's case: the catch network by network, no "0 of the culprit's 0"
+    if (backend === 'netns') {
+      const fb = await mystery(['submit', '--name', lab, '--filter', 'tcp[tcpflags] & tcp-syn != 0'], { env, timeoutMs: 30_000 });
+      assert.equal(fb.code, 0, fb.stderr);
+      for (const [i, net] of path.entries()) assert.match(fb.stdout, new RegExp(`\\n  \\d+ of the \\d+ on ${net} \\(${bridges[i]}\\)`), fb.stdout);
+      assert.match(fb.stdout, /The fault of this case is in a router/);
+      assert.doesNotMatch(fb.stdout, /culprit's/);
+    }
+
     const other = routers.find((r) => r !== router)!;
     for (const wrong of [`${other} ${mss}`, `${router} ${mss + 8}`]) {
       const w = await mystery(['answer', '--name', lab, wrong], { env });

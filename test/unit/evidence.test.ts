@@ -63,3 +63,15 @@ test('a host owns a capture only if it is in every packet but one in two hundred
   assert.equal(captureOwner(summarize([...flow('10.0.0.3', 199), ...stray(1)]), hs), 'app1');
   assert.equal(captureOwner(summarize([...flow('10.0.0.3', 190), ...stray(10)]), hs), undefined);
 });
+
+test('a router at fault: no capture of one interface is called evidence, and the verdict says to compare both sides', () => {
+  const routed: CaseDraw = { ...draw, hosts: [...draw.hosts, { name: 'r1', role: 'router', program: 'idle', config: {} }], culprit: 'r1' };
+  const v: RunView = { ...view, hosts: [...hosts, { name: 'r1', id: 'd'.repeat(12), ip: '10.0.0.254', veth: 'vethddddddd' }], draw: routed };
+  for (const packets of [flow('10.0.0.254', 40), flow('10.0.0.3', 40), [...flow('10.0.0.3', 30), ...flow('10.0.0.4', 30)]]) {
+    const verdict = judgeCapture(summarize(packets), v, routed);
+    assert.equal(verdict.proves, false);
+    assert.match(verdict.says, /fault is in a router .* Capture on both sides of each router .*`mystery map`/);
+  }
+  // a suspect at fault is judged as before
+  assert.equal(judgeCapture(summarize(flow('10.0.0.3', 40)), { ...v, draw: { ...routed, culprit: 'app1' } }, { ...routed, culprit: 'app1' }).proves, true);
+});
