@@ -9,7 +9,7 @@ import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } 
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
 import { tunnelName } from '../services/dns.js';
-import { appName, caseStream, getJob, hex, host, jobsOf, labCommands, range, suspectNames, webserver, webTarget, packetsPerSec } from './common.js';
+import { appName, caseStream, clientJobs, getJob, hex, host, jobsOf, labCommands, range, suspectNames, webserver, webTarget, packetsPerSec } from './common.js';
 
 /** The lab's own zone: every name in it resolves to the webserver. */
 export const labZone = 'lab';
@@ -78,7 +78,7 @@ export function resolver(): HostSpec {
 
 /** Lookups a second a suspect's configuration asks for: everyday and tunnel alike. */
 export function lookupsPerSec(spec: HostSpec): number {
-  return jobsOf({ hosts: [spec] }, spec.name).filter((j) => j.kind === 'dns').reduce((sum, j) => sum + (j.perSec ?? 0), 0);
+  return clientJobs(spec).filter((j) => j.kind === 'dns').reduce((sum, j) => sum + (j.perSec ?? 0), 0);
 }
 
 /** The culprit's tunnel, from its configuration (for the debrief and the tests). */

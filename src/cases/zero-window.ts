@@ -12,7 +12,7 @@
 import { configOf, type CaseDraw, type CaseModule, type Evidence, type HostSpec, type Observations, type RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
-import { appName, caseStream, client, getJob, host, jobsOf, labCommands, range, suspectNames, webserver, whereToListen, packetsPerSec, kbPerSec } from './common.js';
+import { appName, caseStream, client, clientJobs, getJob, host, jobsOf, labCommands, range, suspectNames, webserver, whereToListen, packetsPerSec, kbPerSec } from './common.js';
 
 /** The webserver's workers; the culprit holds as many slow downloads. */
 export const workers = 3;
@@ -160,7 +160,7 @@ export const zeroWindow: CaseModule = {
     const slow = slowDownloads(view.draw);
     const iface = evidence.interfaces.get(culprit.name) ?? (culprit.veth ? { veth: culprit.veth, ifindex: culprit.ifindex ?? 0 } : undefined);
     const exportBytes = configOf(view.draw, 'webserver', 'webserver')?.exportBytes ?? 0;
-    const downloaders = new Set(view.draw.hosts.filter((h) => jobsOf(view.draw, h.name).some((j) => j.kind === 'download')).map((h) => h.name));
+    const downloaders = new Set(view.draw.hosts.filter((h) => clientJobs(h).some((j) => j.kind === 'download')).map((h) => h.name));
     const rows = suspectNames(view)
       .map((n) => ({ n, p: packetsPerSec(evidence, n), b: kbPerSec(evidence, n) }))
       .sort((a, b) => b.p - a.p)

@@ -102,6 +102,11 @@ test('service targets are resolved to lab addresses; hosts are found by name, id
   const plan = planLab({ lab: 'mystery', caseId: 'noisy-neighbour', seed: 'r', suspects: 3, backend: 'netns', port: 3000, subnetBase: '10.200.9', draw });
   const web = plan.hosts.find((h) => h.name === 'webserver')!;
   assert.deepEqual(resolveConfig({ target: 'http://webserver:3000/', loops: 3 }, plan), { target: `http://${web.ip}:3000/`, loops: 3 });
+  // at any depth: a job's own URL too; a name not in a URL (a server name, a Host) stays
+  assert.deepEqual(resolveConfig({ jobs: [{ url: 'https://webserver:443/x', servername: 'webserver', n: 1 }], note: { at: 'http://webserver/' } }, plan), {
+    jobs: [{ url: `https://${web.ip}:443/x`, servername: 'webserver', n: 1 }],
+    note: { at: `http://${web.ip}/` },
+  });
   assert.equal(findHost(plan, 'webserver'), web);
   assert.equal(findHost(plan, web.id), web);
   assert.equal(findHost(plan, web.id.slice(0, 6)), web);
