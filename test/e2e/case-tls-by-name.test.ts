@@ -5,7 +5,7 @@
  * the address that asks for the slow site far more often than the rest is the culprit's;
  * `mystery stop` it, and the slow site answers at once again (`mystery status`, the status
  * page). The tricks that do not solve it fail as they should: counting `tcp port 443` packets
- * per veth accuses an innocent (the busiest sends twice the culprit's packets at least, and
+ * per veth accuses an innocent (the busiest sends half as many again as the culprit at least, and
  * nobody talks to port 3000), counting handshakes accuses another, and searching the payloads
  * for the site's name or a request finds nothing but the ClientHellos. Then down, and the host
  * as before. Three seeds at once on netns, and one on Docker beside them.
@@ -132,7 +132,9 @@ async function solve(seed: string, lab: string, backend: 'netns' | 'docker' = 'n
     const culpritCount = counts.find((c) => c.host === culprit)!.p443;
     const shown = loud.map((c) => `${c.host}${c.host === culprit ? '*' : ''} ${c.p443}/${c.p3000}`).join(', ');
     assert.notEqual(loud[0]!.host, culprit, `counting port 443 per veth accuses an innocent: ${shown}`);
-    assert.ok(loud[0]!.p443 >= 2 * culpritCount, `the busiest innocent sends twice the culprit's packets at least: ${shown}`);
+    // the twin opens 1.8-2.2 times the culprit's connections; under load the ratio of packets
+    // drifts (a CI run saw 1002 against 528): louder by half at least is what fools the count
+    assert.ok(loud[0]!.p443 >= 1.5 * culpritCount, `the busiest innocent sends half as many packets again as the culprit at least: ${shown}`);
     assert.ok(counts.every((c) => c.p3000 === 0), `nobody talks to port 3000: the first case's trick has nothing to count: ${shown}`);
     const rested = packets(rest);
     const syns = ranked(tally(synLines.flatMap((l) => / IP (\d+\.\d+\.\d+\.\d+)\.\d+ > /.exec(l)?.[1] ?? [])));
