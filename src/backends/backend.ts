@@ -31,6 +31,16 @@ export interface LiveStatus {
   latency: LatencySample[];
 }
 
+/** One request made from inside a host (services/probe.ts): did it get an answer in time? */
+export interface ProbeResult {
+  ok: boolean;
+  /** the HTTP status, when there was an answer */
+  status?: number;
+  /** why there was none: `timeout`, `ECONNREFUSED`, `EHOSTUNREACH`, the host is not running ... */
+  error?: string;
+  ms: number;
+}
+
 /** Packets and bytes of each host's interface, both directions, since it was created. */
 export interface Totals {
   packets: Map<string, number>;
@@ -87,4 +97,10 @@ export interface LabBackend {
    * `outcome ...` lines; see core/outcomes.ts), summed over every host; undefined when unknown.
    */
   outcomes?(state: LabState): Promise<Outcomes | undefined>;
+  /**
+   * One GET of `url` made for real from inside `host` (its network namespace, as the lab's
+   * unprivileged user), answered within `timeoutMs` or not: how the check of a case solved by
+   * a repair judges the lab end to end. Never throws: a failure is a result.
+   */
+  probe(state: LabState, host: PlannedHost, url: string, timeoutMs: number): Promise<ProbeResult>;
 }

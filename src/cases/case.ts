@@ -205,6 +205,32 @@ export interface CaseModule {
    */
   quietWindowMs?: number;
   checkAnswer?(value: string, draw: CaseDraw): boolean;
+  /**
+   * A case the learner may also solve by repairing the lab (with \`mystery exec\` in the hosts
+   * they can log into), beside its arrest or answer: \`mystery check\` then judges the lab's real
+   * state end to end, whatever was changed and however.
+   */
+  repair?: RepairSpec;
+}
+
+/**
+ * How a repair is judged: requests made for real from inside hosts (services/probe.ts, as the
+ * lab's unprivileged user) that must all be answered in time. The lab is repaired when every
+ * probe goes through and every host it is made from is running; nothing else is read.
+ */
+export interface RepairSpec {
+  /** what a repaired lab does, in a few words, for the verdict ("every office machine loads the page") */
+  goal: string;
+  probes(view: RunView): RepairProbe[];
+}
+
+export interface RepairProbe {
+  /** the host the request is made from */
+  from: string;
+  /** http://ADDRESS:PORT/PATH, an address of the lab */
+  url: string;
+  /** how long a user would wait for it (default 2500 ms) */
+  timeoutMs?: number;
 }
 
 const difficulties: Difficulty[] = ['easy', 'medium', 'hard'];
@@ -247,5 +273,9 @@ export function validateCase(c: unknown): string[] {
   need(typeof m.debrief === 'function', 'debrief must be a function');
   need(m.solvedBy === 'arrest' || m.solvedBy === 'answer', "solvedBy must be 'arrest' or 'answer'");
   need(m.solvedBy !== 'answer' || typeof m.checkAnswer === 'function', "a case solved by 'answer' needs checkAnswer");
+  need(
+    m.repair === undefined || (typeof m.repair === 'object' && m.repair !== null && typeof m.repair.goal === 'string' && m.repair.goal.length > 0 && typeof m.repair.probes === 'function'),
+    'repair must give a goal and its probes',
+  );
   return problems;
 }

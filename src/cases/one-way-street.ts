@@ -10,6 +10,9 @@
  * machine's users time out; everyone else is fine. The SYNs without an answer on lan name the
  * machine; on dmz, -e shows its SYNs coming in from one router's MAC and the SYN-ACKs leaving
  * for another's, and that router's own veths show the answers going in and never coming out.
+ * Answered with the machine and the firewall, or repaired: the machine's own gateway set to the
+ * firewall its answers come back through (one route, in a host the learner can log into), and
+ * the check then loads the page from every office machine for real.
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RuleSpec, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
@@ -43,6 +46,12 @@ export function fault(draw: CaseDraw): { victim: string; gateway: string; via: s
   const machine = draw.hosts.find((h) => h.name === victim);
   const gateway = machine?.routes?.find((r) => r.to === 'dmz')?.via ?? '?';
   return { victim, gateway, via };
+}
+
+/** The repair, in the machine's own namespace: its way to dmz through the firewall its answers come back through. */
+export function repairCommand(view: RunView): string {
+  const { victim, via } = fault(view.draw);
+  return inHostNet(view, victim, `ip route replace ${network(view, 'dmz').subnet || 'DMZ'} via ${addressOn(view, via, 'lan') ?? 'ADDRESS'}`);
 }
 
 export const oneWayStreet: CaseModule = {
@@ -112,6 +121,8 @@ export const oneWayStreet: CaseModule = {
       'Since the webserver was moved, one office machine cannot load the site (its users wait, then give up),',
       'while every other one is fine. Find that machine, and the firewall where its traffic dies. Answer with both:',
       ...labCommands(view, 'answer', "'app9 r9'").slice(0, -1),
+      `Or repair it from the office side (the office machines are yours: ${view.cli} exec HOST ...), then \`${view.cli} check\`:`,
+      'solved once every office machine loads the page again.',
       `The networks: lan on the bridge ${lan.bridge}, dmz on the bridge ${dmz.bridge} (\`ip link show master BRIDGE\` lists each one's veths).`,
     ].join('\n');
   },
@@ -119,6 +130,15 @@ export const oneWayStreet: CaseModule = {
   solvedBy: 'answer',
   // as the routing loop's: exactly one office machine and one router, in any order and words
   checkAnswer: routingLoop.checkAnswer!,
+  repair: {
+    goal: 'every office machine loads the page',
+    // from each office machine, the page as its users ask for it: a stopped machine, or one whose
+    // route now leads into a firewall that never saw its SYN, fails
+    probes(view: RunView) {
+      const web = addressOn(view, 'webserver', 'dmz');
+      return suspectNames(view).map((from) => ({ from, url: `http://${web ?? '0.0.0.0'}:3000/`, timeoutMs: 4000 }));
+    },
+  },
 
   hints(view: RunView): string[] {
     const lan = network(view, 'lan');
@@ -160,6 +180,7 @@ export const oneWayStreet: CaseModule = {
             ]
           : []),
         `  ${view.cli} answer '${victim} ${via}'`,
+        `  or repair it: ${repairCommand(view)}   # ${victim}'s SYNs through ${via} too, the way its answers come back; then ${view.cli} check`,
       ].join('\n'),
     ];
   },
@@ -203,6 +224,9 @@ export const oneWayStreet: CaseModule = {
       `     the MAC that the SYNs of ${via}'s own machines come from (${inHostNet(view, 'MACHINE', 'ip route')}: via ${on(via, 'lan')}, ${via})`,
       `  3. ${via}'s veths: the SYN-ACKs go into it on dmz (-Q out on ${vethOn(via, 'dmz') ?? 'its veth there'}) and never come out on lan (-Q in on ${vethOn(via, 'lan') ?? 'its lan veth'})`,
       `  4. ${view.cli} answer '${victim} ${via}'`,
+      `     or repair it from the office side: ${repairCommand(view)}`,
+      `     (${victim}'s requests then go through ${via}, which sees the connection begin and passes its answers; the real fix is the`,
+      `     webserver's stale route, ${machine.ip}/32 via ${on(via, 'dmz')}, which only the hosting team can remove)`,
       '',
       'Why it works: a router rewrites the MACs of what it forwards, never the addresses, so on a network with several',
       'routers the MACs alone say which one a packet came through and which one it is sent to. Requests and answers',

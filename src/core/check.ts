@@ -5,20 +5,25 @@
  * - an arrest case is solved when the culprit's host is stopped (`mystery stop`, a `kill`
  *   (TERM) inside its namespace, `docker stop`: the backend reports it stopped), or, while it
  *   still runs, when its interface has gone quiet (the learner silenced it another way);
- * - an answer case is solved by a right answer only: stopping a host there solves nothing.
+ * - an answer case is solved by a right answer only: stopping a host there solves nothing;
+ * - a case with a \`repair\` is solved too once the lab works again end to end (core/repair.ts):
+ *   requests made for real from inside its hosts all go through, however the learner fixed it.
  * A stopped host's kernel may still send what it had begun (an ARP storm's retries, for
  * up to 3 s): the host's state, not its veth, decides then, so the judgement does not lag
  * the arrest.
  */
 import type { LoadedLab } from './lab.js';
+import { judgeRepair, type RepairJudgement } from './repair.js';
 
 /** Fewer packets than this in the window is quiet (a stray ARP or IPv6 packet may pass). */
 export const quietPackets = 5;
 
 export interface CheckResult {
   solved: boolean;
-  /** arrest cases: how: the culprit's host is stopped, or it runs but its veth is quiet */
-  how?: 'stopped' | 'quiet';
+  /** how: the culprit's host is stopped, or it runs but its veth is quiet (arrest cases); a right answer; the lab repaired */
+  how?: 'stopped' | 'quiet' | 'answered' | 'repaired';
+  /** cases with a repair, not solved otherwise: what the probes found */
+  repair?: RepairJudgement;
   culpritQuiet: boolean;
   /** innocent suspects that are not running */
   innocentsDown: string[];
@@ -28,8 +33,9 @@ export interface CheckResult {
 export async function checkLab(loaded: LoadedLab, windowMs = 1000): Promise<CheckResult> {
   const { state, backend, draw } = loaded;
   if (loaded.case.solvedBy === 'answer') {
-    const answered = (state.answers ?? []).some((a) => a.correct);
-    return { solved: answered, culpritQuiet: false, innocentsDown: [], packets: new Map() };
+    if ((state.answers ?? []).some((a) => a.correct)) return { solved: true, how: 'answered', culpritQuiet: false, innocentsDown: [], packets: new Map() };
+    const repair = await judgeRepair(loaded);
+    return { solved: !!repair?.repaired, ...(repair?.repaired ? { how: 'repaired' as const } : {}), ...(repair ? { repair } : {}), culpritQuiet: false, innocentsDown: [], packets: new Map() };
   }
   const runtime = await backend.hosts(state);
   const innocentsDown = state.plan.hosts

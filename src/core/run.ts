@@ -45,6 +45,8 @@ export interface RunOptions {
   input?: string;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** the working directory (default: the caller's) */
+  cwd?: string;
 }
 
 /** Runs a program with an argument array (never a shell string) and collects its output. */
@@ -52,7 +54,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   return new Promise((resolve, reject) => {
     // a given environment keeps its variables (Compose reads its own), never its PATH
     const env = opts.env ? withoutLoaderVars({ ...opts.env, PATH: trustedPath(opts.env.PATH ?? process.env.PATH) }) : safeEnv();
-    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env };
+    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env, ...(opts.cwd ? { cwd: opts.cwd } : {}) };
     const child = spawn(cmd, args, spawnOpts);
     let stdout = '';
     let stderr = '';

@@ -5,7 +5,9 @@
  * wrong); on dmz, with -e, its SYNs come from one firewall's MAC and the webserver's SYN-ACKs
  * leave for another's; the machines whose SYNs come from that MAC name it by their route; its
  * own veths (found in the bridges' fdb) show the SYN-ACKs going in on dmz and nothing coming
- * out on lan. Then down, and the host as before. Root, real kernel and tools. Labs w + 2
+ * out on lan. Two seeds are answered; the third is repaired from the office side (its gateway
+ * set to the firewall its answers come back through), judged by \`check\` loading the page from
+ * every machine. Then down, and the host as before. Root, real kernel and tools. Labs w + 2
  * random characters, ports 3640-3649.
  */
 import assert from 'node:assert/strict';
@@ -61,15 +63,56 @@ async function gatewayOf(lab: string, machine: string, hosts: readonly PsJson[])
 }
 
 /** One seed, solved the learner's way, then down (while the other seeds go on). */
-async function solve(seed: string, lab: string, taken: Set<number>): Promise<string> {
+async function solve(seed: string, lab: string, taken: Set<number>, how: 'answer' | 'repair'): Promise<string> {
   try {
-    return await solveLab(seed, lab, taken);
+    return await solveLab(seed, lab, taken, how);
   } finally {
     await down(lab);
   }
 }
 
-async function solveLab(seed: string, lab: string, taken: Set<number>): Promise<string> {
+/**
+ * The repair instead of the answer, from the office side: the check loads the page from every
+ * machine for real. Not solved before; a wrong repair (another machine sent through the
+ * victim's gateway) breaks that machine too; the victim's own way to dmz through the firewall
+ * its answers come back through solves it, and the debrief follows.
+ */
+async function repairLab(lab: string, victim: string, router: string, carried: string, gateway: string, hosts: readonly PsJson[]): Promise<string> {
+  const lanIp = (name: string): string => hosts.find((h) => h.name === name)!.interfaces.find((i) => i.network === 'lan')!.ip;
+  const route = await mystery(['exec', '--name', lab, victim, 'ip', 'route'], { env });
+  const dmz = /^(\d+\.\d+\.\d+\.\d+\/24) via /m.exec(route.stdout)?.[1];
+  assert.ok(dmz, `${victim}'s route to dmz: ${route.stdout}`);
+  const check = () => mystery(['check', '--name', lab], { env, timeoutMs: 30_000 });
+  const via = async (machine: string, router: string): Promise<void> => {
+    const r = await mystery(['exec', '--name', lab, machine, 'ip', 'route', 'replace', dmz, 'via', lanIp(router)], { env });
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const machines = hosts.filter((h) => /^app\d+$/.test(h.name)).length;
+  let c = await check();
+  assert.equal(c.code, 9, c.stdout + c.stderr);
+  assert.match(c.stdout, new RegExp(`1 of the ${machines} requests made now from inside the lab failed`));
+  assert.doesNotMatch(c.stdout, new RegExp(`\\b${victim}\\b`), 'the check names no machine');
+  // a wrong repair: another machine through the victim's gateway, whose answers still go back through its own
+  await via(carried, gateway);
+  c = await check();
+  assert.equal(c.code, 9, c.stdout);
+  assert.match(c.stdout, new RegExp(`2 of the ${machines} requests`), c.stdout);
+  await via(carried, router);
+  // the repair: the victim's way to dmz through the firewall its answers come back through
+  await via(victim, router);
+  c = await check();
+  assert.equal(c.code, 0, c.stdout + c.stderr);
+  assert.match(c.stdout, /Solved: you repaired the lab: every office machine loads the page/);
+  const status = await mystery(['status', '--json', '--name', lab], { env });
+  assert.equal((JSON.parse(status.stdout) as { solved: boolean }).solved, true);
+  const debrief = await mystery(['debrief', '--name', lab], { env });
+  assert.equal(debrief.code, 0, debrief.stderr);
+  assert.ok(debrief.stdout.includes(`exec ${victim} ip route replace ${dmz} via ${lanIp(router)}`), debrief.stdout);
+  console.log(`# ${lab}: repaired from ${victim} (${dmz} via ${lanIp(router)}, ${router}); a wrong repair through ${carried} failed two machines`);
+  return `${victim} ${router}`;
+}
+
+async function solveLab(seed: string, lab: string, taken: Set<number>, how: 'answer' | 'repair'): Promise<string> {
   const { r: st } = await startCase('one-way-street', { seed, lab, ports, taken, env });
   assert.equal(st.code, 0, `start ${seed}: ${st.stderr}`);
   const m = /lan on the bridge (br-[0-9a-f]{12}), dmz on the bridge (br-[0-9a-f]{12})/.exec(st.stdout);
@@ -139,6 +182,8 @@ async function solveLab(seed: string, lab: string, taken: Set<number>): Promise<
     assert.match(ex.stderr, /is infrastructure/);
   }
 
+  if (how === 'repair') return repairLab(lab, victim, router, carried.name, gateway, hosts);
+
   // the vanishing packet's answers find half: the machine with its own gateway, or a direction, is wrong
   for (const wrong of [`${victim} ${gateway}`, `${victim} answers`, `${victim} ${['r1', 'r2', 'r3'].find((r) => r !== router && r !== gateway)}`, `${carried.name} ${router}`]) {
     const w = await mystery(['answer', '--name', lab, wrong], { env });
@@ -162,7 +207,8 @@ test('the one-way street (seeds oneway-a, oneway-c, oneway-7 at once): the MACs 
   const labs = labNames('w', seeds.length);
   const taken = new Set<number>();
   const t0 = Date.now();
-  const found = await Promise.all(seeds.map((seed, i) => solve(seed, labs[i]!, taken)));
+  // the last seed is repaired instead of answered
+  const found = await Promise.all(seeds.map((seed, i) => solve(seed, labs[i]!, taken, i === seeds.length - 1 ? 'repair' : 'answer')));
   assert.equal(new Set(found.map((f) => f.split(' ')[0])).size, 3, `three machines: ${found.join(', ')}`);
   assert.equal(new Set(found.map((f) => f.split(' ')[1])).size, 3, `three routers: ${found.join(', ')}`);
   console.log(`# three seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -9,7 +9,7 @@
  * Import ./fake-env.js first in the test file, then install() before running a command.
  */
 import { createServer, type Server } from 'node:http';
-import type { HostInterface, HostRunState, HostRuntime, LabBackend, LatencySample, LiveStatus, Totals } from '../../src/backends/backend.js';
+import type { HostInterface, HostRunState, HostRuntime, LabBackend, LatencySample, LiveStatus, ProbeResult, Totals } from '../../src/backends/backend.js';
 import { registerBackend } from '../../src/backends/index.js';
 import type { Backend } from '../../src/cases/case.js';
 import { findCase } from '../../src/cases/index.js';
@@ -62,6 +62,11 @@ export class FakeBackend implements LabBackend {
   /** the site's delay while the culprit runs, and once it does not */
   slowMs = 0;
   fastMs = 0;
+  /**
+   * the hosts whose probes (a repair's requests) fail; undefined: the lab's culprit's, as in a
+   * lab nobody has repaired yet
+   */
+  probeFails: Set<string> | undefined = undefined;
   /** a stopped host keeps no interface (as a stopped container) */
   stoppedHaveNoInterface = false;
   /** the tools preflight asks for, as the real backends do (a name not installed: exit 4) */
@@ -145,6 +150,12 @@ export class FakeBackend implements LabBackend {
   async exec(state: LabState, host: PlannedHost, argv: string[]): Promise<number> {
     this.calls.push({ op: 'exec', lab: state.plan.lab, host: host.name, argv });
     return this.execCode;
+  }
+
+  async probe(state: LabState, host: PlannedHost, url: string, timeoutMs: number): Promise<ProbeResult> {
+    this.calls.push({ op: 'probe', lab: state.plan.lab, host: host.name, argv: [url, String(timeoutMs)] });
+    const fails = this.probeFails ?? new Set(this.lab(state)?.culprit ? [this.lab(state)!.culprit!] : []);
+    return fails.has(host.name) ? { ok: false, error: 'timeout', ms: timeoutMs } : { ok: true, status: 200, ms: 1 };
   }
 
   async interfaces(state: LabState): Promise<Map<string, HostInterface | undefined>> {

@@ -42,6 +42,9 @@ test('validateCase refuses each malformed field, one problem each, and takes the
     [{ debrief: undefined }, /^debrief must/],
     [{ solvedBy: 'repair' }, /^solvedBy must/],
     [{ solvedBy: 'answer', checkAnswer: undefined }, /needs checkAnswer/],
+    [{ repair: { goal: '', probes: () => [] } }, /^repair must/],
+    [{ repair: { goal: 'it works' } }, /^repair must/],
+    [{ repair: null }, /^repair must/],
   ];
   for (const [change, why] of bad) {
     const problems = validateCase({ ...good, ...change });
@@ -52,6 +55,7 @@ test('validateCase refuses each malformed field, one problem each, and takes the
   assert.deepEqual(validateCase({ ...good, suspects: { min: 3, default: 3, max: 3 } }), []);
   assert.deepEqual(validateCase({ ...good, symptom: undefined }), []);
   assert.deepEqual(validateCase({ ...good, backends: ['docker'] }), []);
+  assert.deepEqual(validateCase({ ...good, repair: { goal: 'it works', probes: () => [] } }), []);
 });
 
 test('the catalog lists the default case first, then by difficulty, then by id', () => {

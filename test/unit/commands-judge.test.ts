@@ -119,6 +119,62 @@ test('answer: right solves (0), wrong is exit 8; an arrest case refuses answer; 
   await mystery('down', '--name', 'an2');
 });
 
+test('check on a case with a repair: not solved while a probe fails (9, nothing named); repaired once every probe goes through from running hosts (0); an answer still solves', async () => {
+  await startLab('rp1', 'one-way-street');
+  const culprit = fake.fakeLab('rp1').culprit!;
+  const machines = (await stateOf('rp1')).plan.hosts.filter((h) => h.role === 'suspect').map((h) => h.name);
+  let r = await mystery('check', '--name', 'rp1');
+  assert.equal(r.code, 9, r.out);
+  assert.match(r.out, new RegExp(`Not solved yet: 1 of the ${machines.length} requests made now from inside the lab failed \\(the goal: every office machine loads the page\\)`));
+  assert.match(r.out, /or repair the lab/);
+  assert.doesNotMatch(r.out, new RegExp(`\\b${culprit}\\b`), 'the check names no machine');
+  // one probe from every office machine, to the webserver's page on dmz, as its users wait
+  const probes = fake.calls.filter((c) => c.op === 'probe' && c.lab === 'rp1');
+  assert.deepEqual(probes.map((c) => c.host).sort(), [...machines].sort());
+  const web = (await stateOf('rp1')).plan.hosts.find((h) => h.name === 'webserver')!;
+  const webIp = web.interfaces?.find((i) => i.network === 'dmz')?.ip ?? web.ip;
+  assert.ok(probes.every((c) => c.argv![0] === `http://${webIp}:3000/` && c.argv![1] === '4000'), JSON.stringify(probes));
+  assert.equal((await stateOf('rp1')).solvedAt, undefined);
+
+  // repaired, but a machine is stopped: a stopped machine loads nothing
+  fake.probeFails = new Set();
+  const other = machines.find((m) => m !== culprit)!;
+  fake.fakeLab('rp1').hosts.get(other)!.state = 'stopped';
+  r = await mystery('check', '--name', 'rp1');
+  assert.equal(r.code, 9, r.out);
+  assert.match(r.out, /1 of the \d+ requests/);
+  fake.fakeLab('rp1').hosts.get(other)!.state = 'running';
+  // a repair that breaks another machine is no repair
+  fake.probeFails = new Set([other]);
+  assert.equal((await mystery('check', '--name', 'rp1')).code, 9);
+  fake.probeFails = new Set();
+  r = await mystery('check', '--name', 'rp1');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /Solved: you repaired the lab: every office machine loads the page/);
+  assert.ok((await stateOf('rp1')).solvedAt);
+  const st = await mystery('status', '--json', '--name', 'rp1');
+  assert.equal((JSON.parse(st.out) as { solved: boolean }).solved, true);
+  await mystery('down', '--name', 'rp1');
+
+  // the answer solves without a repair, and then no probe is made
+  fake.probeFails = undefined;
+  await startLab('rp2', 'one-way-street');
+  const draw = await drawOf('rp2');
+  assert.equal((await mystery('answer', '--name', 'rp2', `${draw.culprit} ${draw.value}`)).code, 0);
+  const before = fake.calls.filter((c) => c.op === 'probe').length;
+  r = await mystery('check', '--name', 'rp2');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /Solved: your answer is right/);
+  assert.equal(fake.calls.filter((c) => c.op === 'probe').length, before);
+  await mystery('down', '--name', 'rp2');
+
+  // a case without a repair makes no probe
+  await startLab('rp3', 'mtu-blackhole');
+  assert.equal((await mystery('check', '--name', 'rp3')).code, 9);
+  assert.equal(fake.calls.filter((c) => c.op === 'probe' && c.lab === 'rp3').length, 0);
+  await mystery('down', '--name', 'rp3');
+});
+
 test('hint: one more each time, in order, none skipped; the last says so; --again shows them all', async () => {
   await startLab('hi1');
   const state = await stateOf('hi1');

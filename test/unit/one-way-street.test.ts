@@ -173,6 +173,10 @@ test('one-way-street: hints build up from the idea to this run\'s commands, only
     const veths = hostInterfaces(p, p.hosts.find((h) => h.name === via)!).map((i) => i.veth);
     for (const veth of veths) assert.ok(last.includes(veth), `the last hint names ${via}'s veth ${veth}`);
     assert.ok(last.includes(`answer '${victim} ${via}'`));
+    // the repair, in the machine's own namespace: dmz through the firewall its answers come back through
+    const dmz = planNetworks(p).find((n) => n.name === 'dmz')!;
+    const repair = `exec ${victim} ip route replace ${dmz.subnet} via ${addressOf(p, via, 'lan')}`;
+    assert.ok(last.includes(repair), `the last hint gives the repair: ${repair}`);
     const debrief = oneWayStreet.debrief(v, { packets: new Map([[via, 1200]]), bytes: new Map(), seconds: 100, interfaces: new Map() });
     assert.match(debrief, word(victim));
     assert.ok(debrief.includes(`${victimIp}/32 via ${addressOf(p, via, 'dmz')} (${via})`));
@@ -180,7 +184,23 @@ test('one-way-street: hints build up from the idea to this run\'s commands, only
     assert.match(debrief, new RegExp(`${via} about 12 packets a second`));
     assert.match(debrief, /INVALID/);
     assert.match(debrief, /nf_conntrack_tcp_loose/);
+    assert.ok(debrief.includes(repair), 'the debrief gives the repair');
   }
+});
+
+test('one-way-street: a repair is judged by a page load from every office machine, to the webserver on dmz; the briefing says it may be repaired', () => {
+  const d = draw('repair');
+  const p = plan(d, 'repair');
+  const v = view(d, p);
+  const probes = oneWayStreet.repair!.probes(v);
+  const machines = d.hosts.filter((h) => h.role === 'suspect').map((h) => h.name);
+  assert.deepEqual(probes.map((x) => x.from), machines);
+  assert.ok(probes.every((x) => x.url === `http://${addressOf(p, 'webserver', 'dmz')}:3000/` && x.timeoutMs === 4000), JSON.stringify(probes));
+  assert.match(oneWayStreet.repair!.goal, /every office machine/);
+  assert.match(oneWayStreet.briefing(v), /Or repair it from the office side/);
+  // on Docker the images have no iproute2: the repair runs in the container's namespace
+  const dv = { ...v, backend: 'docker' as const };
+  assert.match(oneWayStreet.hints(dv).at(-1)!, /sudo nsenter -n -t \$\(sudo docker inspect -f '\{\{\.State\.Pid\}\}' [0-9a-f]{12}\) ip route replace /);
 });
 
 test('one-way-street: what the learner is doing: no capture yet, lan only, dmz only', () => {

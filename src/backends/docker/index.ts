@@ -18,6 +18,7 @@ import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
 import { packetsSent, totals } from '../../core/traffic.js';
 import { outcomeWindowMs, parseOutcome, tallyOutcomes } from '../../core/outcomes.js';
+import { probeResultOf } from '../../core/repair.js';
 import { runningCaptures } from '../../core/observe.js';
 import { usedIpv4Prefixes } from '../../core/subnet.js';
 import { resolveConfig, type LabPlan, type PlannedHost } from '../../core/model.js';
@@ -416,6 +417,15 @@ export const dockerBackend: LabBackend & {
       child.on('error', reject);
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber[signal] ?? 1) : 1)));
     });
+  },
+
+  async probe(state, host, url, timeoutMs) {
+    // in the container, as its own user (the services' image: 65534), beside its service
+    const began = Date.now();
+    const c = await containerOf(state, host).catch(() => undefined);
+    if (!c) return { ok: false, error: 'no container', ms: 0 };
+    const r = await run('docker', ['exec', '-w', '/app', c.Id, 'node', 'probe.js', url, String(timeoutMs)], { timeoutMs: timeoutMs + 10_000 }).catch(() => undefined);
+    return probeResultOf(r?.stdout, Date.now() - began);
   },
 
   async outcomes(state) {

@@ -3,6 +3,10 @@ import { connect } from 'node:net';
 import { socketFile } from '../../core/paths.js';
 import type { Outcomes } from '../../core/outcomes.js';
 
+/** The unprivileged user the lab's services (and the check's probes) run as, inside the namespaces. */
+export const serviceUid = 65534; // nobody
+export const serviceGid = 65534; // nogroup
+
 export type HostRunState = 'running' | 'stopped' | 'restarting' | 'starting';
 
 export interface HostStatus {

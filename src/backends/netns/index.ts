@@ -5,9 +5,12 @@ import type { HostInterface, HostRuntime, LabBackend } from '../backend.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import type { PlannedHost } from '../../core/model.js';
 import { isOwnTag, labOfNetnsName, labOfTag } from '../../core/naming.js';
-import { requireTools, trustedPath, withoutLoaderVars } from '../../core/run.js';
+import { requireTools, run, trustedPath, withoutLoaderVars } from '../../core/run.js';
 import type { LabState } from '../../core/state.js';
-import { control } from './control.js';
+import { control, serviceGid, serviceUid } from './control.js';
+import { servicesDir } from '../../core/paths.js';
+import { probeResultOf } from '../../core/repair.js';
+import { join } from 'node:path';
 import { listLinks, listNetns } from './ip.js';
 import { usedIpv4Prefixes } from '../../core/subnet.js';
 import { packetsSent, totals } from '../../core/traffic.js';
@@ -89,6 +92,15 @@ export const netnsBackend: LabBackend = {
       out.set(h.name, ifindex === undefined ? undefined : { veth: h.veth, ifindex });
     }
     return out;
+  },
+
+  async probe(state, host, url, timeoutMs) {
+    // as the services run: in the host's namespace, as the service user, from the lab's copy
+    // of the services (readable by that user wherever the checkout is)
+    const began = Date.now();
+    const script = join(servicesDir(state.plan.lab), 'probe.js');
+    const r = await run('nsenter', [`--net=/run/netns/${host.netns}`, `--setuid=${serviceUid}`, `--setgid=${serviceGid}`, '--', process.execPath, script, url, String(timeoutMs)], { timeoutMs: timeoutMs + 5000, cwd: '/' }).catch(() => undefined);
+    return probeResultOf(r?.stdout, Date.now() - began);
   },
 
   async outcomes(state) {

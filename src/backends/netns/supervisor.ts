@@ -21,8 +21,8 @@ import { cgroupLayout, joinLabCgroup } from './cgroup.js';
 import type { ControlReply, ControlRequest, HostRunState, HostStatus, LatencySample } from './control.js';
 import { outcomeWindowMs, parseOutcome, tallyOutcomes, type OutcomeKind, type Outcomes } from '../../core/outcomes.js';
 
-export const serviceUid = 65534; // nobody
-export const serviceGid = 65534; // nogroup
+export { serviceUid, serviceGid } from './control.js';
+import { serviceUid, serviceGid } from './control.js';
 
 const forwarderName = '(forwarder)';
 
