@@ -4,10 +4,15 @@
  * inactive file cache, as `docker stats` counts it), the sum of PSS of the processes in them
  * (shared pages split between the processes that share them), and CPU seconds a minute over
  * a window. The netns forwarder and Docker's docker-proxy are outside both: the services only.
+ * Beside them, what each backend runs per lab to keep the services up, outside their cgroups:
+ * netns's supervisor and forwarder, Docker's containerd-shim of each container and its
+ * docker-proxy (the daemons, dockerd and containerd, serve every lab and are not counted), and
+ * the total PSS of services and runtime: what the lab adds to the machine.
  *
  *   npm run bench -- --footprint          (root; Docker where an engine runs)
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { readState } from '../src/core/state.js';
 import { join } from 'node:path';
 import { mystery, sh } from '../test/helpers/cli.js';
 import { cgroupLayout, cgroupUsage, labCgroupDirs, labCgroupPids, labCgroupUsage, type CgroupUsage } from '../src/backends/netns/cgroup.js';
@@ -30,6 +35,25 @@ async function pssKiB(pids: readonly number[]): Promise<number> {
 interface Probe {
   usage(): CgroupUsage | undefined;
   pids(): Promise<number[]>;
+  /** the per-lab processes of the backend itself, outside the services' cgroups */
+  runtime(): Promise<number[]>;
+}
+
+/** Every process's pid and argument list, from /proc. */
+async function processTable(): Promise<Array<{ pid: number; ppid: number; args: string[] }>> {
+  const out: Array<{ pid: number; ppid: number; args: string[] }> = [];
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = await readFile(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const args = (await readFile(`/proc/${d}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+      out.push({ pid: Number(d), ppid, args });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }
 
 async function measure(probe: Probe): Promise<Record<string, number | undefined>> {
@@ -39,11 +63,16 @@ async function measure(probe: Probe): Promise<Record<string, number | undefined>
   const last = probe.usage();
   const seconds = (Date.now() - t0) / 1000;
   const pids = await probe.pids();
+  const runtime = (await probe.runtime()).filter((p) => !pids.includes(p));
   const mib = (bytes: number): number => Math.round((bytes / 1024 ** 2) * 10) / 10;
+  const [pss, runtimePss] = await Promise.all([pssKiB(pids), pssKiB(runtime)]);
   return {
     processes: pids.length,
     cgroupMemoryMiB: last ? mib(last.memoryBytes) : undefined,
-    pssMiB: Math.round((await pssKiB(pids)) / 102.4) / 10,
+    pssMiB: Math.round(pss / 102.4) / 10,
+    runtimeProcesses: runtime.length,
+    runtimePssMiB: Math.round(runtimePss / 102.4) / 10,
+    totalPssMiB: Math.round((pss + runtimePss) / 102.4) / 10,
     cpuSecondsPerMinute: first && last ? Math.round(((last.cpuNs - first.cpuNs) / 1e9 / seconds) * 60 * 10) / 10 : undefined,
     windowS: Math.round(seconds),
   };
@@ -70,7 +99,11 @@ async function netnsFootprint(lab: string, port: number): Promise<Record<string,
   try {
     await new Promise((r) => setTimeout(r, 3000));
     if (labCgroupDirs(lab).length === 0) return { error: 'no cgroup hierarchy on this machine' };
-    return await measure({ usage: () => labCgroupUsage(lab), pids: async () => labCgroupPids(lab) });
+    const read = await readState(lab);
+    const supervisor = read.kind === 'ok' ? read.state.supervisorPid : undefined;
+    // the supervisor, and what it runs outside the lab's cgroup (the forwarder on the machine)
+    const runtime = async (): Promise<number[]> => (supervisor ? [supervisor, ...(await processTable()).filter((p) => p.ppid === supervisor).map((p) => p.pid)] : []);
+    return await measure({ usage: () => labCgroupUsage(lab), pids: async () => labCgroupPids(lab), runtime });
   } finally {
     await mystery(['down', '--name', lab]);
   }
@@ -95,7 +128,12 @@ async function dockerFootprint(lab: string, port: number): Promise<Record<string
       for (const d of dirs) out.push(...(await readFile(join(d.mem, 'cgroup.procs'), 'utf8')).split('\n').filter((l) => /^\d+$/.test(l)).map(Number));
       return out;
     };
-    return { containers: ids.length, ...(await measure({ usage, pids })) };
+    // each container's shim (`containerd-shim-runc-v2 ... -id ID`), and the lab's docker-proxy (its published port)
+    const runtime = async (): Promise<number[]> =>
+      (await processTable())
+        .filter((p) => (/containerd-shim/.test(p.args[0] ?? '') && ids.some((id) => p.args.includes(id))) || (/docker-proxy$/.test(p.args[0] ?? '') && p.args.includes(String(port))))
+        .map((p) => p.pid);
+    return { containers: ids.length, ...(await measure({ usage, pids, runtime })) };
   } finally {
     await mystery(['down', '--name', lab], { timeoutMs: 120_000 });
   }
@@ -113,7 +151,7 @@ export async function benchFootprint(withDocker: boolean): Promise<Record<string
   return {
     cgroups: `v${cgroupLayout().version}`,
     netns,
-    ...(docker ? { docker, netnsToDocker: { cgroupMemory: ratio('cgroupMemoryMiB'), pss: ratio('pssMiB'), cpu: ratio('cpuSecondsPerMinute') } } : { docker: 'skipped (no engine, or --no-docker)' }),
+    ...(docker ? { docker, netnsToDocker: { cgroupMemory: ratio('cgroupMemoryMiB'), pss: ratio('pssMiB'), totalPss: ratio('totalPssMiB'), cpu: ratio('cpuSecondsPerMinute') } } : { docker: 'skipped (no engine, or --no-docker)' }),
   };
 }
 

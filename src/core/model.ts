@@ -290,6 +290,28 @@ export function interfaceMtus(spec: Pick<HostSpec, 'interfaces'>): Array<{ ifnam
   return (spec.interfaces ?? []).flatMap((nic, k) => (nic.mtu ? [{ ifname: `eth${k}`, mtu: nic.mtu }] : []));
 }
 
+/** One command a backend runs inside a host's network namespace, its tool and arguments. */
+export interface WiringCommand {
+  tool: 'ip' | 'iptables';
+  args: string[];
+}
+
+/**
+ * What a host's own namespace needs beyond its interfaces and addresses, in the order to apply
+ * it: its interfaces' MTUs and GSO limits, its routes (`replace`: a Docker container comes with
+ * a default route of its own), its rules. One list for every backend, each with its own way in
+ * (netns: `ip -n NS`, `ip netns exec NS`; Docker: `nsenter -t PID -n`). Read from the draw
+ * (made again from the seed) and the plan; all of it goes away with the namespace.
+ */
+export function hostWiring(plan: LabPlan, host: PlannedHost, spec: Pick<HostSpec, 'interfaces' | 'routes' | 'rules'>): WiringCommand[] {
+  return [
+    ...interfaceMtus(spec).map(({ ifname, mtu }): WiringCommand => ({ tool: 'ip', args: ['link', 'set', 'dev', ifname, 'mtu', String(mtu)] })),
+    ...interfaceGsoLimits(spec).map(({ ifname, segs }): WiringCommand => ({ tool: 'ip', args: ['link', 'set', 'dev', ifname, 'gso_max_segs', String(segs)] })),
+    ...resolveRoutes(plan, host, spec).map((r): WiringCommand => ({ tool: 'ip', args: ['route', 'replace', r.to, 'via', r.via] })),
+    ...(spec.rules ?? []).map((rule): WiringCommand => ({ tool: 'iptables', args: ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)] })),
+  ];
+}
+
 /**
  * Replaces host names in the URLs of a service's configuration (`http://webserver:3000/`,
  * at any depth: a job's own target too) with their lab addresses.

@@ -389,8 +389,9 @@ const detectives: Detective[] = [
     // the recording below stops once it has come and gone, so an early one keeps the test short
     seedOk: (draw) => (clientJobs(draw.hosts.find((h) => h.name === draw.culprit)!).find((j) => j.kind === 'burst')?.firstMs ?? Infinity) <= 25_000,
     async solve(scene) {
-      // watching live in the first seconds (no burst comes before 15 s) accuses someone else
-      const loud = await loudestSuspect(scene, 3);
+      // (watching live between bursts accuses someone else: the naive phase, run on this very lab
+      // in its first seconds, shows it; here, after that phase, a burst may already be on: a CI
+      // run's 3 s count fell inside it and found the culprit)
       // record SYNs (packet-buffered, -U, so that the file can be read as it grows) until the
       // site has stalled and recovered, as a learner watching it would: a burst lasts 4 s and
       // comes every 30-45 s, so at most 52 s; then read the file back
@@ -424,7 +425,6 @@ const detectives: Detective[] = [
       // the pcap file is a real capture file
       assert.equal((await readFile(file)).readUInt32LE(0).toString(16), 'a1b2c3d4');
       const culprit = scene.byIp(from.key);
-      assert.notEqual(loud, culprit, 'counting packets live does not find the culprit');
       await arrest(scene, culprit);
       return culprit;
     },

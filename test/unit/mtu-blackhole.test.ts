@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import type { CaseDraw, RunView } from '../../src/cases/case.js';
 import { findCase } from '../../src/cases/index.js';
 import { drawMtu, icmpRule, mtuBlackhole, mtuRange } from '../../src/cases/mtu-blackhole.js';
-import { hostInterfaces, interfaceMtus, planLab, planNetworks, resolveRoutes, resolveRuleArgs, topologyProblems } from '../../src/core/model.js';
-import { interfaceMtuCommands } from '../../src/backends/netns/lab.js';
+import { hostInterfaces, hostWiring, interfaceMtus, planLab, planNetworks, resolveRoutes, resolveRuleArgs, topologyProblems } from '../../src/core/model.js';
 import { seededRng } from '../../src/core/random.js';
 import { viewOf } from '../helpers/view.js';
 import { clientJobs } from '../../src/cases/common.js';
@@ -117,12 +116,22 @@ test('an interface MTU is rendered inside the host\'s namespace only, on ethN, n
   const spec = d.hosts.find((h) => h.name === 'r1')!;
   assert.deepEqual(interfaceMtus(spec), [{ ifname: 'eth1', mtu: Number(n) }]);
   assert.equal(hostInterfaces(p, r1)[1]!.network, 'lan', 'eth1 is r1\'s leg on lan');
-  const commands = interfaceMtuCommands(r1.netns, spec);
-  assert.deepEqual(commands, [['-n', r1.netns, 'link', 'set', 'dev', 'eth1', 'mtu', n]]);
-  const named = commands.flat().join(' ');
+  // the wiring both backends run inside r1: the MTU first, then its route; nothing else
+  const wiring = hostWiring(p, r1, spec);
+  const subnetOf = (net: string) => planNetworks(p).find((x) => x.name === net)!.subnet;
+  assert.deepEqual(wiring, [
+    { tool: 'ip', args: ['link', 'set', 'dev', 'eth1', 'mtu', n] },
+    { tool: 'ip', args: ['route', 'replace', subnetOf('dmz'), 'via', hostInterfaces(p, p.hosts.find((h) => h.name === 'r2')!).find((i) => i.network === 'transit')!.ip] },
+  ]);
+  const named = wiring.flatMap((c) => c.args).join(' ');
   for (const nic of hostInterfaces(p, r1)) assert.ok(!named.includes(nic.veth), 'never the host-side veth');
   for (const net of planNetworks(p)) assert.ok(!named.includes(net.bridge), 'never a bridge');
-  for (const h of d.hosts.filter((x) => x.name !== 'r1')) assert.deepEqual(interfaceMtuCommands('ns', h), [], `${h.name} keeps 1500`);
+  for (const h of d.hosts.filter((x) => x.name !== 'r1')) {
+    const planned = p.hosts.find((x) => x.name === h.name)!;
+    assert.ok(!hostWiring(p, planned, h).some((c) => c.args.includes('mtu')), `${h.name} keeps 1500`);
+  }
+  // r2's rule, resolved to its dmz leg, after its route
+  assert.deepEqual(hostWiring(p, p.hosts.find((h) => h.name === 'r2')!, d.hosts.find((h) => h.name === 'r2')!).at(-1), { tool: 'iptables', args: ['-w', '-t', 'filter', '-A', 'FORWARD', '-o', 'eth1', '-p', 'icmp', '-j', 'DROP'] });
   // the routes and the rule resolve: r2 drops what leaves on its dmz leg, each router reaches the far network
   const r2 = p.hosts.find((h) => h.name === 'r2')!;
   assert.deepEqual(resolveRuleArgs(p, r2, icmpRule.args), ['-o', 'eth1', '-p', 'icmp', '-j', 'DROP']);

@@ -8,7 +8,7 @@
  */
 import type { CaseDraw, HostSpec } from '../../cases/case.js';
 import { ExitCode, UserError } from '../../core/errors.js';
-import { hostInterfaces, networksOf, resolveRoutes, resolveRuleArgs, siteRoute, type LabPlan, type PlannedHost } from '../../core/model.js';
+import { hostInterfaces, hostWiring, networksOf, siteRoute, type LabPlan, type PlannedHost } from '../../core/model.js';
 import { requireTools, runOk } from '../../core/run.js';
 import { dockerEnv, isInterfaceSysctl } from './docker.js';
 import { hostSysctls } from '../../cases/common.js';
@@ -74,15 +74,9 @@ export async function wireHost(plan: LabPlan, host: PlannedHost, spec: HostSpec,
   for (const [key, value] of Object.entries(hostSysctls(spec))) {
     if (isInterfaceSysctl(key)) await inNetns(pid, 'sysctl', ['-q', '-w', `${key}=${value}`]);
   }
-  for (const [k, nic] of (spec.interfaces ?? []).entries()) {
-    if (nic.mtu) await inNetns(pid, 'ip', ['link', 'set', 'dev', `eth${k}`, 'mtu', String(nic.mtu)]);
-    if (nic.gsoMaxSegs) await inNetns(pid, 'ip', ['link', 'set', 'dev', `eth${k}`, 'gso_max_segs', String(nic.gsoMaxSegs)]);
-  }
-  // replace: a Docker container comes with a default route (its network's gateway, the machine)
-  for (const r of resolveRoutes(plan, host, spec)) await inNetns(pid, 'ip', ['route', 'replace', r.to, 'via', r.via]);
-  for (const rule of spec.rules ?? []) {
-    await inNetns(pid, 'iptables', ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)]);
-  }
+  // the interfaces' MTUs and GSO limits, routes (replacing the container's default route,
+  // its network's gateway: the machine) and rules, as the netns backend applies them
+  for (const c of hostWiring(plan, host, spec)) await inNetns(pid, c.tool, c.args);
 }
 
 /**

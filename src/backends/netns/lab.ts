@@ -13,12 +13,11 @@ import { compiledServicesDir, labDir, logFile, servicesDir } from '../../core/pa
 import { endIdentified, endProcesses, findProcesses, identify, isLabProcess, isSameProcess, isSupervisorOf, processArgs as readProcArgs, processStartTicks, sleep, type ProcessId } from '../../core/procs.js';
 import { run, runOk, safeEnv, which } from '../../core/run.js';
 import { findCase } from '../../cases/index.js';
-import type { HostSpec } from '../../cases/case.js';
 import { hostSysctls } from '../../cases/common.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { seededRng } from '../../core/random.js';
 import { writeState, type LabState } from '../../core/state.js';
-import { hostInterfaces, interfaceGsoLimits, interfaceMtus, planNetworks, resolveRoutes, resolveRuleArgs, siteRoute } from '../../core/model.js';
+import { hostInterfaces, hostWiring, planNetworks, siteRoute } from '../../core/model.js';
 import { pidAlive } from '../../core/lock.js';
 import { ip, ipBatch, ipBatchTolerant, listLinks, listNetns, netnsPids } from './ip.js';
 import { createLabCgroup, labCgroupPids, removeLabCgroup } from './cgroup.js';
@@ -161,7 +160,7 @@ export async function buildNetnsLab(state: LabState, step: StepHook): Promise<vo
  *   link      what the host receives is lost (a random-match DROP inside its namespace) or delayed (tc netem on its veth)
  *   lowPorts  its service may bind ports below 1024 as `nobody`
  *   sysctls   per-namespace sysctls (socket buffer sizes ...), inside its namespace only
- *   mtu       an interface's MTU, on `ethN` inside its namespace only (`interfaceMtuCommands`)
+ *   wiring    its interfaces' MTUs and GSO limits, routes and rules, inside its namespace only (`hostWiring`)
  */
 async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
   const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
@@ -171,12 +170,10 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
     if (spec.link) await impairLink(host, spec.link);
     const sysctls = { ...(spec.role === 'router' ? { 'net.ipv4.ip_forward': '1' } : {}), ...hostSysctls(spec) };
     await setNetnsSysctls(host.netns, sysctls);
-    for (const args of interfaceMtuCommands(host.netns, spec)) await ip(...args);
-    for (const { ifname, segs } of interfaceGsoLimits(spec)) await ip('-n', host.netns, 'link', 'set', 'dev', ifname, 'gso_max_segs', String(segs));
-    for (const r of resolveRoutes(plan, host, spec)) await ip('-n', host.netns, 'route', 'add', r.to, 'via', r.via);
-    for (const rule of spec.rules ?? []) {
-      const args = ['-w', '-t', rule.table ?? 'filter', '-A', rule.chain, ...resolveRuleArgs(plan, host, rule.args)];
-      await runOk('ip', ['netns', 'exec', host.netns, 'iptables', ...args]);
+    // the interfaces' MTUs and GSO limits, routes and rules, as the Docker backend applies them
+    for (const c of hostWiring(plan, host, spec)) {
+      if (c.tool === 'ip') await ip('-n', host.netns, ...c.args);
+      else await runOk('ip', ['netns', 'exec', host.netns, c.tool, ...c.args]);
     }
     for (const [k, nic] of (spec.interfaces ?? []).entries()) {
       if (nic.impair) await impairInterface(host.netns, `eth${k}`, nic.impair);
@@ -186,15 +183,6 @@ async function applyHostSpecs(plan: LabState['plan']): Promise<void> {
   // webserver's address only, on the published bridge, removed with it
   const route = siteRoute(plan, draw);
   if (route) await ip('route', 'add', route.to, 'via', route.via);
-}
-
-/**
- * The `ip` commands that give a host's interfaces their own MTU (`InterfaceSpec.mtu`): each
- * on `ethN` inside the host's namespace (`ip -n NS`), never on the host-side veth or the
- * bridge, so `ip link` on the machine shows every link at the network's MTU.
- */
-export function interfaceMtuCommands(netns: string, spec: Pick<HostSpec, 'interfaces'>): string[][] {
-  return interfaceMtus(spec).map(({ ifname, mtu }) => ['-n', netns, 'link', 'set', 'dev', ifname, 'mtu', String(mtu)]);
 }
 
 /**
