@@ -206,22 +206,27 @@ export interface CaseModule {
   quietWindowMs?: number;
   checkAnswer?(value: string, draw: CaseDraw): boolean;
   /**
-   * A case the learner may also solve by repairing the lab (with \`mystery exec\` in the hosts
-   * they can log into), beside its arrest or answer: \`mystery check\` then judges the lab's real
-   * state end to end, whatever was changed and however.
+   * Requests a healthy lab answers, made for real from inside its hosts: \`mystery status\` shows
+   * how many go through now (the symptom, where it is one machine's timeouts), and, for a case
+   * the learner may also solve by repairing the lab (\`repairable\`), \`mystery check\` judges the
+   * repair by them: the lab's real state end to end, whatever was changed and however.
    */
-  repair?: RepairSpec;
+  endToEnd?: EndToEndSpec;
 }
 
 /**
- * How a repair is judged: requests made for real from inside hosts (services/probe.ts, as the
- * lab's unprivileged user) that must all be answered in time. The lab is repaired when every
- * probe goes through and every host it is made from is running; nothing else is read.
+ * Requests made for real from inside hosts (services/probe.ts, as the lab's unprivileged user)
+ * that a healthy lab answers in time. The lab works end to end when every probe goes through
+ * and every host a probe is made from is running; nothing else is read.
  */
-export interface RepairSpec {
-  /** what a repaired lab does, in a few words, for the verdict ("every office machine loads the page") */
+export interface EndToEndSpec {
+  /** what a healthy lab does, in a few words, for the verdict ("every office machine loads the page") */
   goal: string;
+  /** what the probes stand for, for status ("office machines' page loads") */
+  what: string;
   probes(view: RunView): RepairProbe[];
+  /** the learner may solve the case by repairing the lab (with \`mystery exec\` in the hosts they can log into) */
+  repairable?: boolean;
 }
 
 export interface RepairProbe {
@@ -274,8 +279,16 @@ export function validateCase(c: unknown): string[] {
   need(m.solvedBy === 'arrest' || m.solvedBy === 'answer', "solvedBy must be 'arrest' or 'answer'");
   need(m.solvedBy !== 'answer' || typeof m.checkAnswer === 'function', "a case solved by 'answer' needs checkAnswer");
   need(
-    m.repair === undefined || (typeof m.repair === 'object' && m.repair !== null && typeof m.repair.goal === 'string' && m.repair.goal.length > 0 && typeof m.repair.probes === 'function'),
-    'repair must give a goal and its probes',
+    m.endToEnd === undefined ||
+      (typeof m.endToEnd === 'object' &&
+        m.endToEnd !== null &&
+        typeof m.endToEnd.goal === 'string' &&
+        m.endToEnd.goal.length > 0 &&
+        typeof m.endToEnd.what === 'string' &&
+        m.endToEnd.what.length > 0 &&
+        typeof m.endToEnd.probes === 'function' &&
+        (m.endToEnd.repairable === undefined || typeof m.endToEnd.repairable === 'boolean')),
+    'endToEnd must give a goal, what its probes stand for, and its probes',
   );
   return problems;
 }

@@ -2,7 +2,7 @@
  * What the catalog's cases share: the webserver they all keep, neutral host names, the
  * lines of a briefing that show the lab's commands, and small helpers for hints.
  */
-import { configOf, hostConfig, type CaseDraw, type Evidence, type HostSpec, type RunView } from './case.js';
+import { configOf, hostConfig, type CaseDraw, type EndToEndSpec, type Evidence, type HostSpec, type RunView } from './case.js';
 import type { Rng } from '../core/random.js';
 import type { ClientJob } from '../services/client.js';
 import type { WebserverConfig } from '../services/webserver.js';
@@ -153,4 +153,22 @@ export function network(view: RunView, name: string): { bridge: string; subnet: 
 /** A host's address on one of its networks. */
 export function addressOn(view: RunView, hostName: string, net: string): string | undefined {
   return host(view, hostName)?.interfaces?.find((i) => i.network === net)?.ip;
+}
+
+/**
+ * The symptom of the cases where one office machine cannot load the site: from every office
+ * machine (the suspects), the webserver's page on its network `net`, as the machine's users ask
+ * for it and wait (4 s: long enough for a loaded lab, short enough for a check). Status counts
+ * what goes through; where the learner may repair the lab, check judges the repair by it.
+ */
+export function officePageLoads(net: string, opts: { repairable?: boolean } = {}): EndToEndSpec {
+  return {
+    goal: 'every office machine loads the page',
+    what: "office machines' page loads",
+    ...(opts.repairable ? { repairable: true } : {}),
+    probes(view: RunView) {
+      const web = addressOn(view, 'webserver', net) ?? host(view, 'webserver')?.ip ?? '0.0.0.0';
+      return suspectNames(view).map((from) => ({ from, url: `http://${web}:3000/`, timeoutMs: 4000 }));
+    },
+  };
 }

@@ -16,7 +16,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RuleSpec, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { addressOn, appName, caseStream, client, getJob, host, inHostNet, labCommands, network, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, getJob, host, inHostNet, labCommands, network, officePageLoads, range, suspectNames, webserver } from './common.js';
 import { routingLoop } from './routing-loop.js';
 
 /** The three firewalls between lan and dmz, each with eth0 on lan and eth1 on dmz. */
@@ -130,15 +130,10 @@ export const oneWayStreet: CaseModule = {
   solvedBy: 'answer',
   // as the routing loop's: exactly one office machine and one router, in any order and words
   checkAnswer: routingLoop.checkAnswer!,
-  repair: {
-    goal: 'every office machine loads the page',
-    // from each office machine, the page as its users ask for it: a stopped machine, or one whose
-    // route now leads into a firewall that never saw its SYN, fails
-    probes(view: RunView) {
-      const web = addressOn(view, 'webserver', 'dmz');
-      return suspectNames(view).map((from) => ({ from, url: `http://${web ?? '0.0.0.0'}:3000/`, timeoutMs: 4000 }));
-    },
-  },
+  // from each office machine, the page as its users ask for it: a stopped machine, or one whose
+  // route now leads into a firewall that never saw its SYN, fails
+  endToEnd: officePageLoads('dmz', { repairable: true }),
+
 
   hints(view: RunView): string[] {
     const lan = network(view, 'lan');

@@ -11,7 +11,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, officePageLoads, range, suspectNames, webserver } from './common.js';
 
 /** The other sites' routers, one leg on core each: the loop goes through one of them. */
 export const otherRouters = ['r3', 'r4', 'r5'] as const;
@@ -105,6 +105,8 @@ export const routingLoop: CaseModule = {
   },
 
   solvedBy: 'answer',
+  // the symptom in status: one office machine's page loads time out (the gateway is not the learner's to repair)
+  endToEnd: officePageLoads('dmz'),
   checkAnswer(value: string, draw: CaseDraw): boolean {
     const { machines, routers } = namedHosts(value, draw);
     return machines.length === 1 && routers.length === 1 && machines[0] === draw.culprit && routers[0] === draw.value;

@@ -7,7 +7,7 @@
  */
 import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
 import type { Rng } from '../core/random.js';
-import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, range, suspectNames, webserver } from './common.js';
+import { addressOn, appName, caseStream, client, getJob, host, labCommands, network, officePageLoads, range, suspectNames, webserver } from './common.js';
 
 export type LostDirection = 'requests' | 'answers';
 
@@ -78,6 +78,8 @@ export const vanishingPacket: CaseModule = {
   },
 
   solvedBy: 'answer',
+  // the symptom in status: one office machine's page loads time out (the gateway is not the learner's to repair)
+  endToEnd: officePageLoads('dmz'),
   checkAnswer(value: string, draw: CaseDraw): boolean {
     const words = value.toLowerCase().split(/[^a-z0-9-]+/).filter(Boolean);
     const hosts = draw.hosts.map((h) => h.name);

@@ -23,8 +23,8 @@ export function registerCheck(program: Command, ctx: Ctx): void {
       ctx.io.out(
         incidentHidden(loaded.state)
           ? `Not solved yet: the incident goes on, and the site answers in ${formatMs(latency)}. \`${cli} hint\` helps you triage it.`
-          : result.repair && loaded.case.repair
-          ? `Not solved yet: ${result.repair.probes - result.repair.passed} of the ${result.repair.probes} requests made now from inside the lab failed (the goal: ${loaded.case.repair.goal}). When you know the answer: \`${cli} answer VALUE\`; or repair the lab (\`${cli} exec HOST ...\`) and check again.`
+          : result.endToEnd && loaded.case.endToEnd?.repairable
+          ? `Not solved yet: ${result.endToEnd.probes - result.endToEnd.passed} of the ${result.endToEnd.probes} requests made now from inside the lab failed (the goal: ${loaded.case.endToEnd.goal}). When you know the answer: \`${cli} answer VALUE\`; or repair the lab (\`${cli} exec HOST ...\`) and check again.`
           : loaded.case.solvedBy === 'answer'
           ? `Not solved yet. The site answers in ${formatMs(latency)}. When you know the answer: \`${cli} answer VALUE\`.`
           : `Not solved yet: the culprit is still at large, and the site answers in ${formatMs(latency)}. \`${cli} hint\` helps.`,
@@ -38,7 +38,7 @@ export function registerCheck(program: Command, ctx: Ctx): void {
     if (updated) await recordRun(updated, true);
     const how =
       result.how === 'repaired'
-        ? `you repaired the lab: ${loaded.case.repair?.goal ?? 'it works again'}`
+        ? `you repaired the lab: ${loaded.case.endToEnd?.goal ?? 'it works again'}`
         : loaded.case.solvedBy === 'answer'
         ? 'your answer is right'
         : result.how === 'stopped'

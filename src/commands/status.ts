@@ -6,6 +6,7 @@ import { checkLab } from '../core/check.js';
 import { formatMs, measureLatency } from '../core/latency.js';
 import { sparkline } from '../core/sparkline.js';
 import { formatOutcomes } from '../core/outcomes.js';
+import { judgeEndToEnd } from '../core/end-to-end.js';
 import type { LabBackend } from '../backends/backend.js';
 import type { LabState } from '../core/state.js';
 
@@ -19,13 +20,16 @@ export function registerStatus(program: Command, ctx: Ctx): void {
     requireRoot('status');
     const loaded = await loadLab(labFrom(opts));
     const { state, backend } = loaded;
-    const [runtime, latencyMs, check, history, outcomes] = await Promise.all([
+    const [runtime, latencyMs, check, history, outcomes, probed] = await Promise.all([
       backend.hosts(state),
       measureLatency(state.plan.port, 15_000),
       checkLab(loaded),
       latencyHistory(backend, state),
       backend.outcomes ? backend.outcomes(state).catch(() => undefined) : Promise.resolve(undefined),
+      // the requests a healthy lab answers, made now (the check makes them for a repairable case)
+      loaded.case.endToEnd && !loaded.case.endToEnd.repairable ? judgeEndToEnd(loaded) : Promise.resolve(undefined),
     ]);
+    const endToEnd = check.endToEnd ?? probed;
     const hidden = incidentHidden(state);
     const elapsedMs = Date.now() - Date.parse(state.readyAt ?? state.startedAt);
     const hosts = state.plan.hosts.map((h) => ({
@@ -49,6 +53,8 @@ export function registerStatus(program: Command, ctx: Ctx): void {
       hintsUsed: state.hintsUsed,
       latencyHistory: history,
       ...(outcomes && outcomes.ok + outcomes.wrong + outcomes.failed > 0 ? { requests: outcomes } : {}),
+      // requests made now from inside the lab, where the case says what a healthy lab answers
+      ...(endToEnd && !hidden ? { endToEnd: { probes: endToEnd.probes, passed: endToEnd.passed } } : {}),
     };
     if (opts.json) return ctx.io.out(JSON.stringify(report, null, 2));
     const mins = Math.floor(elapsedMs / 60000);
@@ -58,6 +64,9 @@ export function registerStatus(program: Command, ctx: Ctx): void {
     ];
     const went = formatOutcomes(outcomes);
     if (went) lines.push(`clients:  ${went}`);
+    if (endToEnd && !hidden) {
+      lines.push(`inside:   ${endToEnd.passed} of ${endToEnd.probes} ${loaded.case.endToEnd?.what ?? 'requests'} went through just now (one request each, made for real from inside the lab)`);
+    }
     const spark = sparkline(history.map((s) => s.ms));
     if (spark) lines.push(`history:  ${spark}  (every 2 s, oldest first)`);
     lines.push(`solved:   ${check.solved ? 'yes' : 'not yet'}`);

@@ -42,9 +42,11 @@ test('validateCase refuses each malformed field, one problem each, and takes the
     [{ debrief: undefined }, /^debrief must/],
     [{ solvedBy: 'repair' }, /^solvedBy must/],
     [{ solvedBy: 'answer', checkAnswer: undefined }, /needs checkAnswer/],
-    [{ repair: { goal: '', probes: () => [] } }, /^repair must/],
-    [{ repair: { goal: 'it works' } }, /^repair must/],
-    [{ repair: null }, /^repair must/],
+    [{ endToEnd: { goal: '', what: 'page loads', probes: () => [] } }, /^endToEnd must/],
+    [{ endToEnd: { goal: 'it works', what: '', probes: () => [] } }, /^endToEnd must/],
+    [{ endToEnd: { goal: 'it works', what: 'page loads' } }, /^endToEnd must/],
+    [{ endToEnd: { goal: 'it works', what: 'page loads', probes: () => [], repairable: 'yes' } }, /^endToEnd must/],
+    [{ endToEnd: null }, /^endToEnd must/],
   ];
   for (const [change, why] of bad) {
     const problems = validateCase({ ...good, ...change });
@@ -55,7 +57,8 @@ test('validateCase refuses each malformed field, one problem each, and takes the
   assert.deepEqual(validateCase({ ...good, suspects: { min: 3, default: 3, max: 3 } }), []);
   assert.deepEqual(validateCase({ ...good, symptom: undefined }), []);
   assert.deepEqual(validateCase({ ...good, backends: ['docker'] }), []);
-  assert.deepEqual(validateCase({ ...good, repair: { goal: 'it works', probes: () => [] } }), []);
+  assert.deepEqual(validateCase({ ...good, endToEnd: { goal: 'it works', what: 'page loads', probes: () => [] } }), []);
+  assert.deepEqual(validateCase({ ...good, endToEnd: { goal: 'it works', what: 'page loads', probes: () => [], repairable: true } }), []);
 });
 
 test('the catalog lists the default case first, then by difficulty, then by id', () => {

@@ -175,6 +175,32 @@ test('check on a case with a repair: not solved while a probe fails (9, nothing 
   await mystery('down', '--name', 'rp3');
 });
 
+test('status shows the office machines\' page loads made now where a case says what a healthy lab answers; check probes only a repairable case', async () => {
+  fake.probeFails = undefined;
+  await startLab('ee1', 'vanishing-packet');
+  const machines = (await stateOf('ee1')).plan.hosts.filter((h) => h.role === 'suspect').length;
+  let r = await mystery('status', '--name', 'ee1');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`^inside: +${machines - 1} of ${machines} office machines' page loads went through just now`, 'm'));
+  r = await mystery('status', '--json', '--name', 'ee1');
+  assert.deepEqual((JSON.parse(r.out) as { endToEnd: unknown }).endToEnd, { probes: machines, passed: machines - 1 });
+  // not repairable: check judges the answer only, and makes no request
+  const before = fake.calls.filter((c) => c.op === 'probe').length;
+  fake.probeFails = new Set();
+  r = await mystery('check', '--name', 'ee1');
+  assert.equal(r.code, 9, 'a lab that works again solves nothing where the case is not repairable');
+  assert.equal(fake.calls.filter((c) => c.op === 'probe').length, before);
+  assert.match((await mystery('status', '--name', 'ee1')).out, new RegExp(`inside: +${machines} of ${machines} `));
+  await mystery('down', '--name', 'ee1');
+  // a case of one network and no such requests shows no such line
+  fake.probeFails = undefined;
+  await startLab('ee2');
+  r = await mystery('status', '--json', '--name', 'ee2');
+  assert.equal((JSON.parse(r.out) as { endToEnd?: unknown }).endToEnd, undefined);
+  assert.doesNotMatch((await mystery('status', '--name', 'ee2')).out, /^inside:/m);
+  await mystery('down', '--name', 'ee2');
+});
+
 test('hint: one more each time, in order, none skipped; the last says so; --again shows them all', async () => {
   await startLab('hi1');
   const state = await stateOf('hi1');

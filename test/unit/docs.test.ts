@@ -17,7 +17,7 @@ test('docs/cases.md has a row for every case of the catalog, with its difficulty
     assert.equal(cells[1], c.difficulty, `${c.id}: difficulty`);
     assert.match(cells[3]!, c.solvedBy === 'arrest' ? /^arrest$/ : /mystery answer/, `${c.id}: solved by`);
     assert.equal(cells[4], c.backends.join(', '), `${c.id}: backends`);
-    assert.equal(/\brepair\b/.test(cells[3]!), !!c.repair, `${c.id}: a repair is said where the case takes one`);
+    assert.equal(/\brepair\b/.test(cells[3]!), !!c.endToEnd?.repairable, `${c.id}: a repair is said where the case takes one`);
   }
   assert.equal(rows.length, allCases().length, 'no row for a case that is not in the catalog');
 });

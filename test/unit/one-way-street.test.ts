@@ -192,11 +192,12 @@ test('one-way-street: a repair is judged by a page load from every office machin
   const d = draw('repair');
   const p = plan(d, 'repair');
   const v = view(d, p);
-  const probes = oneWayStreet.repair!.probes(v);
+  const probes = oneWayStreet.endToEnd!.probes(v);
   const machines = d.hosts.filter((h) => h.role === 'suspect').map((h) => h.name);
   assert.deepEqual(probes.map((x) => x.from), machines);
   assert.ok(probes.every((x) => x.url === `http://${addressOf(p, 'webserver', 'dmz')}:3000/` && x.timeoutMs === 4000), JSON.stringify(probes));
-  assert.match(oneWayStreet.repair!.goal, /every office machine/);
+  assert.match(oneWayStreet.endToEnd!.goal, /every office machine/);
+  assert.equal(oneWayStreet.endToEnd!.repairable, true);
   assert.match(oneWayStreet.briefing(v), /Or repair it from the office side/);
   // on Docker the images have no iproute2: the repair runs in the container's namespace
   const dv = { ...v, backend: 'docker' as const };

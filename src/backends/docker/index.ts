@@ -18,7 +18,7 @@ import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
 import { packetsSent, totals } from '../../core/traffic.js';
 import { outcomeWindowMs, parseOutcome, tallyOutcomes } from '../../core/outcomes.js';
-import { probeResultOf } from '../../core/repair.js';
+import { probeResultOf } from '../../core/end-to-end.js';
 import { runningCaptures } from '../../core/observe.js';
 import { usedIpv4Prefixes } from '../../core/subnet.js';
 import { resolveConfig, type LabPlan, type PlannedHost } from '../../core/model.js';

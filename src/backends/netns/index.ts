@@ -9,7 +9,7 @@ import { requireTools, run, trustedPath, withoutLoaderVars } from '../../core/ru
 import type { LabState } from '../../core/state.js';
 import { control, serviceGid, serviceUid } from './control.js';
 import { servicesDir } from '../../core/paths.js';
-import { probeResultOf } from '../../core/repair.js';
+import { probeResultOf } from '../../core/end-to-end.js';
 import { join } from 'node:path';
 import { listLinks, listNetns } from './ip.js';
 import { usedIpv4Prefixes } from '../../core/subnet.js';

@@ -1,9 +1,10 @@
 /**
- * Is the lab repaired? For a case with a `repair`: each of its probes is one request made for
- * real from inside a host (services/probe.ts), through whatever routes, rules and links the lab
- * has now, as the learner left them. Repaired when every probe is answered in time and every
- * host a probe is made from is running (a stopped machine loads nothing). What failed is
- * counted, never named: before the repair, the failing host is the case's answer.
+ * Does the lab work end to end? For a case with \`endToEnd\`: each of its probes is one request
+ * made for real from inside a host (services/probe.ts), through whatever routes, rules and links
+ * the lab has now, as the learner left them. It works when every probe is answered in time and
+ * every host a probe is made from is running (a stopped machine loads nothing): status shows
+ * the count, and check judges a repair by it. What failed is counted, never named: while the
+ * case is open, the failing host is its answer.
  */
 import type { ProbeResult } from '../backends/backend.js';
 import type { RepairProbe } from '../cases/case.js';
@@ -11,8 +12,9 @@ import { runView, type LoadedLab } from './lab.js';
 
 export const defaultProbeTimeoutMs = 2500;
 
-export interface RepairJudgement {
-  repaired: boolean;
+export interface EndToEndJudgement {
+  /** every probe went through */
+  works: boolean;
   /** probes made, and how many went through */
   probes: number;
   passed: number;
@@ -32,8 +34,8 @@ export function probeResultOf(stdout: string | undefined, ms: number): ProbeResu
   return { ok: false, error: 'the probe did not run', ms };
 }
 
-export async function judgeRepair(loaded: LoadedLab): Promise<RepairJudgement | undefined> {
-  const spec = loaded.case.repair;
+export async function judgeEndToEnd(loaded: LoadedLab): Promise<EndToEndJudgement | undefined> {
+  const spec = loaded.case.endToEnd;
   if (!spec) return undefined;
   const { state, backend } = loaded;
   const probes: RepairProbe[] = spec.probes(runView(loaded));
@@ -46,5 +48,5 @@ export async function judgeRepair(loaded: LoadedLab): Promise<RepairJudgement | 
     }),
   );
   const passed = results.filter(Boolean).length;
-  return { repaired: probes.length > 0 && passed === probes.length, probes: probes.length, passed };
+  return { works: probes.length > 0 && passed === probes.length, probes: probes.length, passed };
 }
