@@ -90,6 +90,11 @@ async function vanishing(seed: string, i: number, backend: 'netns' | 'docker' = 
       }
       console.log(`${seed}: on lan ${onLan} packets from ${victim.name}, on dmz ${onDmz} (${answersOnDmz} SYN-ACKs): its ${lost} are lost`);
 
+      // the symptom in status, a request made now from inside each office machine: all go through but the victim's
+      const inside = await mystery(['status', '--json', '--name', lab], { env, timeoutMs: 30_000 });
+      assert.equal(inside.code, 0, inside.stderr);
+      const machines = hosts.filter((h) => /^app\d+$/.test(h.name)).length;
+      assert.deepEqual((JSON.parse(inside.stdout) as { endToEnd?: unknown }).endToEnd, { probes: machines, passed: machines - 1 }, `status, inside the lab: ${inside.stdout}`);
       const wrong = await mystery(['answer', '--name', lab, `${victim.name} ${lost === 'requests' ? 'answers' : 'requests'}`], { env });
       assert.equal(wrong.code, 8, `the other direction is wrong: ${wrong.stdout}`);
       const right = await mystery(['answer', '--name', lab, `${victim.name} ${lost}`], { env });
