@@ -54,6 +54,10 @@ const ETHERTYPES: Record<string, number> = {
 const IP_ONLY: Record<string, number> = { icmp: 1, igmp: 2, igrp: 9, vrrp: 112, carp: 112 };
 const IP_AND_IP6: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, pim: 103, ah: 51, esp: 50 };
 const OSI: Record<string, number> = { clnp: 0x81, esis: 0x82, isis: 0x83 };
+/** libpcap's ethertype_to_ppptype: the EtherTypes PPP numbers otherwise */
+const PPP_OF_ETHERTYPE: Record<number, number> = { 0x800: 0x21, 0x86dd: 0x57, 0x6003: 0x27, 0x809b: 0x29 };
+/** the same for the protocols libpcap finds by their LLC SAP (or AppleTalk's and IPX's) on Ethernet */
+const PPP_OF_LLC: Record<string, number> = { stp: 0x31, iso: 0x23, ipx: 0x2b, netbeui: 0xf0, atalk: 0x29, aarp: 0x80f3 };
 const ISIS_PDUS = new Set(['l1', 'l2', 'iih', 'lsp', 'snp', 'csnp', 'psnp']);
 
 class Compiler {
@@ -87,10 +91,9 @@ class Compiler {
   }
 
   linktype(type: number): Formula {
-    if (this.ppp) {
-      const pppType = type === 0x800 ? 0x21 : type === 0x86dd ? 0x57 : undefined;
-      return pppType === undefined ? this.opaque() : eq(`h${this.T}`, pppType);
-    }
+    // PPP's protocol field: libpcap maps the EtherTypes that PPP numbers otherwise, and compares
+    // the rest as they are (\`pppoes and arp\`: 0x806)
+    if (this.ppp) return eq(`h${this.T}`, PPP_OF_ETHERTYPE[type] ?? type);
     if (this.mplsDepth > 0) {
       // over MPLS: the bottom of the stack, then the IP version (other protocols are errors)
       const version = type === 0x86dd ? 0x60 : 0x40;
@@ -123,6 +126,9 @@ class Compiler {
   }
 
   protocol(proto: string): Formula {
+    // after pppoes, the LLC-borne protocols are PPP protocol numbers too (measured: tcpdump -d 'pppoes and stp')
+    if (this.ppp && proto in PPP_OF_LLC) return eq(`h${this.T}`, PPP_OF_LLC[proto]!);
+    if (this.ppp && proto in OSI) return and(eq(`h${this.T}`, PPP_OF_LLC.iso!), eq(`b${this.L}`, OSI[proto]!));
     if (proto in ETHERTYPES) return this.linktype(ETHERTYPES[proto]!);
     if (proto in IP_ONLY) return this.ipProto(IP_ONLY[proto]!);
     if (proto in IP_AND_IP6) return or(this.ipProto(IP_AND_IP6[proto]!), this.ip6Proto(IP_AND_IP6[proto]!));
@@ -181,8 +187,14 @@ class Compiler {
         return this.relation(node.op, node.left, node.right);
       case 'encap':
         return this.encap(node);
+      // Linux's BPF extensions, loads of their own (\`ldh [type]\`, \`ld [ifidx]\`): the direction is
+      // one packet type (4, outgoing) or not; two different interface indexes contradict
+      case 'direction':
+        return eq('pkttype', 4, !node.inbound);
+      case 'ifindex':
+        return eq('ifidx', node.value);
       default:
-        // inbound, outbound, ifindex; foreign primitives are errors on Ethernet anyway
+        // foreign primitives are errors on Ethernet anyway
         return this.opaque();
     }
   }
@@ -387,6 +399,9 @@ class Compiler {
     const rk = this.arithKey(right, guards);
     let test: Formula;
     if (r !== undefined && lk !== undefined) {
+      // a right side that folds to a number keeps the protocol checks of its loads
+      // (\`sctp[0] = lat[12] * 0 | 1\`: the frame must be both IP and LAT)
+      this.guardsOf(right, guards);
       test =
         op === '=' ? eq(lk, r) : op === '!=' ? eq(lk, r, false) : op === '>' ? lit(lk, 'gt', r) : op === '>=' ? lit(lk, 'ge', r) : op === '<' ? lit(lk, 'ge', r, false) : lit(lk, 'gt', r, false);
     } else if (lk !== undefined && rk !== undefined) {

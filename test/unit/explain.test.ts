@@ -374,3 +374,35 @@ test('a one-port portrange is two comparisons to libpcap, never `port N`; `decne
     assert.equal(r.verdict, want, `explain on ${expr}: ${r.verdictMessage ?? ''}`);
   }
 });
+
+test("Linux's loads (ifindex, inbound, outbound), PPP's protocol numbers after pppoes, and a right side that folds to a number: explain says what tcpdump -d says", async () => {
+  const lookups = systemLookups();
+  const rows: Array<[string, 'valid' | 'invalid' | 'rejects-all']> = [
+    // one load each (ld [ifidx], ldh [type]): two values of one load contradict
+    ['ifindex 9 and ifindex 1', 'rejects-all'],
+    ['ifindex 9 and portrange http-https and ifindex 1', 'rejects-all'],
+    ['ifindex 9 or ifindex 1', 'valid'],
+    ['inbound and outbound', 'rejects-all'],
+    ['not inbound and not outbound', 'rejects-all'],
+    ['outbound and ifindex 2 and not ifindex 3', 'valid'],
+    // after pppoes the link is PPP: LLC protocols and EtherTypes become PPP protocol numbers
+    ['pppoes and netbeui and tcp', 'rejects-all'],
+    ['pppoes and stp and ip', 'rejects-all'],
+    ['pppoes and arp and ip6', 'rejects-all'],
+    ['pppoes and atalk and ip', 'rejects-all'],
+    ['pppoes and clnp and ip', 'rejects-all'],
+    ['pppoes and arp', 'valid'],
+    ['pppoes and clnp', 'valid'],
+    ['pppoes and (ipx or ip)', 'valid'],
+    // `lat[12] * 0 | 1` folds to 1, and still loads lat[12]: the frame must be LAT and IP at once
+    ['sctp[0] = lat[12] * 0 | 1', 'rejects-all'],
+    ['sctp[0] = sctp[12] * 0 | 1', 'valid'],
+  ];
+  for (const [expr, want] of rows) {
+    const r = await explainFilter(expr, lookups, false);
+    const tcpdump = await checkWithTcpdump(expr);
+    const theirs = tcpdump.accepted ? 'valid' : tcpdump.message === 'expression rejects all packets' ? 'rejects-all' : 'invalid';
+    assert.equal(theirs, want, `tcpdump -d on ${expr}: ${tcpdump.message ?? 'accepted'}`);
+    assert.equal(r.verdict, want, `explain on ${expr}: ${r.verdictMessage ?? ''}`);
+  }
+});
