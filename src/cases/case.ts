@@ -212,6 +212,36 @@ export interface CaseModule {
    * repair by them: the lab's real state end to end, whatever was changed and however.
    */
   endToEnd?: EndToEndSpec;
+  /**
+   * A compose file of the repository, written by hand, that this case also runs from (the
+   * seed's docker-compose.yml): the Docker backend builds the case from it, and reads back a lab
+   * started from it by hand. Absent: the backend writes a compose file for the run.
+   */
+  composeFile?: ComposeFileSpec;
+}
+
+/** What the Docker backend needs to know of a hand-written compose file; it names no case itself. */
+export interface ComposeFileSpec {
+  /** the file, from the project's root */
+  file: string;
+  /** the services whose images are built (the others share them) */
+  build: string[];
+  /** the file's variables that carry this draw (Compose reads them), or why the draw does not fit the file */
+  env(draw: CaseDraw): { env: Record<string, string> } | { refusal: Refusal };
+  /** the file's services that this draw does not run (scaled to 0) */
+  unused(draw: CaseDraw): string[];
+  /**
+   * A lab started by hand from the file, from its containers' variables (by service): its
+   * draw, and a seed that draws it again where there is one ('' where none does); a refusal
+   * where the file was started without a draw; undefined where these are not its services.
+   */
+  adopt(services: Map<string, (variable: string) => string | undefined>): { draw: CaseDraw; seed: string } | { refusal: Refusal } | undefined;
+}
+
+/** Why something cannot be done, and what to do: the message and the fix of a user error. */
+export interface Refusal {
+  message: string;
+  fix: string;
 }
 
 /**

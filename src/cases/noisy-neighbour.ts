@@ -2,9 +2,9 @@
  * The seed's mystery: one of several HTTP senders floods the webserver. The loudest veth
  * (after the webserver's own) is the culprit's; /sys/class/net/eth0/iflink maps it home.
  */
-import type { CaseDraw, CaseModule, Evidence, HostSpec, Observations, RunView } from './case.js';
+import { configOf, type CaseDraw, type CaseModule, type ComposeFileSpec, type Evidence, type HostSpec, type Observations, type Refusal, type RunView } from './case.js';
 import { bars } from '../core/sparkline.js';
-import type { Rng } from '../core/random.js';
+import { seededRng, type Rng } from '../core/random.js';
 
 /**
  * The original shuffled loop counts 50, 50, 60, 80 and 400. Here the webserver serves about
@@ -29,6 +29,88 @@ export function loopCounts(suspects: number): number[] {
 export function senderName(i: number): string {
   return `http-sender${i}`;
 }
+
+/** The senders the repository's docker-compose.yml defines (http-sender1..5). */
+export const composeSenders = 5;
+const senderPattern = /^http-sender(\d+)$/;
+const composeShape: Refusal = {
+  message: `This case cannot be built from docker-compose.yml (a webserver and up to ${composeSenders} http-senders).`,
+  fix: `Use --backend netns, or --suspects ${composeSenders} or fewer.`,
+};
+
+/** A draw of the seed's file, from what its senders run (a lab of the file started by hand). */
+function drawOfLoops(loops: Map<string, number>): CaseDraw {
+  const hosts: HostSpec[] = [{ name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000, maxQueue: 2000, ...webserverCapacity } }];
+  let culprit = '';
+  let most = -1;
+  for (const [name, n] of [...loops].sort()) {
+    hosts.push({ name, role: 'suspect', program: 'sender', config: { target: 'http://webserver:3000/', loops: n, sleepMs: 300 } });
+    if (n > most) [culprit, most] = [name, n];
+  }
+  return { hosts, culprit };
+}
+
+/** A seed whose draw gives every sender the loops it runs, so that the rest of the tool draws the same again. */
+function seedOfLoops(loops: Map<string, number>): { seed: string; draw: CaseDraw } | undefined {
+  for (let i = 0; i < 20_000; i++) {
+    const seed = `compose-${i}`;
+    const draw = noisyNeighbour.draw(seededRng(seed), loops.size);
+    const senders = draw.hosts.filter((h) => h.program === 'sender');
+    if (senders.length === loops.size && senders.every((h) => configOf(draw, h.name, 'sender')?.loops === loops.get(h.name))) return { seed, draw };
+  }
+  return undefined;
+}
+
+/**
+ * The seed's own compose file (docker-compose.yml, with randomize_suspects.sh): a webserver and
+ * five senders, the draw in SUSPECT1..5 (each sender's loops) and the webserver's settings.
+ */
+export const seedComposeFile: ComposeFileSpec = {
+  file: 'docker-compose.yml',
+  // the five senders share one image: building it once is enough
+  build: ['webserver', senderName(1)],
+  env(draw) {
+    const web = configOf(draw, 'webserver', 'webserver');
+    const senders = draw.hosts.filter((h) => h.program === 'sender');
+    const fits =
+      !!web &&
+      senders.length + 1 === draw.hosts.length &&
+      senders.every((h) => {
+        const m = senderPattern.exec(h.name);
+        return !!m && Number(m[1]) >= 1 && Number(m[1]) <= composeSenders && !h.link;
+      });
+    if (!web || !fits) return { refusal: composeShape };
+    const env: Record<string, string> = {
+      MYSTERY_WORKERS: String(web.workers ?? 1),
+      MYSTERY_HOLD_MS: String(web.holdMs ?? 10),
+      MYSTERY_MAX_QUEUE: String(web.maxQueue ?? 2000),
+    };
+    for (let i = 1; i <= composeSenders; i++) env[`SUSPECT${i}`] = String(configOf(draw, senderName(i), 'sender')?.loops ?? 0);
+    const sleepMs = senders.map((h) => configOf(draw, h.name, 'sender')?.sleepMs).find((x) => x !== undefined);
+    if (sleepMs) env.MYSTERY_SLEEP_MS = String(sleepMs);
+    return { env };
+  },
+  unused(draw) {
+    return Array.from({ length: composeSenders }, (_, i) => senderName(i + 1)).filter((n) => !draw.hosts.some((h) => h.name === n));
+  },
+  adopt(services) {
+    const senders = [...services.keys()].filter((n) => senderPattern.test(n));
+    if (!services.has('webserver') || senders.length === 0) return undefined;
+    const raw = senders.map((n) => [n, services.get(n)!('LOOPS') ?? ''] as const);
+    if (raw.some(([, v]) => !/^\d+$/.test(v))) {
+      // `docker-compose up` without a draw: its senders only say to run the script, and exit
+      return {
+        refusal: {
+          message: 'The lab was started by docker-compose without a draw: its senders have no loops to run (LOOPS=undrawn).',
+          fix: 'Take it down (docker-compose down), then run ./randomize_suspects.sh and docker-compose --env-file .env.suspects up --build.',
+        },
+      };
+    }
+    const loops = new Map(raw.map(([n, v]) => [n, Number(v)]));
+    const found = seedOfLoops(loops);
+    return found ?? { draw: drawOfLoops(loops), seed: '' };
+  },
+};
 
 export const noisyNeighbour: CaseModule = {
   id: 'noisy-neighbour',
@@ -69,6 +151,7 @@ export const noisyNeighbour: CaseModule = {
   },
 
   solvedBy: 'arrest',
+  composeFile: seedComposeFile,
 
   hints(view: RunView): string[] {
     const culprit = view.hosts.find((h) => h.name === view.draw.culprit);

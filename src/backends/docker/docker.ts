@@ -17,9 +17,8 @@ export const labLabel = 'tcpdump-mystery.lab';
 export const localBaseImage = 'tcpdump-mystery/node-base:local';
 export const defaultBaseImage = 'node:20-alpine';
 /** The senders docker-compose.yml defines. */
-export const composeSenders = 5;
-
-export const composeFile = (): string => process.env.MYSTERY_COMPOSE_FILE ?? join(projectRoot, 'docker-compose.yml');
+/** A case's own compose file, from the project's root (MYSTERY_COMPOSE_FILE: another, for a test). */
+export const composeFile = (file: string): string => process.env.MYSTERY_COMPOSE_FILE ?? join(projectRoot, file);
 
 /** The default lab has the original's names (project and network tcpdump-mystery, containers webserver ...). */
 export function composeNames(lab: string): { project: string; network: string; prefix: string } {

@@ -12,8 +12,8 @@ import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostInterface, HostRunState, HostRuntime, LabBackend } from '../backend.js';
-import type { CaseDraw, HostSpec } from '../../cases/case.js';
-import { findCase } from '../../cases/index.js';
+import type { CaseDraw, ComposeFileSpec } from '../../cases/case.js';
+import { allCases, findCase } from '../../cases/index.js';
 import { ExitCode, UserError } from '../../core/errors.js';
 import { measureLatency } from '../../core/latency.js';
 import { packetsSent, totals } from '../../core/traffic.js';
@@ -35,7 +35,6 @@ import {
   composeCommand,
   composeFile,
   composeNames,
-  composeSenders,
   containerIflink,
   docker,
   dockerMaybe,
@@ -50,47 +49,25 @@ import {
   type ContainerInfo,
 } from './docker.js';
 
-const senderPattern = /^http-sender(\d+)$/;
 
-/** The environment of the docker-compose process: the draw, the lab's names, the base image. */
-export async function composeEnv(plan: Pick<LabPlan, 'lab' | 'port'>, draw: CaseDraw): Promise<NodeJS.ProcessEnv> {
-  const web = draw.hosts.find((h) => h.name === 'webserver' && h.program === 'webserver');
-  const senders = draw.hosts.filter((h) => h.program === 'sender');
-  const shapeOk =
-    !!web &&
-    senders.length + 1 === draw.hosts.length &&
-    senders.every((s) => {
-      const m = senderPattern.exec(s.name);
-      return !!m && Number(m[1]) >= 1 && Number(m[1]) <= composeSenders && !s.link;
-    });
-  if (!shapeOk) {
-    throw new UserError(
-      `This case cannot be built from docker-compose.yml (a webserver and up to ${composeSenders} http-senders).`,
-      'Use --backend netns, or --suspects 5 or fewer.',
-      ExitCode.usage,
-    );
-  }
+/**
+ * The environment of the docker-compose process for a case's own compose file: the lab's
+ * names, the base image, and the variables that carry the draw (the case says which).
+ */
+export async function composeEnv(plan: Pick<LabPlan, 'lab' | 'port'>, draw: CaseDraw, spec: ComposeFileSpec): Promise<NodeJS.ProcessEnv> {
+  const carried = spec.env(draw);
+  if ('refusal' in carried) throw new UserError(carried.refusal.message, carried.refusal.fix, ExitCode.usage);
   const names = composeNames(plan.lab);
-  const env = composeProcessEnv();
-  const wc = web!.config as { workers?: number; holdMs?: number; maxQueue?: number };
-  Object.assign(env, {
+  return {
+    ...composeProcessEnv(),
     COMPOSE_PROJECT_NAME: names.project,
     MYSTERY_LAB: plan.lab,
     MYSTERY_PORT: String(plan.port),
     MYSTERY_PREFIX: names.prefix,
     MYSTERY_NETWORK: names.network,
-    MYSTERY_WORKERS: String(wc.workers ?? 1),
-    MYSTERY_HOLD_MS: String(wc.holdMs ?? 10),
-    MYSTERY_MAX_QUEUE: String(wc.maxQueue ?? 2000),
     NODE_IMAGE: await baseImage(),
-  });
-  for (let i = 1; i <= composeSenders; i++) {
-    const s = senders.find((x) => x.name === `http-sender${i}`);
-    env[`SUSPECT${i}`] = String((s?.config as { loops?: number } | undefined)?.loops ?? 0);
-  }
-  const sleepMs = (senders[0]?.config as { sleepMs?: number } | undefined)?.sleepMs;
-  if (sleepMs) env.MYSTERY_SLEEP_MS = String(sleepMs);
-  return env;
+    ...carried.env,
+  };
 }
 
 /** The caller's environment without what would change the lab: only this run's values reach Compose. */
@@ -103,13 +80,9 @@ function composeProcessEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Senders of docker-compose.yml that this run does not have (fewer suspects): scaled to 0. */
-function scaleArgs(draw: CaseDraw): string[] {
-  const out: string[] = [];
-  for (let i = 1; i <= composeSenders; i++) {
-    if (!draw.hosts.some((h) => h.name === `http-sender${i}`)) out.push('--scale', `http-sender${i}=0`);
-  }
-  return out;
+/** The compose file's services that this run does not have (fewer suspects): scaled to 0. */
+function scaleArgs(draw: CaseDraw, spec: ComposeFileSpec): string[] {
+  return spec.unused(draw).flatMap((name) => ['--scale', `${name}=0`]);
 }
 
 async function compose(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
@@ -119,8 +92,8 @@ async function compose(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number
   return r.stdout + r.stderr;
 }
 
-function composeArgs(lab: string): string[] {
-  return ['-p', composeNames(lab).project, '-f', composeFile(), '--project-directory', projectRoot];
+function composeArgs(lab: string, spec: ComposeFileSpec): string[] {
+  return ['-p', composeNames(lab).project, '-f', composeFile(spec.file), '--project-directory', projectRoot];
 }
 
 function runState(c: ContainerInfo | undefined): HostRunState {
@@ -214,29 +187,6 @@ async function describeTopology(plan: LabPlan, cs: ContainerInfo[]): Promise<voi
   plan.bridge = published.bridge;
 }
 
-/** Finds a seed whose draw gives every sender the loops it runs, so that the rest of the tool re-draws the same. */
-function seedFor(loops: Map<string, number>): { seed: string; draw: CaseDraw } | undefined {
-  const c = findCase('noisy-neighbour');
-  for (let i = 0; i < 20_000; i++) {
-    const seed = `compose-${i}`;
-    const draw = c.draw(seededRng(seed), loops.size);
-    const senders = draw.hosts.filter((h) => h.program === 'sender');
-    if (senders.length === loops.size && senders.every((h) => (h.config as { loops?: number }).loops === loops.get(h.name))) return { seed, draw };
-  }
-  return undefined;
-}
-
-function drawFrom(loops: Map<string, number>): CaseDraw {
-  const hosts: HostSpec[] = [{ name: 'webserver', role: 'server', program: 'webserver', config: { port: 3000, workers: 1, holdMs: 10, maxQueue: 2000 } }];
-  let culprit = '';
-  let most = -1;
-  for (const [name, n] of [...loops].sort()) {
-    hosts.push({ name, role: 'suspect', program: 'sender', config: { target: 'http://webserver:3000/', loops: n, sleepMs: 300 } });
-    if (n > most) [culprit, most] = [name, n];
-  }
-  return { hosts, culprit };
-}
-
 /** The untagged images each image is built on (the legacy builder's intermediates), nearest first. */
 async function untaggedAncestors(ids: string[]): Promise<string[]> {
   const all = lines(await dockerMaybe(['image', 'ls', '-aq', '--no-trunc']));
@@ -288,17 +238,18 @@ export const dockerBackend: LabBackend & {
   async build(state, step) {
     const { plan } = state;
     const draw = findCase(plan.caseId).draw(seededRng(plan.seed), plan.suspects);
-    // The seed's case runs from the repository's docker-compose.yml, as the original did;
-    // every other case from a compose file written for this run, removed once it is up.
-    const seedCase = plan.caseId === 'noisy-neighbour';
+    // A case with a compose file of its own runs from it (the seed's from docker-compose.yml,
+    // as the original did); every other case from a compose file written for this run,
+    // removed once it is up.
+    const own = findCase(plan.caseId).composeFile;
     const runFile = join(labDir(plan.lab), 'compose.json');
     let env: NodeJS.ProcessEnv;
     let args: string[];
     let toBuild: string[];
-    if (seedCase) {
-      env = await composeEnv(plan, draw);
-      args = composeArgs(plan.lab);
-      toBuild = ['webserver', 'http-sender1']; // the five senders share one image: building it once is enough
+    if (own) {
+      env = await composeEnv(plan, draw, own);
+      args = composeArgs(plan.lab, own);
+      toBuild = own.build;
     } else {
       const refusal = topologyRefusal(draw);
       if (refusal) {
@@ -331,9 +282,9 @@ export const dockerBackend: LabBackend & {
     }
 
     await step('starting the containers (docker-compose up)');
-    await compose([...args, 'up', '-d', '--no-build', ...(seedCase ? scaleArgs(draw) : [])], env, 180_000);
-    if (!seedCase) await rm(runFile, { force: true }); // it holds the run's secrets (the case's configuration)
-    if (!seedCase && isTopology(draw)) {
+    await compose([...args, 'up', '-d', '--no-build', ...(own ? scaleArgs(draw, own) : [])], env, 180_000);
+    if (!own) await rm(runFile, { force: true }); // it holds the run's secrets (the case's configuration)
+    if (!own && isTopology(draw)) {
       await step('wiring the networks (names, routes, rules inside each container)');
       const cs = await labContainers(plan.lab, state.created.composeProject);
       for (const spec of draw.hosts) {
@@ -478,55 +429,51 @@ export const dockerBackend: LabBackend & {
   async adopt(lab) {
     if (!(await which('docker'))) return undefined;
     const cs = await labContainers(lab);
-    const web = cs.find((c) => serviceOf(c) === 'webserver');
-    const senders = cs.filter((c) => senderPattern.test(serviceOf(c) ?? ''));
-    if (!web || senders.length === 0) return undefined;
-    const raw = senders.map((c) => [serviceOf(c)!, envOf(c, 'LOOPS') ?? ''] as const);
-    if (raw.some(([, v]) => !/^\d+$/.test(v))) {
-      // `docker-compose up` without a draw: its senders only say to run the script, and exit
-      throw new UserError(
-        'The lab was started by docker-compose without a draw: its senders have no loops to run (LOOPS=undrawn).',
-        'Take it down (docker-compose down), then run ./randomize_suspects.sh and docker-compose --env-file .env.suspects up --build.',
-        ExitCode.noLab,
-      );
+    if (cs.length === 0) return undefined;
+    // each container by its service, with its variables: the case whose compose file made them reads its draw back
+    const services = new Map(cs.filter((c) => serviceOf(c)).map((c) => [serviceOf(c)!, (variable: string) => envOf(c, variable)] as const));
+    for (const c of allCases()) {
+      const read = c.composeFile?.adopt(services);
+      if (!read) continue;
+      if ('refusal' in read) throw new UserError(read.refusal.message, read.refusal.fix, ExitCode.noLab);
+      return adoptAs(lab, c.id, read.draw, read.seed, cs);
     }
-    const loops = new Map(raw.map(([n, v]) => [n, Number(v)]));
-    const found = seedFor(loops);
-    const draw = found?.draw ?? drawFrom(loops);
-    const binding = (web.HostConfig?.PortBindings?.['3000/tcp'] ?? web.NetworkSettings.Ports?.['3000/tcp'] ?? [])[0];
-    const plan: LabPlan = {
-      lab,
-      caseId: 'noisy-neighbour',
-      seed: found?.seed ?? '',
-      suspects: senders.length,
-      backend: 'docker',
-      port: Number(binding?.HostPort ?? 3000),
-      subnet: '',
-      gateway: '',
-      bridge: '',
-      // as `docker ps -a` lists them: never name order
-      hosts: [web, ...senders]
-        .sort((a, b) => cs.indexOf(a) - cs.indexOf(b))
-        .map((c) => ({
-          name: serviceOf(c)!,
-          id: c.Id.slice(0, 12),
-          role: serviceOf(c) === 'webserver' ? 'server' : 'suspect',
-          program: serviceOf(c) === 'webserver' ? 'webserver' : 'sender',
-          ip: '',
-          netns: '',
-          veth: '',
-        })),
-    };
-    await describeFromDocker(plan, cs);
-    const state: LabState = {
-      version: 1,
-      plan,
-      created: { netns: [], veths: [], rules: [], composeProject: web.Config.Labels?.['com.docker.compose.project'] },
-      startedAt: web.Created,
-      readyAt: web.State.StartedAt || web.Created,
-      arrests: [],
-      hintsUsed: 0,
-    };
-    return { state, draw };
+    return undefined;
   },
 };
+
+/** The plan and state of a lab started by hand from a case's compose file, read back from its containers. */
+async function adoptAs(lab: string, caseId: string, draw: CaseDraw, seed: string, cs: ContainerInfo[]): Promise<{ state: LabState; draw: CaseDraw }> {
+  const mine = cs.filter((c) => draw.hosts.some((h) => h.name === serviceOf(c)));
+  // the site: the container that publishes port 3000 on the machine
+  const published = (c: ContainerInfo) => (c.HostConfig?.PortBindings?.['3000/tcp'] ?? c.NetworkSettings.Ports?.['3000/tcp'] ?? [])[0];
+  const web = mine.find((c) => published(c)) ?? mine[0]!;
+  const binding = published(web);
+  const plan: LabPlan = {
+    lab,
+    caseId,
+    seed,
+    suspects: draw.hosts.filter((h) => h.role === 'suspect').length,
+    backend: 'docker',
+    port: Number(binding?.HostPort ?? 3000),
+    subnet: '',
+    gateway: '',
+    bridge: '',
+    // as `docker ps -a` lists them: never name order
+    hosts: mine.map((c) => {
+      const spec = draw.hosts.find((h) => h.name === serviceOf(c))!;
+      return { name: spec.name, id: c.Id.slice(0, 12), role: spec.role, program: spec.program, ip: '', netns: '', veth: '' };
+    }),
+  };
+  await describeFromDocker(plan, cs);
+  const state: LabState = {
+    version: 1,
+    plan,
+    created: { netns: [], veths: [], rules: [], composeProject: web.Config.Labels?.['com.docker.compose.project'] },
+    startedAt: web.Created,
+    readyAt: web.State.StartedAt || web.Created,
+    arrests: [],
+    hintsUsed: 0,
+  };
+  return { state, draw };
+}
