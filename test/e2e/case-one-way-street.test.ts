@@ -5,9 +5,10 @@
  * wrong); on dmz, with -e, its SYNs come from one firewall's MAC and the webserver's SYN-ACKs
  * leave for another's; the machines whose SYNs come from that MAC name it by their route; its
  * own veths (found in the bridges' fdb) show the SYN-ACKs going in on dmz and nothing coming
- * out on lan. Two seeds are answered; the third is repaired from the office side (its gateway
- * set to the firewall its answers come back through), judged by \`check\` loading the page from
- * every machine. Then down, and the host as before. Root, real kernel and tools. Labs w + 2
+ * out on lan. Two seeds are answered; the third, and a fourth on Docker beside them, are
+ * repaired from the office side (the machine's gateway set to the firewall its answers come
+ * back through), judged by \`check\` loading the page from inside every machine. Then down, and
+ * the host as before. Root, real kernel and tools. Labs w + 2
  * random characters, ports 3640-3649.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { assertLabsGone, capture, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
+import { assertLabsGone, capture, dockerEngine, inHost, labNames, psJson, startCase, type PsJson } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down } from '../helpers/robust.js';
 
@@ -52,9 +53,11 @@ async function vethOf(bridge: string, mac: string): Promise<string> {
   return line.split(' ')[2]!;
 }
 
+type Backend = 'netns' | 'docker';
+
 /** The router a machine's route to dmz names, from inside the machine. */
-async function gatewayOf(lab: string, machine: string, hosts: readonly PsJson[]): Promise<string> {
-  const r = await mystery(['exec', '--name', lab, machine, 'ip', 'route'], { env });
+async function gatewayOf(lab: string, backend: Backend, machine: string, hosts: readonly PsJson[]): Promise<string> {
+  const r = await inHost(lab, backend, hosts.find((h) => h.name === machine)!, ['ip', 'route'], env);
   assert.equal(r.code, 0, r.stderr);
   const via = /^\d+\.\d+\.\d+\.\d+\/24 via (\d+\.\d+\.\d+\.\d+)/m.exec(r.stdout)?.[1]; // its route to dmz
   const router = hosts.find((h) => h.interfaces.some((i) => i.ip === via))?.name;
@@ -63,9 +66,9 @@ async function gatewayOf(lab: string, machine: string, hosts: readonly PsJson[])
 }
 
 /** One seed, solved the learner's way, then down (while the other seeds go on). */
-async function solve(seed: string, lab: string, taken: Set<number>, how: 'answer' | 'repair'): Promise<string> {
+async function solve(seed: string, lab: string, taken: Set<number>, how: 'answer' | 'repair', backend: Backend = 'netns'): Promise<string> {
   try {
-    return await solveLab(seed, lab, taken, how);
+    return await solveLab(seed, lab, taken, how, backend);
   } finally {
     await down(lab);
   }
@@ -77,14 +80,15 @@ async function solve(seed: string, lab: string, taken: Set<number>, how: 'answer
  * victim's gateway) breaks that machine too; the victim's own way to dmz through the firewall
  * its answers come back through solves it, and the debrief follows.
  */
-async function repairLab(lab: string, victim: string, router: string, carried: string, gateway: string, hosts: readonly PsJson[]): Promise<string> {
+async function repairLab(lab: string, backend: Backend, victim: string, router: string, carried: string, gateway: string, hosts: readonly PsJson[]): Promise<string> {
   const lanIp = (name: string): string => hosts.find((h) => h.name === name)!.interfaces.find((i) => i.network === 'lan')!.ip;
-  const route = await mystery(['exec', '--name', lab, victim, 'ip', 'route'], { env });
+  const host = (name: string): PsJson => hosts.find((h) => h.name === name)!;
+  const route = await inHost(lab, backend, host(victim), ['ip', 'route'], env);
   const dmz = /^(\d+\.\d+\.\d+\.\d+\/24) via /m.exec(route.stdout)?.[1];
   assert.ok(dmz, `${victim}'s route to dmz: ${route.stdout}`);
   const check = () => mystery(['check', '--name', lab], { env, timeoutMs: 30_000 });
   const via = async (machine: string, router: string): Promise<void> => {
-    const r = await mystery(['exec', '--name', lab, machine, 'ip', 'route', 'replace', dmz, 'via', lanIp(router)], { env });
+    const r = await inHost(lab, backend, host(machine), ['ip', 'route', 'replace', dmz, 'via', lanIp(router)], env);
     assert.equal(r.code, 0, r.stderr);
   };
   const machines = hosts.filter((h) => /^app\d+$/.test(h.name)).length;
@@ -107,13 +111,13 @@ async function repairLab(lab: string, victim: string, router: string, carried: s
   assert.equal((JSON.parse(status.stdout) as { solved: boolean }).solved, true);
   const debrief = await mystery(['debrief', '--name', lab], { env });
   assert.equal(debrief.code, 0, debrief.stderr);
-  assert.ok(debrief.stdout.includes(`exec ${victim} ip route replace ${dmz} via ${lanIp(router)}`), debrief.stdout);
-  console.log(`# ${lab}: repaired from ${victim} (${dmz} via ${lanIp(router)}, ${router}); a wrong repair through ${carried} failed two machines`);
+  assert.ok(debrief.stdout.includes(`ip route replace ${dmz} via ${lanIp(router)}`), debrief.stdout);
+  console.log(`# ${lab} (${backend}): repaired from ${victim} (${dmz} via ${lanIp(router)}, ${router}); a wrong repair through ${carried} failed two machines`);
   return `${victim} ${router}`;
 }
 
-async function solveLab(seed: string, lab: string, taken: Set<number>, how: 'answer' | 'repair'): Promise<string> {
-  const { r: st } = await startCase('one-way-street', { seed, lab, ports, taken, env });
+async function solveLab(seed: string, lab: string, taken: Set<number>, how: 'answer' | 'repair', backend: Backend): Promise<string> {
+  const { r: st } = await startCase('one-way-street', { seed, lab, ports, taken, env, backend, timeoutMs: backend === 'docker' ? 180_000 : 60_000 });
   assert.equal(st.code, 0, `start ${seed}: ${st.stderr}`);
   const m = /lan on the bridge (br-[0-9a-f]{12}), dmz on the bridge (br-[0-9a-f]{12})/.exec(st.stdout);
   assert.ok(m, `the briefing names the two bridges:\n${st.stdout}`);
@@ -160,7 +164,7 @@ async function solveLab(seed: string, lab: string, taken: Set<number>, how: 'ans
   // whose MAC: the machines whose SYNs come from it have that firewall as their gateway
   const carried = machines.find((h) => h.name !== victim && synFrom.get(h.ip)?.has(outMac));
   assert.ok(carried, `some machine's SYNs come from ${outMac}`);
-  const [router, gateway] = await Promise.all([gatewayOf(lab, carried.name, hosts), gatewayOf(lab, victim, hosts)]);
+  const [router, gateway] = await Promise.all([gatewayOf(lab, backend, carried.name, hosts), gatewayOf(lab, backend, victim, hosts)]);
   assert.notEqual(router, gateway);
 
   // the firewall's two sides: its veths by the fdb (its lan MAC: where the carried machine's SYNs go on lan)
@@ -182,7 +186,7 @@ async function solveLab(seed: string, lab: string, taken: Set<number>, how: 'ans
     assert.match(ex.stderr, /is infrastructure/);
   }
 
-  if (how === 'repair') return repairLab(lab, victim, router, carried.name, gateway, hosts);
+  if (how === 'repair') return repairLab(lab, backend, victim, router, carried.name, gateway, hosts);
 
   // the vanishing packet's answers find half: the machine with its own gateway, or a direction, is wrong
   for (const wrong of [`${victim} ${gateway}`, `${victim} answers`, `${victim} ${['r1', 'r2', 'r3'].find((r) => r !== router && r !== gateway)}`, `${carried.name} ${router}`]) {
@@ -202,16 +206,20 @@ async function solveLab(seed: string, lab: string, taken: Set<number>, how: 'ans
   return `${victim} ${router}`;
 }
 
-test('the one-way street (seeds oneway-a, oneway-c, oneway-7 at once): the MACs on dmz and the firewall\'s two sides name the machine and the router', { timeout: 90_000 }, async () => {
+test('the one-way street (seeds oneway-a, oneway-c, oneway-7 at once, and oneway-d on Docker beside them): the MACs on dmz and the firewall\'s two sides name the machine and the router; two answered, two repaired', { timeout: 180_000 }, async () => {
   const before = await takeSnapshot();
-  const labs = labNames('w', seeds.length);
+  const docker = await dockerEngine();
+  const labs = labNames('w', seeds.length + 1);
   const taken = new Set<number>();
   const t0 = Date.now();
-  // the last seed is repaired instead of answered
-  const found = await Promise.all(seeds.map((seed, i) => solve(seed, labs[i]!, taken, i === seeds.length - 1 ? 'repair' : 'answer')));
-  assert.equal(new Set(found.map((f) => f.split(' ')[0])).size, 3, `three machines: ${found.join(', ')}`);
-  assert.equal(new Set(found.map((f) => f.split(' ')[1])).size, 3, `three routers: ${found.join(', ')}`);
-  console.log(`# three seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  // the last netns seed is repaired instead of answered, and so is the Docker one
+  const runs = seeds.map((seed, i) => solve(seed, labs[i]!, taken, i === seeds.length - 1 ? 'repair' : 'answer'));
+  if (docker) runs.push(solve('oneway-d', labs[seeds.length]!, taken, 'repair', 'docker'));
+  const found = await Promise.all(runs);
+  const netns = found.slice(0, seeds.length);
+  assert.equal(new Set(netns.map((f) => f.split(' ')[0])).size, 3, `three machines: ${netns.join(', ')}`);
+  assert.equal(new Set(netns.map((f) => f.split(' ')[1])).size, 3, `three routers: ${netns.join(', ')}`);
+  console.log(`# ${found.length} seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s${docker ? '' : ' (no Docker engine: the netns seeds only)'}`);
   await assertLabsGone(labs);
   await assertHostAsBefore(before, 'the one-way street on three seeds, then down');
 });

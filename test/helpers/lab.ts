@@ -106,3 +106,15 @@ export async function dockerEngine(): Promise<boolean> {
   console.log('no Docker engine answers here: the netns seeds only');
   return false;
 }
+
+/**
+ * A command in a host's network namespace, as the learner runs it on each backend: `mystery
+ * exec` on netns (root inside the namespace), the machine's own tools through nsenter on Docker
+ * (the images have no iproute2, and `docker exec` runs as the container's unprivileged user).
+ */
+export async function inHost(lab: string, backend: 'netns' | 'docker', host: PsJson, argv: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  if (backend === 'netns') return mystery(['exec', '--name', lab, host.name, ...argv], { env });
+  const pid = (await sh('docker', ['inspect', '-f', '{{.State.Pid}}', host.id])).stdout.trim();
+  assert.match(pid, /^[1-9]\d*$/, `${host.name}'s container runs`);
+  return sh('nsenter', ['-n', '-t', pid, ...argv]);
+}
