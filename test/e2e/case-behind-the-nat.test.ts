@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
-import { assertLabsGone, labNames, psJson, startCase } from '../helpers/lab.js';
+import { assertLabsGone, dockerEngine, inHost, labNames, psJson, startCase } from '../helpers/lab.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
 import { assertHostAsBefore, down, sleep } from '../helpers/robust.js';
 
@@ -26,8 +26,8 @@ const seconds = 4;
 const esc = (s: string): string => s.replace(/\./g, '\\.');
 
 /** One seed, solved the learner's way. */
-async function solve(seed: string, lab: string, taken: Set<number>): Promise<string> {
-  const { r: st, port } = await startCase('behind-the-nat', { seed, lab, ports, taken, env });
+async function solve(seed: string, lab: string, taken: Set<number>, backend: 'netns' | 'docker' = 'netns'): Promise<string> {
+  const { r: st, port } = await startCase('behind-the-nat', { seed, lab, ports, taken, env, backend, timeoutMs: backend === 'docker' ? 180_000 : 60_000 });
   assert.equal(st.code, 0, `start ${seed}: ${st.stderr}`);
   const m = /lan on the bridge (br-[0-9a-f]{12}), wan on the bridge (br-[0-9a-f]{12})/.exec(st.stdout);
   assert.ok(m, `the briefing names both bridges:\n${st.stdout}`);
@@ -104,7 +104,7 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
   const ex = await mystery(['exec', '--name', lab, 'gw', 'cat', '/proc/net/nf_conntrack'], { env });
   assert.equal(ex.code, 2, ex.stderr);
   assert.match(ex.stderr, /gw is infrastructure/);
-  const ss = await mystery(['exec', '--name', lab, culprit, 'ss', '-tn'], { env });
+  const ss = await inHost(lab, backend, hosts.find((h) => h.name === culprit)!, ['ss', '-tn'], env);
   assert.equal(ss.code, 0, ss.stderr);
   assert.ok(ss.stdout.includes(`${insideIp}:${insidePort}`) && !new RegExp(`:${outsidePort}\\b`).test(ss.stdout), `ss inside ${culprit}: ${ss.stdout}`);
   if (existsSync('/proc/net/nf_conntrack')) {
@@ -127,23 +127,27 @@ async function solve(seed: string, lab: string, taken: Set<number>): Promise<str
   assert.equal(debrief.code, 0, debrief.stderr);
   assert.ok(debrief.stdout.includes(`${insideIp}.${insidePort} > ${web}.3000`), debrief.stdout);
   console.log(
-    `# ${seed}: report ${outsideIp} port ${outsidePort}; ${matched.length}/${outside.length} uploads matched by seq on lan (e.g. ${matched[0]!.seq}) from ${insideIp}.${insidePort} = ${culprit}; tcp packets per lan veth in ${(to - from).toFixed(1)} s: ${perMachine.map(([h, n]) => `${h}${h === culprit ? '*' : ''} ${n}`).join(', ')}, gw ${counts.get(gwVeth)}`,
+    `# ${seed} (${backend}): report ${outsideIp} port ${outsidePort}; ${matched.length}/${outside.length} uploads matched by seq on lan (e.g. ${matched[0]!.seq}) from ${insideIp}.${insidePort} = ${culprit}; tcp packets per lan veth in ${(to - from).toFixed(1)} s: ${perMachine.map(([h, n]) => `${h}${h === culprit ? '*' : ''} ${n}`).join(', ')}, gw ${counts.get(gwVeth)}`,
   );
   return culprit;
 }
 
-test('behind the NAT (seeds nat-a, nat-c, nat-d at once): the sequence numbers match the reported outside port to one machine inside', { timeout: 60_000 }, async () => {
+test('behind the NAT (seeds nat-a, nat-c, nat-d at once, and nat-a on Docker beside them): the sequence numbers match the reported outside port to one machine inside', { timeout: 180_000 }, async () => {
   const before = await takeSnapshot();
-  const labs = labNames('n', seeds.length);
+  const docker = await dockerEngine();
+  const labs = labNames('n', seeds.length + (docker ? 1 : 0));
   const taken = new Set<number>();
   const t0 = Date.now();
   try {
-    const found = await Promise.all(seeds.map((seed, i) => solve(seed, labs[i]!, taken)));
-    assert.equal(new Set(found).size, 3, `three machines: ${found.join(', ')}`);
+    const runs = seeds.map((seed, i) => solve(seed, labs[i]!, taken));
+    if (docker) runs.push(solve('nat-a', labs[seeds.length]!, taken, 'docker'));
+    const found = await Promise.all(runs);
+    assert.equal(new Set(found.slice(0, seeds.length)).size, 3, `three machines: ${found.join(', ')}`);
+    if (docker) assert.equal(found[seeds.length], found[0], 'the same seed names the same machine on Docker');
   } finally {
     for (const lab of labs) await down(lab);
   }
   await assertLabsGone(labs);
-  console.log(`# three seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`# ${labs.length} seeds solved and down in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await assertHostAsBefore(before, 'behind the NAT on three seeds, then down');
 });
