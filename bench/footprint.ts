@@ -11,6 +11,7 @@
  *
  *   npm run bench -- --footprint          (root; Docker where an engine runs)
  */
+import { runRoot } from '../src/core/paths.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { readState } from '../src/core/state.js';
 import { join } from 'node:path';
@@ -168,7 +169,7 @@ const sumFile = async (files: string[]): Promise<number> => (await Promise.all(f
 
 /** A netns lab's hosts and their host-side veths' counters (as tcpdump on each veth would count). */
 async function netnsCounters(lab: string): Promise<Map<string, () => Promise<number>>> {
-  const state = JSON.parse(await readFile(`/run/tcpdump-mystery/${lab}/state.json`, 'utf8')) as { plan: { hosts: Array<{ name: string; veth: string }> } };
+  const state = JSON.parse(await readFile(join(runRoot, lab, 'state.json'), 'utf8')) as { plan: { hosts: Array<{ name: string; veth: string }> } };
   return new Map(state.plan.hosts.map((h) => [h.name, () => sumFile(['rx_packets', 'tx_packets'].map((c) => `/sys/class/net/${h.veth}/statistics/${c}`))]));
 }
 

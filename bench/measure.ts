@@ -1,4 +1,6 @@
 /** What the benchmarks share: timing a step, sampling the site, and memory of processes. */
+import { join } from 'node:path';
+import { runRoot } from '../src/core/paths.js';
 import { readFile } from 'node:fs/promises';
 import { measureLatency } from '../src/core/latency.js';
 import { findProcesses } from '../src/core/procs.js';
@@ -31,7 +33,7 @@ export async function rssKiB(pid: number): Promise<number> {
 
 /** A namespace lab's processes: its supervisor (by --lab-dir) and its services (run from its directory). */
 export function netnsLabPids(lab: string): Promise<number[]> {
-  const dir = `/run/tcpdump-mystery/${lab}`;
+  const dir = join(runRoot, lab);
   return findProcesses((args) => args.some((a, i) => (a === dir && args[i - 1] === '--lab-dir') || a.startsWith(`${dir}/services/`)));
 }
 

@@ -5,6 +5,8 @@
  * is taken down and the host compared with a snapshot taken before. A benchmark: it reports
  * figures (and `ok` against the issue's bounds), it asserts nothing.
  */
+import { join } from 'node:path';
+import { runRoot } from '../src/core/paths.js';
 import { readFile } from 'node:fs/promises';
 import { control, type HostStatus } from '../src/backends/netns/control.js';
 import { netnsLabPids, totalRssKiB } from './measure.js';
@@ -14,7 +16,7 @@ import { diffSnapshots, takeSnapshot } from '../test/helpers/snapshot.js';
 
 const lab = 'rsoak';
 const port = 3590;
-const dir = `/run/tcpdump-mystery/${lab}`;
+const dir = join(runRoot, lab);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -25,6 +25,7 @@ import { findCase } from '../../src/cases/index.js';
 import { seededRng } from '../../src/core/random.js';
 import { clientJobs } from '../../src/cases/common.js';
 import type { CaseDraw } from '../../src/cases/case.js';
+import { runRoot } from '../../src/core/paths.js';
 
 let stateHome = '';
 let before_: Snapshot | undefined;
@@ -679,5 +680,5 @@ test('nothing of these labs is left on the host', async () => {
   assert.deepEqual(diffSnapshots(mine(before_), mine(after_)), []);
   // and none of them existed before either (the filter would have hidden a leftover otherwise)
   assert.deepEqual(Object.values(mine(after_)).filter((v) => Array.isArray(v) && v.length), []);
-  for (const l of labsUsed) assert.equal((await sh('ls', [`/run/tcpdump-mystery/${l}`])).code === 0, false, `${l}'s run dir is gone`);
+  for (const l of labsUsed) assert.equal((await sh('ls', [join(runRoot, l)])).code === 0, false, `${l}'s run dir is gone`);
 });

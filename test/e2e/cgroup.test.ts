@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery, sh } from '../helpers/cli.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
-import { assertHostAsBefore, down } from '../helpers/robust.js';
+import { assertHostAsBefore, down, runRoot } from '../helpers/robust.js';
 import { cgroupLayout, labCgroupDirs, labCgroupPids, labCgroupUsage } from '../../src/backends/netns/cgroup.js';
 import { netnsPids } from '../../src/backends/netns/ip.js';
 import { noisyNeighbour } from '../../src/cases/noisy-neighbour.js';
@@ -34,7 +34,7 @@ test('start --cpus 0.5 --memory 192m: every service in the lab\'s cgroup, capped
     const dirs = labCgroupDirs(lab, layout);
     assert.ok(dirs.length > 0 && dirs.every((d) => existsSync(d)), `the lab's folders: ${dirs.join(', ')}`);
     // the services: every process inside the lab's namespaces, and those only
-    const state = JSON.parse(readFileSync(`/run/tcpdump-mystery/${lab}/state.json`, 'utf8')) as { plan: { hosts: Array<{ netns: string }> } };
+    const state = JSON.parse(readFileSync(join(runRoot, lab, 'state.json'), 'utf8')) as { plan: { hosts: Array<{ netns: string }> } };
     const inNamespaces = (await Promise.all(state.plan.hosts.map((h) => netnsPids(h.netns)))).flat().sort();
     assert.equal(inNamespaces.length, 4, 'one service a host');
     assert.deepEqual(labCgroupPids(lab, layout).sort(), inNamespaces);

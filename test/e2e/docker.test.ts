@@ -15,7 +15,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { countPackets, mystery, sh } from '../helpers/cli.js';
 import { diffSnapshots, takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
-import { sleep, spawnMystery } from '../helpers/robust.js';
+import { runRoot, sleep, spawnMystery } from '../helpers/robust.js';
 import { countEach, ifindexFromIpLink, iflinks, ps, vethsOf } from '../helpers/learner.js';
 import { measureLatency, median, sampleLatency } from '../../src/core/latency.js';
 import { noisyNeighbour, loopCounts } from '../../src/cases/noisy-neighbour.js';
@@ -49,8 +49,8 @@ async function foreignTokens(): Promise<Set<string>> {
     const m = /^tcpdump-mystery:(\w+)$/.exec(l.ifalias ?? '');
     if (m && !ourLabs.includes(m[1]!)) out.add(l.ifname);
   }
-  for (const e of await readdir('/run/tcpdump-mystery').catch(() => [] as string[])) {
-    if (!ourLabs.includes(e)) out.add(`/run/tcpdump-mystery/${e}`);
+  for (const e of await readdir(runRoot).catch(() => [] as string[])) {
+    if (!ourLabs.includes(e)) out.add(join(runRoot, e));
   }
   return out;
 }
@@ -70,7 +70,7 @@ function withoutForeign(s: Snapshot, foreign: Set<string>): Snapshot {
   const isForeign = (v: string): boolean =>
     /tmys-|tcpdump-mystery:(?!(mystery|dock)\b)|start\.lock/.test(v) ||
     /^\d+ $/.test(v) || // a process that was just exiting
-    v === '/run/tcpdump-mystery' ||
+    v === runRoot ||
     otherLink(v) ||
     tokens.some((t) => new RegExp(`(^|[^\\w-])${t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w-])`).test(v));
   // Docker resources name their lab last ("ID dock-webserver dock", "ID tcpdump-mystery-dock",
@@ -474,7 +474,7 @@ test('docker lab: down without its state file still finds everything by its labe
   // fewer suspects: the compose file's extra senders are not there
   assert.deepEqual((await ps(lab)).map((h) => h.name).sort(), ['http-sender1', 'http-sender2', 'http-sender3', 'webserver']);
   ourBridges.add(`br-${(await docker(['network', 'inspect', '--format', '{{.Id}}', `tcpdump-mystery-${lab}`])).trim().slice(0, 12)}`);
-  await rm(`/run/tcpdump-mystery/${lab}`, { recursive: true, force: true });
+  await rm(join(runRoot, lab), { recursive: true, force: true });
 
   // a new start refuses the leftovers it finds by label, and names the fix
   const refused = await mystery(['start', '-d', '--backend', 'docker', '--name', lab, '--port', '3300'], { timeoutMs: 60_000 });
@@ -506,7 +506,7 @@ test('docker lab: when only its images are left (containers removed by hand), do
   const ids = (await docker(['ps', '-aq', '--filter', `label=tcpdump-mystery.lab=${lab}`])).split('\n').filter(Boolean);
   await docker(['rm', '-f', ...ids]);
   await docker(['network', 'rm', `tcpdump-mystery-${lab}`]);
-  await rm(`/run/tcpdump-mystery/${lab}`, { recursive: true, force: true });
+  await rm(join(runRoot, lab), { recursive: true, force: true });
   assert.equal((await dockerImagesOfTheTool()).length, imagesBefore.length + 2);
 
   const down = await mystery(['down', '--name', lab], { timeoutMs: 120_000 });

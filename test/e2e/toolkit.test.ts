@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mystery } from '../helpers/cli.js';
 import { takeSnapshot } from '../helpers/snapshot.js';
-import { assertHostAsBefore } from '../helpers/robust.js';
+import { assertHostAsBefore, runRoot } from '../helpers/robust.js';
 import { countEach, findBridge, ifindexFromIpLink, ps, vethsOf } from '../helpers/learner.js';
 import { noisyNeighbour } from '../../src/cases/noisy-neighbour.js';
 import { seededRng } from '../../src/core/random.js';
@@ -166,7 +166,7 @@ test('the unknown incident: nothing names it until the learner does; named, solv
   const status = await run(['status', '--json']);
   assert.equal((JSON.parse(status.stdout) as { case: string | null }).case, null);
   said.push(status.stdout, (await run(['status'])).stdout, (await run(['hint'])).stdout, (await run(['hint'])).stdout);
-  said.push(await readFile(`/run/tcpdump-mystery/${incLab}/state.json`, 'utf8'));
+  said.push(await readFile(join(runRoot, incLab, 'state.json'), 'utf8'));
   said.push(await readFile(join(stateHome, 'tcpdump-mystery', 'progress.json'), 'utf8').catch(() => ''));
   for (const text of said) {
     assert.ok(!text.includes(c.id) && !text.includes(c.title), `nothing names ${c.id} before the learner does: ${text.slice(0, 300)}`);

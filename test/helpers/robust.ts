@@ -8,7 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { cliPath, mystery, sh, type CliResult } from './cli.js';
 import { diffSnapshots, takeSnapshot, type Snapshot } from './snapshot.js';
 
-export const runRoot = '/run/tcpdump-mystery';
+import { runRoot } from '../../src/core/paths.js';
+
+/** where the tool keeps its labs' state: the source's own (MYSTERY_RUN_DIR, or /run/tcpdump-mystery) */
+export { runRoot };
 
 /**
  * Asserts the host is as `before`; a short retry lets a process that was just killed vanish.

@@ -6,6 +6,7 @@
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { sh } from './cli.js';
+import { runRoot } from '../../src/core/paths.js';
 
 export interface Snapshot {
   links: string[];
@@ -108,7 +109,7 @@ export async function takeSnapshot(): Promise<Snapshot> {
     routes: (await lines('ip', ['route', 'show', 'table', 'all'])).filter(notDocker0LinkLocal).sort(),
     iptables: ipt.filter((l) => !l.startsWith('#') && !/^:\S+ \S+ \[\d+:\d+\]$/.test(l) || /^:\S+ (ACCEPT|DROP)/.test(l)).map((l) => l.replace(/\[\d+:\d+\]/, '')).sort(),
     sysctls: sys,
-    stateDir: await listDir('/run/tcpdump-mystery'),
+    stateDir: await listDir(runRoot),
     foreignNetnsProcesses: await processesOutsideHostNetns(),
     cgroups: await cgroupFolders(),
     ...(await extraSnapshot()),
