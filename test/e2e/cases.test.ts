@@ -228,13 +228,14 @@ const detectives: Detective[] = [
     caseId: 'reset-storm',
     short: 'rs',
     async solve(scene) {
-      // the first case's trick accuses someone else
-      const loud = await loudestSuspect(scene, 3);
+      // (the first case's trick, counting tcp port 3000 per veth, accuses someone else: the naive
+      // phase on this very lab shows it. Every packet counted is another matter under load: the
+      // innocents' request loops slow down, the culprit's knocks keep their rate, and a CI run on a
+      // loaded machine found it loudest in 3 s)
       const lines = await capture(scene.bridge, [], 'tcp[tcpflags] & tcp-rst != 0', 4);
       const to = top(tally(lines.map((l) => endpoints(l)?.[1]).filter((x): x is string => !!x)));
       assert.ok(to.n >= 10 && to.n > 3 * to.second, `resets go to one host: ${to.key} ${to.n} vs ${to.second}`);
       const culprit = scene.byIp(to.key);
-      assert.notEqual(loud, culprit, 'counting packets does not find the culprit');
       await arrest(scene, culprit);
       return culprit;
     },
