@@ -323,10 +323,20 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
         resolve({ code, out });
       });
     });
+  // `down` as a user runs it: Docker 20.10 may refuse to remove the network a moment after its
+  // last container ("has active endpoints", a race of the engine's, seen once in CI): the user
+  // runs it again, and so does this, once, only for that message
+  const composeDown = async (args: string[]) => {
+    const first = await compose(args);
+    if (first.code === 0 || !/has active endpoints/.test(first.out)) return first;
+    await sleep(2000);
+    const again = await compose(args);
+    return { code: again.code, out: `${first.out}\n(again)\n${again.out}` };
+  };
   const labContainers = async (): Promise<string> => (await docker(['ps', '-aq', '--filter', 'label=tcpdump-mystery.lab=mystery'])).trim();
   const labNetworks = async (): Promise<string> => (await docker(['network', 'ls', '-q', '--filter', 'label=tcpdump-mystery.lab=mystery'])).trim();
   assert.notEqual(await labContainers(), '', 'Ctrl-C stops the containers, it does not remove them');
-  const plainDown = await compose(['down']);
+  const plainDown = await composeDown(['down']);
   assert.equal(plainDown.code, 0, `docker-compose down, with the evidence deleted:\n${plainDown.out}`);
   assert.equal(await labContainers(), '', `docker-compose down removed the containers:\n${plainDown.out}`);
   assert.equal(await labNetworks(), '', 'and the network');
@@ -351,7 +361,7 @@ test("the seed's Compose path, word for word: randomize, compose up, tcpdump, if
   const stUndrawn = await mystery(['status'], { timeoutMs: 60_000 });
   assert.equal(stUndrawn.code, 6, stUndrawn.stderr);
   assert.match(stUndrawn.stderr, /without a draw[\s\S]*randomize_suspects\.sh/);
-  const envDown = await compose(['--env-file', '.env.suspects', 'down']);
+  const envDown = await composeDown(['--env-file', '.env.suspects', 'down']);
   assert.equal(envDown.code, 0, `docker-compose --env-file .env.suspects down, with the evidence deleted:\n${envDown.out}`);
   assert.equal(await labContainers(), '', 'docker-compose --env-file .env.suspects down removed the containers');
   assert.equal(await labNetworks(), '');
