@@ -72,3 +72,60 @@ test("resolveRuleArgs: {subnet:NAME} is that network's subnet; an unknown name s
   assert.notEqual(nets[0]!.subnet, nets[1]!.subnet);
   assert.deepEqual(resolveRuleArgs(plan, gw, ['{subnet:nowhere}']), ['{subnet:nowhere}']);
 });
+
+test('packetsSent: what a host sent in the window, read from its veth counters; no interface, or one gone, is 0', async () => {
+  const { packetsSent } = await import('../../src/core/traffic.js');
+  const { createSocket } = await import('node:dgram');
+  // the loopback interface stands in for a host's veth: what it receives here, this process sends
+  const rx = createSocket('udp4');
+  await new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r()));
+  const tx = createSocket('udp4');
+  const port = (rx.address() as { port: number }).port;
+  const sending = setInterval(() => tx.send('x', port, '127.0.0.1'), 5);
+  try {
+    const sent = await packetsSent(new Map([['loud', { veth: 'lo', ifindex: 1 }], ['gone', { veth: 'nosuchveth0', ifindex: 99 }], ['stopped', undefined]]), 200);
+    assert.ok(sent.get('loud')! > 0, `lo carried ${sent.get('loud')} packets in the window`);
+    assert.equal(sent.get('gone'), 0);
+    assert.equal(sent.get('stopped'), 0);
+  } finally {
+    clearInterval(sending);
+    tx.close();
+    rx.close();
+  }
+});
+
+test('readCapture reads as the invoking user only when root runs it: not root, the file is read as it is', async (t) => {
+  const { readCapture } = await import('../../src/core/capture.js');
+  const dir = mkdtempSync(join(tmpdir(), 'mystery-unit-cap-'));
+  const getuid = process.getuid;
+  t.after(() => {
+    process.getuid = getuid;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // one Ethernet frame: IPv4 UDP 10.0.0.3:40000 -> 10.0.0.2:3000, 4 bytes of payload
+  const ip = Buffer.from('4500002000004000401100000a0000030a000002', 'hex');
+  const udp = Buffer.from('9c400bb8000c0000', 'hex');
+  const frame = Buffer.concat([Buffer.from('0200000000020200000000030800', 'hex'), ip, udp, Buffer.from('ping')]);
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(1, 20);
+  const record = Buffer.alloc(16);
+  record.writeUInt32LE(1_700_000_000, 0);
+  record.writeUInt32LE(frame.length, 8);
+  record.writeUInt32LE(frame.length, 12);
+  const file = join(dir, 'one.pcap');
+  writeFileSync(file, Buffer.concat([header, record, frame]), { mode: 0o600 });
+  process.getuid = () => 1000;
+  // an owner with no right to the file: not root, nobody's rights are taken on
+  const read = await readCapture(file, { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' });
+  assert.equal(read.packets.length, 1, JSON.stringify(read));
+  assert.deepEqual([read.packets[0]!.src, read.packets[0]!.dst, read.packets[0]!.dport], ['10.0.0.3', '10.0.0.2', 3000]);
+  // root reads as the invoking user: a file that user may not read is not read for them
+  // (not really root, taking on their uid fails; really root, the user cannot open the file)
+  process.getuid = () => 0;
+  const asNobody = await readCapture(file, { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' }).catch((err: Error) => err);
+  assert.ok(asNobody instanceof Error || asNobody.packets.length === 0, JSON.stringify(asNobody));
+});

@@ -57,6 +57,7 @@ test("the optimizer's verdict: what folds and what does not, as tcpdump -d says"
     ['tcp and 0 / (1 - 1) = 0', 'invalid', 'a zero divisor that runs'],
     ['tcp and udp and 0 / (1 - 1) = 0', 'rejects-all', 'a zero divisor in code that never runs'],
     ['tcp and udp and tcp[0] / (1 - 1) = 0', 'rejects-all', 'a zero divisor of a field in code that never runs'],
+    ['not (tcp and udp and 0 / (1 - 1) = 0)', 'valid', 'the same, negated: every packet, the divisor still dead'],
     // `net 10` is 10.0.0.0/8, not the host 0.0.0.10
     ['src net 10 and src host 10.1.2.3', 'valid', 'a host inside the network'],
     // a mask of 0 in the first block: folded; a service name narrows the port to its protocol
