@@ -2,7 +2,12 @@
 // (a comparison turned, a boolean flipped, a bound moved by one), each run against the unit
 // tests; a mutant the tests do not notice survives. On demand, never in CI:
 //   npm run build && node scripts/mutate.mjs [--sample N] [--seed S] [--only PATH-PART] [--jobs J]
+//                                           [--tests PART[,PART]]
 // Prints the score per folder and every survivor (file:line, the change) as JSON at the end.
+// --tests runs only the unit test files whose names contain one of the parts (e.g.
+// `--tests explain,cli` for src/explain): faster, but a LOWER BOUND of the score, since a mutant
+// the subset kills the whole tier kills too, while a survivor may still be killed by a file left
+// out. Without it, every unit test file runs (the score that counts).
 // Mutates dist/ in place, one file at a time, and puts each file back before the next.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -23,6 +28,7 @@ const seed = opt('--seed', 'mutants');
 const only = opt('--only', '');
 const jobs = Math.max(1, Number(opt('--jobs', '1')));
 const testTimeoutMs = Number(opt('--timeout', '60000'));
+const testParts = opt('--tests', '').split(',').map((p) => p.trim()).filter(Boolean);
 
 // operators, each with its replacement; matched outside strings, comments and regexes
 const operators = [
@@ -83,8 +89,17 @@ function walk(dir) {
   return out;
 }
 
+// the unit test files run against each mutant: all of them, or those whose names contain a --tests part
+const unitFiles = readdirSync(join(dist, 'test', 'unit'))
+  .filter((f) => f.endsWith('.test.js') && (testParts.length === 0 || testParts.some((p) => f.includes(p))))
+  .map((f) => join(dist, 'test', 'unit', f));
+if (unitFiles.length === 0) {
+  console.error(`mutate: no unit test file in dist/test/unit matches --tests ${testParts.join(',')}`);
+  process.exit(1);
+}
+
 function runUnitTests() {
-  const files = readdirSync(join(dist, 'test', 'unit')).filter((f) => f.endsWith('.test.js')).map((f) => join(dist, 'test', 'unit', f));
+  const files = unitFiles;
   return new Promise((resolve) => {
     // a process group of its own: a timeout ends the test files' processes too, not the runner alone
     const child = spawn(process.execPath, ['--test', '--test-concurrency=4', ...files], { stdio: 'ignore', detached: true, env: { ...process.env, MYSTERY_NO_LABS: '1' } });
@@ -116,6 +131,7 @@ for (const folder of folders) {
 }
 if (sample > 0) all = all.sort((a, b) => rank(a) - rank(b)).slice(0, sample);
 console.error(`mutate: ${all.length} mutants in ${folders.join(', ')}${only ? ` (only ${only})` : ''}`);
+if (testParts.length) console.error(`mutate: against ${unitFiles.length} unit test files only (--tests ${testParts.join(',')}): the score is a lower bound`);
 
 if ((await runUnitTests()) !== 'survived') {
   console.error('mutate: the unit tests fail without any mutant; fix them first');
@@ -160,4 +176,6 @@ const score = (rs) => {
 const perFolder = Object.fromEntries(folders.map((f) => [f, { mutants: results.filter((r) => r.folder === f).length, scorePercent: score(results.filter((r) => r.folder === f)) }]));
 const survivors = results.filter((r) => r.verdict === 'survived').map((r) => `${relative(dist, r.file)}:${r.line + 1}: ${r.from} -> ${r.to}`);
 const timedOut = results.filter((r) => r.verdict === 'timeout').map((r) => `${relative(dist, r.file)}:${r.line + 1}: ${r.from} -> ${r.to}`);
-console.log(JSON.stringify({ mutants: results.length, scorePercent: score(results), perFolder, survivors, timedOut }, null, 2));
+const counts = { killed: results.filter((r) => r.verdict === 'killed').length, survived: survivors.length, timedOut: timedOut.length };
+const tests = testParts.length ? { parts: testParts, files: unitFiles.length, lowerBound: true } : 'all unit files';
+console.log(JSON.stringify({ mutants: results.length, ...counts, scorePercent: score(results), tests, perFolder, survivors, timedOut }, null, 2));

@@ -137,3 +137,51 @@ test('the routing loop: the debrief counts the copies on core from the first ttl
   assert.match(d, /left the webserver with ttl 64 and crossed core 63 times: r2 sent it on with ttl 63, 61, \.\.\. 1,/);
   assert.match(d, /with 62, 60, \.\.\. 2\./);
 });
+
+const noEvidence = { packets: new Map<string, number>(), bytes: new Map<string, number>(), seconds: 10, interfaces: new Map() };
+
+test("lossy-link: the debrief gives the culprit's own loss rate, and marks one row as the lossy link, the culprit's", () => {
+  const c = findCase('lossy-link');
+  for (const seed of ['edge-loss-1', 'edge-loss-2', 'edge-loss-3']) {
+    const v = viewFor('lossy-link', seed);
+    const loss = v.draw.hosts.find((h) => h.name === v.draw.culprit)!.link!.lossPercent!;
+    assert.ok(loss >= 10 && loss < 16, `${seed}: ${loss}`);
+    const d = c.debrief(v, noEvidence);
+    const culprit = v.hosts.find((h) => h.name === v.draw.culprit)!;
+    assert.equal(d.split('\n')[0], `The bad link was ${culprit.name}'s (${culprit.ip}, veth ${culprit.veth}): it lost ${loss}% of the packets sent to it.`);
+    const marked = d.split('\n').filter((l) => l.includes('<- the lossy link'));
+    assert.equal(marked.length, 1, seed);
+    assert.match(marked[0]!, new RegExp(`^ {2}${v.draw.culprit} +\\d+ packets/s {3}<- the lossy link$`), seed);
+  }
+});
+
+test('vanishing-packet: the debrief tells where the traffic died, by the direction this run lost', () => {
+  const c = findCase('vanishing-packet');
+  const seen = new Set<string>();
+  for (let i = 0; i < 12 && seen.size < 2; i++) {
+    const v = viewFor('vanishing-packet', `edge-vp-${i}`);
+    const lost = v.draw.value!;
+    seen.add(lost);
+    const d = c.debrief(v, noEvidence);
+    if (lost === 'requests') {
+      assert.match(d, /lost its requests: the gateway gw dropped every packet from it on the way in from lan\./);
+      assert.match(d, /lan\.txt: its SYNs, again and again; dmz\.txt: nothing\. They die inside gw, on the way in\./);
+      assert.doesNotMatch(d, /never leave it on lan/);
+    } else {
+      assert.match(d, /lost its answers: the gateway gw dropped every packet to it on the way back from dmz\./);
+      assert.match(d, /dmz\.txt: the same SYNs .* The answers reach gw and never leave it on lan\./);
+      assert.doesNotMatch(d, /They die inside gw/);
+    }
+    assert.ok(d.includes(`answer '${v.draw.culprit} ${lost}'`), d);
+  }
+  assert.deepEqual([...seen].sort(), ['answers', 'requests'], 'both directions drawn');
+});
+
+test('reset-storm: the situational hint says to listen while no tcpdump runs, and is quiet once one does', () => {
+  const c = findCase('reset-storm');
+  const v = viewFor('reset-storm', 'edge-rst');
+  const hint = (on: string[], wrong: string[] = []) => c.situationalHint!(v, { tcpdumpOn: on, wrongArrests: wrong });
+  assert.equal(hint([]), `No tcpdump is running yet. Listen on the bridge ${v.bridge}, with a filter on TCP flags.`);
+  assert.equal(hint([v.bridge]), undefined);
+  assert.match(hint([v.bridge], ['app1'])!, /^You arrested app1: a loud host is not a broken one\. Bring it back/);
+});

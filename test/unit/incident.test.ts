@@ -65,6 +65,8 @@ test('the state file checks the incident record and its seal', () => {
   const ok = JSON.parse(JSON.stringify(state())) as Record<string, unknown> & { plan: { hosts: unknown[] } };
   ok.plan.hosts = [{ name: 'app1', id: '0123456789ab', role: 'suspect', program: 'client', ip: '10.0.0.2', netns: '', veth: '' }];
   assert.equal(stateProblem(ok, 'x'), undefined);
+  // the journal of what was created must be an object: a string or nothing is no journal
+  for (const created of ['x', 1, null, undefined]) assert.equal(stateProblem({ ...ok, created }, 'x'), 'no journal', JSON.stringify(created));
   assert.match(stateProblem({ ...ok, incident: { guesses: 'many' } }, 'x') ?? '', /incident/);
   assert.match(stateProblem({ ...ok, incidentSeal: 42 }, 'x') ?? '', /seal/);
   assert.match(stateProblem({ ...ok, incident: undefined, incidentSeal: 'abc' }, 'x') ?? '', /seal/);

@@ -143,3 +143,23 @@ test('outcomes: the lines services report, tallied and shown as one share for st
   assert.equal(formatOutcomes(tallyOutcomes([])), undefined, 'nothing to say without outcomes');
   assert.equal(formatOutcomes(undefined), undefined);
 });
+
+test("rogue-responder: the shared desk is visited every 0.6-0.9 s by the other innocents, and each one's occasional peer is another machine", () => {
+  for (const s of seeds.slice(0, 20)) {
+    for (const n of [3, 5, 8]) {
+      const d = draw(s, n);
+      const machines = d.hosts.filter((h) => h.role === 'suspect').map((h) => agentOf(d, h.name));
+      const desks = new Set(machines.flatMap((c) => c.visits.filter((v) => v.everyMs >= 600 && v.everyMs < 900).map((v) => v.name)));
+      assert.equal(desks.size, 1, `${s}/${n}: one shared desk`);
+      const desk = [...desks][0]!;
+      assert.notEqual(desk, `${d.culprit}.local`, 'the culprit is no desk');
+      for (const c of machines.filter((m) => m.name !== desk)) {
+        const occasional = c.visits.filter((v) => v.everyMs >= 2500);
+        assert.equal(occasional.length, 1, `${s}/${n}: ${c.name} visits one peer now and then`);
+        assert.ok(occasional[0]!.everyMs < 4000);
+        assert.ok(occasional[0]!.name !== desk && occasional[0]!.name !== c.name, `${s}/${n}: ${c.name}'s occasional peer is ${occasional[0]!.name}`);
+        assert.equal(c.visits.some((v) => v.name === desk), c.name !== `${d.culprit}.local`, `${c.name}: only the innocents visit the desk`);
+      }
+    }
+  }
+});

@@ -154,3 +154,9 @@ test('topologyProblems refuses a site published from a network that does not exi
   assert.match(topologyProblems(d).join('; '), /published through "r2", which is not a host on lan/);
   assert.throws(() => plan(d), /broken topology/);
 });
+
+test('shrinking-segment: an answer with two routers, two numbers or a word too many is no answer', () => {
+  assert.deepEqual(parseAnswer('r2 1360'), { router: 'r2', mss: 1360 });
+  assert.deepEqual(parseAnswer('the MSS on r3 is 536 bytes'), { router: 'r3', mss: 536 });
+  for (const bad of ['r2 r3 1360', 'r2 1360 1400', 'r2 1360 please', 'r2 please', 'r2', '1360', '', 'r2 123456']) assert.equal(parseAnswer(bad), undefined, bad);
+});
