@@ -353,6 +353,17 @@ test('mystery explain: an unterminated quote is a usage error', async () => {
   assert.match(io.stderr, /cannot read the command: unterminated single quote/);
 });
 
+/** Each filter's verdict, as tcpdump -d gives it and as explain does: both the one written beside it. */
+async function sameVerdicts(rows: Array<[string, 'valid' | 'invalid' | 'rejects-all']>, lookups: ReturnType<typeof systemLookups>): Promise<void> {
+  for (const [expr, want] of rows) {
+    const r = await explainFilter(expr, lookups, false);
+    const tcpdump = await checkWithTcpdump(expr);
+    const theirs = tcpdump.accepted ? 'valid' : tcpdump.message === 'expression rejects all packets' ? 'rejects-all' : 'invalid';
+    assert.equal(theirs, want, `tcpdump -d on ${expr}: ${tcpdump.message ?? 'accepted'}`);
+    assert.equal(r.verdict, want, `explain on ${expr}: ${r.verdictMessage ?? ''}`);
+  }
+}
+
 test('a one-port portrange is two comparisons to libpcap, never `port N`; `decnet net NAME` takes the name from /etc/networks: explain says what tcpdump -d says', async () => {
   const lookups = systemLookups();
   const rows: Array<[string, 'valid' | 'invalid' | 'rejects-all']> = [
@@ -366,13 +377,7 @@ test('a one-port portrange is two comparisons to libpcap, never `port N`; `decne
     ['decnet host loopback', 'invalid'],
     ['decnet net no-such-network-here', 'invalid'],
   ];
-  for (const [expr, want] of rows) {
-    const r = await explainFilter(expr, lookups, false);
-    const tcpdump = await checkWithTcpdump(expr);
-    const theirs = tcpdump.accepted ? 'valid' : tcpdump.message === 'expression rejects all packets' ? 'rejects-all' : 'invalid';
-    assert.equal(theirs, want, `tcpdump -d on ${expr}: ${tcpdump.message ?? 'accepted'}`);
-    assert.equal(r.verdict, want, `explain on ${expr}: ${r.verdictMessage ?? ''}`);
-  }
+  await sameVerdicts(rows, lookups);
 });
 
 test("Linux's loads (ifindex, inbound, outbound), PPP's protocol numbers after pppoes, and a right side that folds to a number: explain says what tcpdump -d says", async () => {
@@ -398,11 +403,5 @@ test("Linux's loads (ifindex, inbound, outbound), PPP's protocol numbers after p
     ['sctp[0] = lat[12] * 0 | 1', 'rejects-all'],
     ['sctp[0] = sctp[12] * 0 | 1', 'valid'],
   ];
-  for (const [expr, want] of rows) {
-    const r = await explainFilter(expr, lookups, false);
-    const tcpdump = await checkWithTcpdump(expr);
-    const theirs = tcpdump.accepted ? 'valid' : tcpdump.message === 'expression rejects all packets' ? 'rejects-all' : 'invalid';
-    assert.equal(theirs, want, `tcpdump -d on ${expr}: ${tcpdump.message ?? 'accepted'}`);
-    assert.equal(r.verdict, want, `explain on ${expr}: ${r.verdictMessage ?? ''}`);
-  }
+  await sameVerdicts(rows, lookups);
 });
