@@ -254,12 +254,12 @@ export interface EndToEndSpec {
   goal: string;
   /** what the probes stand for, for status ("office machines' page loads") */
   what: string;
-  probes(view: RunView): RepairProbe[];
+  probes(view: RunView): EndToEndProbe[];
   /** the learner may solve the case by repairing the lab (with \`mystery exec\` in the hosts they can log into) */
   repairable?: boolean;
 }
 
-export interface RepairProbe {
+export interface EndToEndProbe {
   /** the host the request is made from */
   from: string;
   /** http://ADDRESS:PORT/PATH, an address of the lab */

@@ -7,7 +7,7 @@
  * case is open, the failing host is its answer.
  */
 import type { ProbeResult } from '../backends/backend.js';
-import type { RepairProbe } from '../cases/case.js';
+import type { EndToEndProbe } from '../cases/case.js';
 import { runView, type LoadedLab } from './lab.js';
 
 export const defaultProbeTimeoutMs = 2500;
@@ -38,7 +38,7 @@ export async function judgeEndToEnd(loaded: LoadedLab): Promise<EndToEndJudgemen
   const spec = loaded.case.endToEnd;
   if (!spec) return undefined;
   const { state, backend } = loaded;
-  const probes: RepairProbe[] = spec.probes(runView(loaded));
+  const probes: EndToEndProbe[] = spec.probes(runView(loaded));
   const runtime = await backend.hosts(state);
   const results = await Promise.all(
     probes.map(async (p): Promise<boolean> => {

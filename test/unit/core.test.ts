@@ -185,3 +185,14 @@ test("a catalog case's compose file: one image, each host its program and config
   assert.equal(file.networks.lab!.name, 'tcpdump-mystery-cu1');
   assert.equal(file.networks.lab!.labels['tcpdump-mystery.lab'], 'cu1');
 });
+
+test('probeResultOf: the probe\'s last JSON line, its fields checked; anything else is a failure that says the probe did not run', async () => {
+  const { probeResultOf } = await import('../../src/core/end-to-end.js');
+  assert.deepEqual(probeResultOf('{"ok":true,"status":200,"ms":12}\n', 99), { ok: true, ms: 12, status: 200 });
+  assert.deepEqual(probeResultOf('noise\n{"ok":false,"error":"timeout","ms":4000}', 4100), { ok: false, ms: 4000, error: 'timeout' });
+  // a line without a boolean ok, a field of the wrong type, no output at all
+  assert.deepEqual(probeResultOf('{"ok":"yes"}', 7), { ok: false, error: 'the probe did not run', ms: 7 });
+  assert.deepEqual(probeResultOf('{"ok":true,"status":"200","ms":"x"}', 7), { ok: true, ms: 7 });
+  assert.deepEqual(probeResultOf(undefined, 3), { ok: false, error: 'the probe did not run', ms: 3 });
+  assert.deepEqual(probeResultOf('', 3), { ok: false, error: 'the probe did not run', ms: 3 });
+});
